@@ -1,0 +1,1 @@
+"""Adapters: the edges where untrusted input is parsed and files are read."""

@@ -1,0 +1,30 @@
+"""Calendar arithmetic used by the rules (§10): completed years, calendar months."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+__all__ = ["add_months", "add_years", "completed_years"]
+
+
+def completed_years(start: dt.date, end: dt.date) -> int:
+    """Completed years from ``start`` to ``end`` (age on ``end`` of someone born on ``start``)."""
+    years = end.year - start.year
+    if (end.month, end.day) < (start.month, start.day):
+        years -= 1
+    return years
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same date ``years`` later; 29 February becomes 28 February in a common year."""
+    return add_months(day, 12 * years)

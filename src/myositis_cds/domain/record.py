@@ -1,0 +1,132 @@
+"""The patient record as immutable value objects (``patient-record@1``, already validated).
+
+Parsing and validation of untrusted JSON happen at the edge (``adapters.record_json``); this module
+only describes the validated shape. Quantities are stored in canonical units: kilograms,
+centimetres, and U/L for the five muscle enzymes. Every element keeps ``index``, its position in the
+source array, so that outputs can name the exact input (``$.labs[3]``) that produced them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+__all__ = [
+    "AntibodyResult",
+    "BodyMeasurement",
+    "Diagnosis",
+    "Finding",
+    "Investigation",
+    "LabResult",
+    "PatientRecord",
+    "Treatment",
+    "Visit",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    name: str
+    date: dt.date | None = None
+    symptom_onset_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BodyMeasurement:
+    index: int
+    date: dt.date
+    weight_kg: float | None = None
+    height_cm: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AntibodyResult:
+    index: int
+    target: str
+    result: str
+    date: dt.date
+    titer: float | None = None
+    unit: str | None = None
+    cutoff: float | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    index: int
+    code: str
+    present: bool
+    date: dt.date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabResult:
+    index: int
+    test: str
+    value: float
+    unit: str
+    date: dt.date
+    uln: float | None = None
+    original_unit: str | None = None
+    """Set when the value was converted (e.g. from µkat/L), to show what the record said."""
+
+    @property
+    def multiple_of_uln(self) -> float | None:
+        if self.uln is None or self.uln <= 0:
+            return None
+        return self.value / self.uln
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Visit:
+    """One entry of ``assessments[]``: the core set measures recorded at a visit."""
+
+    index: int
+    date: dt.date
+    physician_global: float | None = None
+    patient_global: float | None = None
+    extramuscular_global: float | None = None
+    mmt8: float | None = None
+    mmt8_max: float = 80.0
+    haq: float | None = None
+    cdasi_activity: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Treatment:
+    index: int
+    drug: str
+    start: dt.date
+    stop: dt.date | None = None
+    dose: float | None = None
+    unit: str | None = None
+    frequency: str | None = None
+    route: str | None = None
+
+    def active_on(self, day: dt.date) -> bool:
+        """Active on a date = ``start`` ≤ date and (``stop`` is null or ``stop`` ≥ date) (§10)."""
+        return self.start <= day and (self.stop is None or self.stop >= day)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Investigation:
+    index: int
+    kind: str
+    date: dt.date
+    result: str | None = None
+    abnormal: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatientRecord:
+    id: str
+    sex: str | None = None
+    birth_date: dt.date | None = None
+    diagnosis: Diagnosis | None = None
+    body_measurements: tuple[BodyMeasurement, ...] = ()
+    antibodies: tuple[AntibodyResult, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    labs: tuple[LabResult, ...] = ()
+    assessments: tuple[Visit, ...] = ()
+    treatments: tuple[Treatment, ...] = ()
+    investigations: tuple[Investigation, ...] = ()

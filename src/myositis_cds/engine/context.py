@@ -1,0 +1,217 @@
+"""The patient as seen on the assessment date: everything dated later is left out (§10).
+
+:class:`PatientContext` is built once per assessment and indexes the record for the rules: latest
+finding per code, results per antibody target, labs per test, visits and treatments in date order,
+the latest weight and height, age and juvenile onset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import cached_property
+
+from myositis_cds.domain.dates import completed_years
+from myositis_cds.domain.record import (
+    AntibodyResult,
+    BodyMeasurement,
+    Finding,
+    Investigation,
+    LabResult,
+    PatientRecord,
+    Treatment,
+    Visit,
+)
+from myositis_cds.domain.vocabulary import (
+    DM_DIAGNOSES,
+    GLUCOCORTICOIDS,
+    MI2_TARGETS,
+    SECOND_LINE_AGENTS,
+    STEROID_SPARING_AGENTS,
+)
+from myositis_cds.engine.results import InputRef
+
+__all__ = ["PatientContext", "ref_antibody", "ref_finding", "ref_investigation", "ref_lab",
+           "ref_measurement", "ref_treatment", "ref_visit"]
+
+
+def ref_finding(f: Finding) -> InputRef:
+    return InputRef(source=f"$.findings[{f.index}]", name=f.code, value=f.present, date=f.date)
+
+
+def ref_lab(lab: LabResult) -> InputRef:
+    return InputRef(source=f"$.labs[{lab.index}]", name=lab.test, value=lab.value, date=lab.date,
+                    unit=lab.unit)
+
+
+def ref_antibody(a: AntibodyResult) -> InputRef:
+    value: str = a.result if a.titer is None else f"{a.result} (titer {a.titer:g})"
+    return InputRef(source=f"$.antibodies[{a.index}]", name=a.target, value=value, date=a.date,
+                    unit=a.unit)
+
+
+def ref_treatment(t: Treatment) -> InputRef:
+    period = f"{t.start.isoformat()} to {t.stop.isoformat() if t.stop else 'ongoing'}"
+    return InputRef(source=f"$.treatments[{t.index}]", name=t.drug, value=period, date=t.start)
+
+
+def ref_investigation(i: Investigation) -> InputRef:
+    value: str | bool | None = i.result if i.abnormal is None else (
+        f"{i.result or ''} (abnormal: {str(i.abnormal).lower()})".strip()
+    )
+    return InputRef(source=f"$.investigations[{i.index}]", name=i.kind, value=value, date=i.date)
+
+
+def ref_visit(v: Visit, field: str) -> InputRef:
+    value = getattr(v, field)
+    return InputRef(source=f"$.assessments[{v.index}].{field}", name=field, value=value,
+                    date=v.date)
+
+
+def ref_measurement(m: BodyMeasurement, field: str) -> InputRef:
+    unit = "kg" if field == "weight_kg" else "cm"
+    return InputRef(source=f"$.body_measurements[{m.index}].{field}", name=field,
+                    value=getattr(m, field), date=m.date, unit=unit)
+
+
+class PatientContext:
+    """A read-only, date-bounded view of one record for the rules."""
+
+    def __init__(self, record: PatientRecord, as_of: dt.date) -> None:
+        self.record = record
+        self.as_of = as_of
+        on_or_before = as_of.__ge__
+        diagnosis = record.diagnosis
+        self.diagnosis_name = diagnosis.name if diagnosis else None
+        self.diagnosis_date = (
+            diagnosis.date if diagnosis and diagnosis.date and on_or_before(diagnosis.date) else None
+        )
+        self.onset_date = diagnosis.symptom_onset_date if diagnosis else None
+        self.antibodies = sorted(
+            (a for a in record.antibodies if on_or_before(a.date)), key=lambda a: a.date
+        )
+        self.labs = sorted((x for x in record.labs if on_or_before(x.date)), key=lambda x: x.date)
+        self.visits = sorted(
+            (v for v in record.assessments if on_or_before(v.date)), key=lambda v: v.date
+        )
+        self.treatments = sorted(
+            (t for t in record.treatments if on_or_before(t.start)), key=lambda t: t.start
+        )
+        self.investigations = sorted(
+            (i for i in record.investigations if on_or_before(i.date)), key=lambda i: i.date
+        )
+        latest: dict[str, Finding] = {}
+        for finding in sorted(
+            (f for f in record.findings if on_or_before(f.date)), key=lambda f: f.date
+        ):
+            latest[finding.code] = finding
+        self.latest_findings: Mapping[str, Finding] = latest
+        self.weight = self._latest_measurement("weight_kg")
+        self.height = self._latest_measurement("height_cm")
+
+    # -- demographics -------------------------------------------------------------------------
+    @cached_property
+    def age(self) -> int | None:
+        birth = self.record.birth_date
+        return completed_years(birth, self.as_of) if birth else None
+
+    def age_on(self, day: dt.date) -> int | None:
+        birth = self.record.birth_date
+        return completed_years(birth, day) if birth else None
+
+    @cached_property
+    def onset_reference_date(self) -> dt.date | None:
+        """Symptom onset, or the diagnosis date when onset is unknown (§10)."""
+        if self.onset_date is not None:
+            return self.onset_date
+        return self.record.diagnosis.date if self.record.diagnosis else None
+
+    def juvenile_onset(self, juvenile_age: float) -> bool | None:
+        """Age < 18 at symptom onset (or at diagnosis); ``None`` when that cannot be computed."""
+        reference = self.onset_reference_date
+        if reference is None or self.record.birth_date is None:
+            return None
+        return completed_years(self.record.birth_date, reference) < juvenile_age
+
+    @cached_property
+    def is_dm(self) -> bool:
+        return self.diagnosis_name in DM_DIAGNOSES
+
+    # -- antibodies ----------------------------------------------------------------------------
+    def antibody_results(self, target: str) -> list[AntibodyResult]:
+        """Results for a target; ``Mi-2`` includes Mi-2α and Mi-2β."""
+        if target == "Mi-2":
+            return [a for a in self.antibodies if a.target in MI2_TARGETS]
+        return [a for a in self.antibodies if a.target == target]
+
+    @cached_property
+    def mi2_results(self) -> list[AntibodyResult]:
+        return self.antibody_results("Mi-2")
+
+    @cached_property
+    def mi2_ever_positive(self) -> bool:
+        return any(a.result == "positive" for a in self.mi2_results)
+
+    # -- findings, labs, investigations ----------------------------------------------------------
+    def finding(self, code: str) -> Finding | None:
+        return self.latest_findings.get(code)
+
+    def finding_present(self, code: str) -> bool | None:
+        """``True``/``False`` from the latest record of ``code``; ``None`` if never recorded."""
+        finding = self.latest_findings.get(code)
+        return None if finding is None else finding.present
+
+    def labs_of(self, test: str) -> list[LabResult]:
+        return [x for x in self.labs if x.test == test]
+
+    def lab_near(self, test: str, day: dt.date, window_days: int) -> LabResult | None:
+        """The result of ``test`` closest to ``day`` within ``window_days`` either side (§10).
+
+        Ties (one before, one after, equally far) go to the earlier result, which was known at the visit.
+        """
+        best: LabResult | None = None
+        best_distance = window_days + 1
+        for lab in self.labs:
+            if lab.test != test:
+                continue
+            distance = abs((lab.date - day).days)
+            if distance < best_distance:
+                best, best_distance = lab, distance
+        return best
+
+    def investigations_of(self, *kinds: str) -> list[Investigation]:
+        return [i for i in self.investigations if i.kind in kinds]
+
+    # -- treatments ------------------------------------------------------------------------------
+    def treatments_of(self, drugs: frozenset[str]) -> list[Treatment]:
+        return [t for t in self.treatments if t.drug in drugs]
+
+    @cached_property
+    def immunosuppressants(self) -> list[Treatment]:
+        return self.treatments_of(GLUCOCORTICOIDS | STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS)
+
+    @cached_property
+    def first_line_treatments(self) -> list[Treatment]:
+        """Glucocorticoids and steroid-sparing agents started on or after diagnosis (§10).
+
+        Without a diagnosis date every recorded one counts (documented conservative reading).
+        """
+        candidates = self.treatments_of(GLUCOCORTICOIDS | STEROID_SPARING_AGENTS)
+        diagnosed = self.record.diagnosis.date if self.record.diagnosis else None
+        if diagnosed is not None:
+            candidates = [t for t in candidates if t.start >= diagnosed]
+        return candidates
+
+    @cached_property
+    def first_line_start(self) -> dt.date | None:
+        starts = [t.start for t in self.first_line_treatments]
+        return min(starts) if starts else None
+
+    def _latest_measurement(self, field: str) -> BodyMeasurement | None:
+        found: BodyMeasurement | None = None
+        for m in self.record.body_measurements:
+            if getattr(m, field) is None or m.date > self.as_of:
+                continue
+            if found is None or m.date >= found.date:
+                found = m
+        return found

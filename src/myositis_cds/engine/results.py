@@ -1,0 +1,336 @@
+"""Immutable result records of an assessment (``myositis-cds/assessment@1``).
+
+Every finding-like result carries ``rule_id``, ``knowledge_version``, ``citations`` (keys of the
+pack) and ``inputs`` (the record values, with their JSON paths and dates, that produced it), plus
+``notes``: the [INTERP] settings and [NOTE]s that affected it. :func:`to_dict` turns any of them
+into the JSON shape of ``assessment-output.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Literal
+
+from myositis_cds.scores.imacs_doi import DoiResult
+from myositis_cds.scores.tis import TisResult
+
+__all__ = [
+    "ASSESSMENT_FORMAT",
+    "Alert",
+    "Assessment",
+    "CancerScreening",
+    "InputRef",
+    "NotEvaluatedAlert",
+    "Note",
+    "Phenotype",
+    "PhenotypeFeature",
+    "Regimen",
+    "Response",
+    "ResponseJudgement",
+    "SafetyItem",
+    "ScreeningOccasion",
+    "Scope",
+    "Severity",
+    "TisOutcome",
+    "TreatmentPlan",
+    "WorkupItem",
+    "to_dict",
+]
+
+ASSESSMENT_FORMAT = "myositis-cds/assessment@1"
+Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRef:
+    """One record value that a result depends on."""
+
+    source: str
+    """JSON path into the patient record, e.g. ``$.labs[2]``."""
+    name: str
+    value: Scalar
+    date: dt.date | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note:
+    """A line the reader must see: an [INTERP] setting, a [NOTE] of disagreement, or a caveat."""
+
+    kind: Literal["interpretation", "note", "caveat"]
+    text: str
+    setting: str | None = None
+    citations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    status: Literal["in_scope", "out_of_scope", "not_evaluable"]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhenotypeFeature:
+    id: str
+    statement: str
+    status: Literal["present", "absent", "not_recorded", "expected"]
+    citations: tuple[str, ...]
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phenotype:
+    status: Literal["applies", "not_applicable", "not_evaluable"]
+    reasons: tuple[str, ...]
+    features: tuple[PhenotypeFeature, ...]
+    messages: tuple[str, ...]
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkupItem:
+    id: str
+    title: str
+    status: Literal["done", "missing", "not_required"]
+    date: dt.date | None
+    missing: tuple[str, ...]
+    reasons: tuple[str, ...]
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScreeningOccasion:
+    due: dt.date
+    status: Literal["done", "due", "overdue", "upcoming"]
+    satisfied_by: dt.date | None
+    window_start: dt.date
+    window_end: dt.date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancerScreening:
+    level: Literal["standard", "enhanced", "not_routinely_required", "not_evaluable"]
+    reasons: tuple[str, ...]
+    required_investigations: tuple[str, ...]
+    occasions: tuple[ScreeningOccasion, ...]
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Severity:
+    tier: Literal["non_severe", "severe_refractory", "not_evaluable"]
+    reasons: tuple[str, ...]
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyItem:
+    rule_id: str
+    severity: Literal["info"]
+    message: str
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Regimen:
+    drug: str
+    role: Literal["glucocorticoid", "steroid_sparing", "glucocorticoid_pulse", "second_line"]
+    tier: Literal["non_severe", "severe_refractory"]
+    dose_min: float | None
+    dose_max: float | None
+    unit: str
+    basis: str
+    schedule: str
+    status: Literal["ok", "not_evaluable"]
+    reason: str | None
+    notes: tuple[Note, ...]
+    safety: tuple[SafetyItem, ...]
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreatmentPlan:
+    tier: Literal["non_severe", "severe_refractory", "not_evaluable"]
+    regimens: tuple[Regimen, ...]
+    notes: tuple[Note, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TisOutcome:
+    """The TIS with the visits it compares."""
+
+    result: TisResult
+    baseline_date: dt.date | None
+    followup_date: dt.date | None
+    enzyme: str | None
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseJudgement:
+    """Inadequate response after 3 months (§6.4)."""
+
+    status: Literal["inadequate", "adequate", "not_yet_due", "no_first_line_treatment",
+                    "not_evaluable"]
+    reason: str
+    first_line_start: dt.date | None
+    judged_on: dt.date | None
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    tis: TisOutcome
+    imacs_doi: DoiResult
+    imacs_doi_citations: tuple[str, ...]
+    inadequate_response: ResponseJudgement
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    message: str
+    rule_id: str
+    knowledge_version: str
+    citations: tuple[str, ...]
+    inputs: tuple[InputRef, ...]
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotEvaluatedAlert:
+    """An alert whose inputs are missing: it neither fired nor can be said not to apply."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assessment:
+    patient_id: str
+    as_of: dt.date
+    pack: str
+    version: str
+    scope: Scope
+    phenotype: Phenotype
+    workup: tuple[WorkupItem, ...]
+    cancer_screening: CancerScreening
+    severity: Severity
+    treatment_plan: TreatmentPlan
+    response: Response
+    alerts: tuple[Alert, ...]
+    alerts_not_evaluable: tuple[NotEvaluatedAlert, ...]
+    settings: Mapping[str, str | int | float]
+    settings_overridden: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation to the JSON shape of assessment-output.md.
+
+_FIELD_CACHE: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        names = _FIELD_CACHE.get(cls)
+        if names is None:
+            names = tuple(f.name for f in fields(value))
+            _FIELD_CACHE[cls] = names
+        return {name: _plain(getattr(value, name)) for name in names}
+    msg = f"cannot serialise {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _tis_dict(outcome: TisOutcome) -> dict[str, object]:
+    result = outcome.result
+    return {
+        "status": result.status,
+        "score": result.score,
+        "range": _plain(result.range),
+        "category": result.category,
+        "population": result.population,
+        "baseline_date": _plain(outcome.baseline_date),
+        "followup_date": _plain(outcome.followup_date),
+        "enzyme": outcome.enzyme,
+        "reason": result.reason,
+        "measures": _plain(result.measures),
+        "rule_id": outcome.rule_id,
+        "knowledge_version": outcome.knowledge_version,
+        "citations": list(outcome.citations),
+        "inputs": _plain(outcome.inputs),
+        "notes": _plain(outcome.notes),
+    }
+
+
+def to_dict(assessment: Assessment) -> dict[str, object]:
+    """The ``myositis-cds/assessment@1`` JSON object of an assessment."""
+    response = assessment.response
+    doi = response.imacs_doi
+    return {
+        "format": ASSESSMENT_FORMAT,
+        "patient_id": assessment.patient_id,
+        "as_of": assessment.as_of.isoformat(),
+        "knowledge": {"pack": assessment.pack, "version": assessment.version},
+        "scope": _plain(assessment.scope),
+        "phenotype": _plain(assessment.phenotype),
+        "workup": _plain(assessment.workup),
+        "cancer_screening": _plain(assessment.cancer_screening),
+        "severity": _plain(assessment.severity),
+        "treatment_plan": _plain(assessment.treatment_plan),
+        "response": {
+            "tis": _tis_dict(response.tis),
+            "imacs_doi": {
+                **_plain(doi),  # type: ignore[dict-item]
+                "rule_id": "RESPONSE-IMACS-DOI",
+                "knowledge_version": assessment.version,
+                "citations": list(response.imacs_doi_citations),
+            },
+            "inadequate_response": _plain(response.inadequate_response),
+        },
+        "alerts": _plain(assessment.alerts),
+        "alerts_not_evaluable": _plain(assessment.alerts_not_evaluable),
+        "settings": {
+            "values": dict(assessment.settings),
+            "overridden": list(assessment.settings_overridden),
+        },
+    }

@@ -1,0 +1,107 @@
+"""One exception tree for myositis-cds.
+
+Every user-facing error names the field (as a JSON path), the value it found, what was expected
+and, where there is one, the remedy. The CLI prints these and exits with code 2; it never prints a
+traceback for them. Nothing here imports beyond the standard library so that every layer may raise
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "FieldError",
+    "KnowledgePackError",
+    "MyositisCdsError",
+    "RecordValidationError",
+    "SettingsError",
+    "UsageError",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldError:
+    """One problem with one value of an input document."""
+
+    path: str
+    """JSON path of the offending value, e.g. ``$.labs[2].value``."""
+    value: object
+    """The value found (``<missing>`` when the field is absent)."""
+    expected: str
+    """What would have been accepted."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: got {_show(self.value)}; expected {self.expected}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "value": _jsonable(self.value), "expected": self.expected}
+
+
+class MyositisCdsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UsageError(MyositisCdsError):
+    """The caller asked for something that cannot be done (unknown example, unreadable file...)."""
+
+
+class RecordValidationError(MyositisCdsError):
+    """A patient record (or batch) does not satisfy ``patient-record@1``.
+
+    ``errors`` holds every problem found, not only the first, so that a clinician or integrator can
+    fix the document in one pass.
+    """
+
+    def __init__(self, errors: Iterable[FieldError], *, source: str = "record") -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        self.source = source
+        count = len(self.errors)
+        plural = "s" if count != 1 else ""
+        lines = "\n".join(f"  - {error}" for error in self.errors)
+        super().__init__(f"{source}: {count} error{plural} in the patient record\n{lines}")
+
+
+class SettingsError(MyositisCdsError):
+    """A site settings file names an unknown setting or gives a value of the wrong kind."""
+
+    def __init__(self, errors: Iterable[FieldError], *, source: str = "settings") -> None:
+        self.errors = tuple(errors)
+        lines = "\n".join(f"  - {error}" for error in self.errors)
+        super().__init__(f"{source}: invalid settings\n{lines}")
+
+
+class KnowledgePackError(MyositisCdsError):
+    """The knowledge pack is malformed: a rule without a citation, a threshold without a source..."""
+
+    def __init__(self, problems: Iterable[str], *, pack: str = "knowledge pack") -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{pack}: {len(self.problems)} problem(s)\n{lines}")
+
+
+def _show(value: object) -> str:
+    if value is MISSING_VALUE:
+        return "<missing>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _jsonable(value: object) -> object:
+    if value is MISSING_VALUE:
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING_VALUE: object = _Missing()
+"""Sentinel for :attr:`FieldError.value` when the field is absent."""

@@ -1,0 +1,27 @@
+"""Knowledge packs: clinical content as versioned data with provenance, and site settings."""
+
+from myositis_cds.knowledge.lint import lint_pack_document
+from myositis_cds.knowledge.pack import (
+    DEFAULT_PACK,
+    KnowledgePack,
+    RuleMeta,
+    SettingSpec,
+    Threshold,
+    load_pack,
+    parse_pack,
+)
+from myositis_cds.knowledge.settings import Settings, load_settings_file, resolve_settings
+
+__all__ = [
+    "DEFAULT_PACK",
+    "KnowledgePack",
+    "RuleMeta",
+    "SettingSpec",
+    "Settings",
+    "Threshold",
+    "lint_pack_document",
+    "load_pack",
+    "load_settings_file",
+    "parse_pack",
+    "resolve_settings",
+]

@@ -1,0 +1,161 @@
+"""The pack linter: a knowledge pack is refused unless every piece of it can be traced.
+
+Checks, each reported with the offending name:
+- the pack has an id, a version, a status and a title;
+- every citation key has a reference text;
+- every threshold has a numeric value (or list of numbers), a unit, a source and a provenance label;
+- every setting has a default, a kind, a source, a provenance label and a description, and its default
+  fits its kind (a choice among its choices, a number not below its minimum);
+- every rule has a unique ID, a title and at least one citation; every citation, threshold, setting
+  and required rule it names exists; the ``requires`` graph has no cycle.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+
+__all__ = ["PROVENANCE_LABELS", "lint_pack_document"]
+
+PROVENANCE_LABELS = frozenset({"SEED", "LIT", "INTERP", "NOTE"})
+_SETTING_KINDS = frozenset({"int", "number", "choice"})
+
+
+def lint_pack_document(document: Mapping[str, object]) -> list[str]:
+    """Every problem found in a parsed pack document (empty when the pack is sound)."""
+    problems: list[str] = []
+    pack = document.get("pack")
+    if not isinstance(pack, Mapping):
+        problems.append("[pack] table is missing")
+    else:
+        problems.extend(
+            f"[pack] has no {key}" for key in ("id", "version", "status", "title")
+            if not _text(pack.get(key))
+        )
+    citations = _mapping(document.get("citations"), "[citations]", problems)
+    for key, text in citations.items():
+        if not _text(text):
+            problems.append(f"citation {key} has no reference text")
+    thresholds = _mapping(document.get("thresholds"), "[thresholds]", problems)
+    for name, spec in thresholds.items():
+        problems.extend(_lint_threshold(name, spec))
+    settings = _mapping(document.get("settings", {}), "[settings]", problems)
+    for name, spec in settings.items():
+        problems.extend(_lint_setting(name, spec))
+    rules = document.get("rules")
+    if not isinstance(rules, list) or not rules:
+        problems.append("[[rules]] is missing or empty")
+        return problems
+    problems.extend(_lint_rules(rules, citations, thresholds, settings))
+    return problems
+
+
+def _lint_threshold(name: str, spec: object) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return [f"threshold {name} is not a table"]
+    problems = []
+    value = spec.get("value")
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(_is_number(v) for v in values):
+        problems.append(f"threshold {name} has no numeric value")
+    if not _text(spec.get("unit")):
+        problems.append(f"threshold {name} has no unit")
+    if not _text(spec.get("source")):
+        problems.append(f"threshold {name} has no source")
+    if spec.get("provenance") not in PROVENANCE_LABELS:
+        problems.append(
+            f"threshold {name} has provenance {spec.get('provenance')!r}; "
+            f"expected one of {sorted(PROVENANCE_LABELS)}"
+        )
+    return problems
+
+
+def _lint_setting(name: str, spec: object) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return [f"setting {name} is not a table"]
+    problems = [
+        f"setting {name} has no {key}"
+        for key in ("source", "description")
+        if not _text(spec.get(key))
+    ]
+    if spec.get("provenance") not in PROVENANCE_LABELS:
+        problems.append(f"setting {name} has provenance {spec.get('provenance')!r}")
+    kind = spec.get("kind")
+    default = spec.get("default")
+    if kind not in _SETTING_KINDS:
+        problems.append(f"setting {name} has kind {kind!r}; expected one of {sorted(_SETTING_KINDS)}")
+    elif kind == "choice":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            problems.append(f"setting {name} is a choice without choices")
+        elif default not in choices:
+            problems.append(f"setting {name} default {default!r} is not one of {choices}")
+    elif not _is_number(default) or (kind == "int" and not isinstance(default, int)):
+        problems.append(f"setting {name} default {default!r} is not of kind {kind}")
+    else:
+        minimum = spec.get("minimum")
+        if _is_number(minimum) and default < minimum:  # type: ignore[operator]
+            problems.append(f"setting {name} default {default!r} is below its minimum {minimum!r}")
+    return problems
+
+
+def _lint_rules(
+    rules: list[object],
+    citations: Mapping[str, object],
+    thresholds: Mapping[str, object],
+    settings: Mapping[str, object],
+) -> list[str]:
+    problems: list[str] = []
+    graph: dict[str, list[str]] = {}
+    for position, rule in enumerate(rules):
+        if not isinstance(rule, Mapping) or not _text(rule.get("id")):
+            problems.append(f"rule #{position + 1} has no id")
+            continue
+        rule_id = str(rule["id"])
+        if rule_id in graph:
+            problems.append(f"rule {rule_id} is defined twice")
+        if not _text(rule.get("title")):
+            problems.append(f"rule {rule_id} has no title")
+        cited = rule.get("citations")
+        if not isinstance(cited, list) or not cited:
+            problems.append(f"rule {rule_id} has no citation")
+            cited = []
+        problems.extend(
+            f"rule {rule_id} cites unknown key {key!r}" for key in cited if key not in citations
+        )
+        for field, known in (("thresholds", thresholds), ("settings", settings)):
+            names = rule.get(field, [])
+            if not isinstance(names, list):
+                problems.append(f"rule {rule_id}: {field} is not a list")
+                continue
+            problems.extend(
+                f"rule {rule_id} reads unknown {field[:-1]} {name!r}"
+                for name in names
+                if name not in known
+            )
+        requires = rule.get("requires", [])
+        graph[rule_id] = [str(r) for r in requires] if isinstance(requires, list) else []
+    for rule_id, requires in graph.items():
+        problems.extend(
+            f"rule {rule_id} requires unknown rule {req!r}" for req in requires if req not in graph
+        )
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        problems.append(f"rule requirements form a cycle: {' -> '.join(exc.args[1])}")
+    return problems
+
+
+def _mapping(value: object, label: str, problems: list[str]) -> Mapping[str, object]:
+    if isinstance(value, Mapping):
+        return value
+    problems.append(f"{label} table is missing")
+    return {}
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
