@@ -14,7 +14,7 @@ from myositis_cds.engine import EngineParams
 from myositis_cds.knowledge import load_pack, load_settings_file, resolve_settings
 from myositis_cds.services import RecordParser
 
-__all__ = ["default_params", "iter_documents", "make_parser", "make_params"]
+__all__ = ["default_params", "iter_documents", "make_params", "make_parser"]
 
 
 @cache

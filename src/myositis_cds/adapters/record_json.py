@@ -11,18 +11,12 @@ what was expected.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-)
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from myositis_cds.domain import record as domain
 from myositis_cds.domain.units import ENZYME_UNITS, exact, inches_to_cm, pounds_to_kg
@@ -30,8 +24,8 @@ from myositis_cds.domain.vocabulary import ENZYMES, canonical_antibody
 from myositis_cds.errors import MISSING_VALUE, FieldError, RecordValidationError
 
 __all__ = [
-    "RECORD_FORMAT",
     "RECORDS_FORMAT",
+    "RECORD_FORMAT",
     "PatientRecordModel",
     "parse_record",
     "record_json_schema",
@@ -39,27 +33,8 @@ __all__ = [
 
 RECORD_FORMAT = "myositis-cds/patient-record@1"
 RECORDS_FORMAT = "myositis-cds/patient-records@1"
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _iso_date(value: object, info: ValidationInfo) -> dt.date:
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
-        msg = "an ISO 8601 date YYYY-MM-DD"
-        raise ValueError(msg)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        msg = "an existing calendar date YYYY-MM-DD"
-        raise ValueError(msg) from None
-    today = (info.context or {}).get("today")
-    if isinstance(today, dt.date) and day > today:
-        msg = f"a date on or before today ({today.isoformat()})"
-        raise ValueError(msg)
-    return day
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(json_schema_extra={
-    "type": "string", "format": "date"})]
+IsoDate = dt.date
+"""Strict JSON mode accepts exactly ``YYYY-MM-DD`` strings of existing calendar dates."""
 Vas = Annotated[float, Field(ge=0, le=10, description="10 cm visual analogue scale")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -87,7 +62,7 @@ Frequency = Literal["daily", "weekly", "once", "monthly", "course"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class DiagnosisModel(_Model):
@@ -247,7 +222,7 @@ def _field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
 # Cross-field checks and conversion
 
 
-def _check_dates(model: PatientRecordModel, prefix: str) -> list[FieldError]:
+def _check_dates(model: PatientRecordModel, prefix: str, today: dt.date) -> list[FieldError]:
     errors: list[FieldError] = []
     birth = model.birth_date
     dated: list[tuple[str, dt.date]] = []
@@ -266,10 +241,20 @@ def _check_dates(model: PatientRecordModel, prefix: str) -> list[FieldError]:
             errors.append(FieldError(path=f"{prefix}.treatments[{i}].stop", value=t.stop.isoformat(),
                                      expected=f"a date on or after start ({t.start.isoformat()})"))
     if birth is not None:
+        dated.append((f"{prefix}.birth_date", birth))
+    for i, t in enumerate(model.treatments):
+        if t.stop is not None:
+            dated.append((f"{prefix}.treatments[{i}].stop", t.stop))
+    errors += [
+        FieldError(path=path, value=day.isoformat(),
+                   expected=f"a date on or before today ({today.isoformat()})")
+        for path, day in dated if day > today
+    ]
+    if birth is not None:
         errors += [
             FieldError(path=path, value=day.isoformat(),
                        expected=f"a date on or after birth_date ({birth.isoformat()})")
-            for path, day in dated if day < birth
+            for path, day in dated if day < birth and not path.endswith(".birth_date")
         ]
     return errors
 
@@ -350,22 +335,53 @@ def _to_domain(model: PatientRecordModel) -> domain.PatientRecord:
     )
 
 
+def _non_finite(value: object, path: str) -> Iterator[tuple[str, float]]:
+    """Paths of NaN and infinite floats in a decoded document (Python's json accepts them)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, float | Mapping | list):
+                yield from _non_finite(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, float | Mapping | list):
+                yield from _non_finite(item, f"{path}[{index}]")
+
+
 def parse_record(data: object, *, today: dt.date, prefix: str = "$",
                  source: str = "record") -> domain.PatientRecord:
-    """Validate one decoded ``patient-record@1`` document and return the domain record.
+    """Validate one ``patient-record@1`` document (decoded, or raw JSON bytes) into the domain record.
 
-    ``today`` bounds every date (a date after today is refused). Raises
-    :class:`RecordValidationError` listing every problem.
+    Validation runs in pydantic's strict JSON mode (a decoded document is re-encoded with orjson
+    first), so dates must be ``YYYY-MM-DD`` strings and numbers must be JSON numbers. ``today``
+    bounds every date (a date after today is refused). Raises :class:`RecordValidationError`
+    listing every problem.
     """
-    if not isinstance(data, Mapping):
+    if isinstance(data, bytes | str):
+        raw = data
+    elif isinstance(data, Mapping):
+        non_finite = list(_non_finite(data, prefix))
+        if non_finite:  # orjson would write NaN/inf as null, silently turning them into "missing"
+            raise RecordValidationError(
+                [FieldError(path=p, value=v, expected="a finite number") for p, v in non_finite],
+                source=source)
+        try:
+            raw = orjson.dumps(data)
+        except TypeError as exc:
+            raise RecordValidationError(
+                [FieldError(path=prefix, value=MISSING_VALUE, expected=f"JSON values only ({exc})")],
+                source=source) from None
+    else:
         raise RecordValidationError(
             [FieldError(path=prefix, value=data, expected="a JSON object (patient-record@1)")],
             source=source)
     try:
-        model = PatientRecordModel.model_validate(data, context={"today": today})
+        model = PatientRecordModel.model_validate_json(raw)
     except ValidationError as exc:
         raise RecordValidationError(_field_errors(exc, prefix), source=source) from None
-    errors = _check_dates(model, prefix) + _check_items(model, prefix)
+    errors = _check_dates(model, prefix, today) + _check_items(model, prefix)
     if errors:
         raise RecordValidationError(errors, source=source)
     return _to_domain(model)

@@ -17,7 +17,7 @@ def completed_years(start: dt.date, end: dt.date) -> int:
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` calendar months later, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    """The same day ``months`` calendar months later, clamped to the last day of a shorter month."""
     month_index = day.month - 1 + months
     year = day.year + month_index // 12
     month = month_index % 12 + 1

@@ -10,8 +10,8 @@ from typing import Final
 __all__ = [
     "ALL_FINDINGS",
     "ANTIBODY_ALIASES",
-    "ANTIBODY_TARGETS",
     "ANTIBODY_RESULTS",
+    "ANTIBODY_TARGETS",
     "CUTANEOUS_FINDINGS",
     "DIAGNOSES",
     "DM_DIAGNOSES",

@@ -36,7 +36,7 @@ __all__ = ["alone_since", "titer_normalised"]
 Severity = Literal["info", "warning", "critical"]
 
 
-def _alert(run: RuleRun, meta: RuleMeta, severity: Severity, message: str,
+def _alert(run: RuleRun, meta: RuleMeta, severity: Severity, message: str, *,
            inputs: list[InputRef], notes: tuple[Note, ...] = ()) -> Alert:
     return Alert(id=meta.id, severity=severity, title=meta.title, message=message,
                  rule_id=meta.id, knowledge_version=run.params.version, citations=meta.citations,
@@ -76,8 +76,9 @@ def delayed_immunosuppression(run: RuleRun, meta: RuleMeta) -> Alert | NotEvalua
             run, meta, "critical" if days > limit else "warning",
             f"Diagnosed {days} days ago ({ctx.diagnosis_date}) and no glucocorticoid, "
             "steroid-sparing or second-line agent has been started.",
-            [InputRef(source="$.diagnosis.date", name="diagnosis_date",
-                      value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)], notes)
+            inputs=[InputRef(source="$.diagnosis.date", name="diagnosis_date",
+                             value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)],
+            notes=notes)
     glucocorticoids = ctx.treatments_of(GLUCOCORTICOIDS)
     others = ctx.treatments_of(STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS)
     start = alone_since(glucocorticoids, others, ctx.as_of)
@@ -90,7 +91,7 @@ def delayed_immunosuppression(run: RuleRun, meta: RuleMeta) -> Alert | NotEvalua
         run, meta, "critical" if days > limit else "warning",
         f"{names} has run without a steroid-sparing or second-line agent for {days} days "
         f"(since {start}): add a steroid-sparing agent.",
-        [ref_treatment(t) for t in active] + [ref_treatment(t) for t in others], notes)
+        inputs=[ref_treatment(t) for t in active] + [ref_treatment(t) for t in others], notes=notes)
 
 
 @rule("ALERT-CK-NORMAL-ACTIVE-SKIN")
@@ -122,7 +123,7 @@ def ck_normal_active_skin(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedA
         run, meta, "warning",
         f"CK {latest_ck.value:g} {latest_ck.unit} on {latest_ck.date} is within normal limits "
         f"(ULN {latest_ck.uln:g}) while skin disease is active ({', '.join(signs)}): do not rely "
-        "on muscle enzymes alone.", inputs)
+        "on muscle enzymes alone.", inputs=inputs)
 
 
 @rule("ALERT-SCREEN-AGE40")
@@ -146,10 +147,11 @@ def screen_age40(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | No
         run, meta, "warning",
         f"Age {ctx.age} >= {threshold:g} and no contrast-enhanced CT chest/abdomen/pelvis within "
         f"{window} days of diagnosis ({ctx.diagnosis_date}); the occasion is {occasion.status}.",
-        [InputRef(source="$.birth_date", name="birth_date",
-                  value=ctx.record.birth_date.isoformat() if ctx.record.birth_date else None),
-         InputRef(source="$.diagnosis.date", name="diagnosis_date",
-                  value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)], notes)
+        inputs=[InputRef(source="$.birth_date", name="birth_date",
+                         value=ctx.record.birth_date.isoformat() if ctx.record.birth_date else None),
+                InputRef(source="$.diagnosis.date", name="diagnosis_date",
+                         value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)],
+        notes=notes)
 
 
 @rule("ALERT-COEXISTING-MSA")
@@ -172,7 +174,7 @@ def coexisting_msa(run: RuleRun, meta: RuleMeta) -> Alert | None:
     return _alert(run, meta, "warning",
                   f"Anti-Mi-2 with co-existing {names}: the prognosis and cancer risk of the other "
                   f"antibody apply too.{extra}",
-                  [ref_antibody(mi2)] + [ref_antibody(a) for a in others])
+                  inputs=[ref_antibody(mi2)] + [ref_antibody(a) for a in others])
 
 
 @rule("ALERT-INCOMPLETE-MSA-PANEL")
@@ -184,7 +186,7 @@ def incomplete_msa_panel(run: RuleRun, meta: RuleMeta) -> Alert | None:
     return _alert(run, meta, "info",
                   f"Never tested: {', '.join(missing)}. Complete the myositis-specific antibody "
                   "panel to find co-existing antibodies.",
-                  [InputRef(source="$.antibodies", name=t, value="not tested") for t in missing])
+                  inputs=[InputRef(source="$.antibodies", name=t, value="not tested") for t in missing])
 
 
 def titer_normalised(ctx: PatientContext) -> bool:
@@ -226,4 +228,4 @@ def continue_monitoring(run: RuleRun, meta: RuleMeta) -> Alert | None:
     return _alert(
         run, meta, "warning" if stale else "info",
         f"{'; '.join(reasons).capitalize()}: anti-Mi-2 may persist in remission and about 15% "
-        f"reach drug-free remission, so surveillance continues ({when}).", inputs, notes)
+        f"reach drug-free remission, so surveillance continues ({when}).", inputs=inputs, notes=notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cached_property
 
 from myositis_cds.domain.dates import completed_years
@@ -94,8 +95,11 @@ class PatientContext:
         self.visits = sorted(
             (v for v in record.assessments if on_or_before(v.date)), key=lambda v: v.date
         )
+        # A stop dated after the assessment date was not known then: the treatment was ongoing.
         self.treatments = sorted(
-            (t for t in record.treatments if on_or_before(t.start)), key=lambda t: t.start
+            (t if t.stop is None or on_or_before(t.stop) else replace(t, stop=None)
+             for t in record.treatments if on_or_before(t.start)),
+            key=lambda t: t.start,
         )
         self.investigations = sorted(
             (i for i in record.investigations if on_or_before(i.date)), key=lambda i: i.date
@@ -138,11 +142,17 @@ class PatientContext:
         return self.diagnosis_name in DM_DIAGNOSES
 
     # -- antibodies ----------------------------------------------------------------------------
+    @cached_property
+    def _antibodies_by_target(self) -> dict[str, list[AntibodyResult]]:
+        grouped: dict[str, list[AntibodyResult]] = {}
+        for result in self.antibodies:
+            key = "Mi-2" if result.target in MI2_TARGETS else result.target
+            grouped.setdefault(key, []).append(result)
+        return grouped
+
     def antibody_results(self, target: str) -> list[AntibodyResult]:
-        """Results for a target; ``Mi-2`` includes Mi-2α and Mi-2β."""
-        if target == "Mi-2":
-            return [a for a in self.antibodies if a.target in MI2_TARGETS]
-        return [a for a in self.antibodies if a.target == target]
+        """Results for a target in date order; ``Mi-2`` includes Mi-2α and Mi-2β."""
+        return self._antibodies_by_target.get(target, [])
 
     @cached_property
     def mi2_results(self) -> list[AntibodyResult]:

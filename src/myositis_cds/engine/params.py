@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from myositis_cds.engine.results import Note
@@ -25,6 +25,7 @@ class EngineParams:
     settings: Settings
     tis_tables: TisTables
     doi_thresholds: DoiThresholds
+    _notes: dict[tuple[str, str], Note] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, pack: KnowledgePack, settings: Settings) -> EngineParams:
@@ -73,10 +74,15 @@ class EngineParams:
         return self.settings.text(name)
 
     def interp_note(self, name: str, text: str) -> Note:
-        """The visible line for an [INTERP] setting that affected a result."""
-        spec = self.pack.settings[name]
-        return Note(
-            kind="interpretation",
-            text=f"interpretation ({spec.source}): {text} [{self.settings.describe(name)}]",
-            setting=name,
-        )
+        """The visible line for an [INTERP] setting that affected a result (built once per text)."""
+        key = (name, text)
+        note = self._notes.get(key)
+        if note is None:
+            spec = self.pack.settings[name]
+            note = Note(
+                kind="interpretation",
+                text=f"interpretation ({spec.source}): {text} [{self.settings.describe(name)}]",
+                setting=name,
+            )
+            self._notes[key] = note
+        return note

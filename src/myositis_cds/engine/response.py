@@ -8,7 +8,9 @@ visit within ``lab_visit_window_days`` (§10).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from myositis_cds.domain.dates import add_months
 from myositis_cds.domain.record import Visit
@@ -23,6 +25,8 @@ from myositis_cds.scores.tis import MeasureInput, Population, TisResult, total_i
 
 __all__ = ["ComparedVisits", "compare_visits", "population_of", "select_baseline"]
 
+JudgementStatus = Literal["inadequate", "adequate", "not_yet_due", "no_first_line_treatment",
+                          "not_evaluable"]
 _VAS_FIELDS = (
     ("physician_global", "physician_global"),
     ("patient_global", "patient_global"),
@@ -78,8 +82,8 @@ def _enzyme_measure(ctx: PatientContext, params: EngineParams, baseline: Visit,
         notes.append(Note(kind="caveat", text="baseline enzyme(s) without ULN could not be ranked: "
                           + ", ".join(no_uln)))
     if not candidates:
-        reason = f"no muscle enzyme with ULN within {window} days of the baseline visit"
-        return (MeasureInput(measure="enzyme", baseline=None, followup=None, missing_reason=reason),
+        missing = f"no muscle enzyme with ULN within {window} days of the baseline visit"
+        return (MeasureInput(measure="enzyme", baseline=None, followup=None, missing_reason=missing),
                 None, [], notes)
     candidates.sort(key=lambda c: -c[0])  # stable: ties keep the §1 order CK, aldolase, AST...
     base_lab = candidates[0][1]
@@ -153,22 +157,22 @@ def _tis(run: RuleRun, meta: RuleMeta, followup: Visit | None) -> _Comparison:
         notes.append(Note(kind="caveat", text="adult or juvenile onset unknown (birth date or "
                           "onset/diagnosis date missing): a category is given only if adult and "
                           "juvenile thresholds agree"))
-    common = {"rule_id": meta.id, "knowledge_version": params.version,
-              "citations": _tis_citations(population)}
     if baseline is None or followup is None or followup.date <= baseline.date:
         reason = ("no assessment recorded" if baseline is None
                   else "no follow-up assessment after the baseline visit")
         return _Comparison(outcome=TisOutcome(
             result=_not_evaluable_tis(population, reason),
             baseline_date=baseline.date if baseline else None, followup_date=None, enzyme=None,
-            inputs=(), notes=tuple(notes), **common), compared=None)
+            inputs=(), notes=tuple(notes), rule_id=meta.id, knowledge_version=params.version,
+            citations=_tis_citations(population)), compared=None)
     compared = compare_visits(ctx, params, baseline, followup)
     result = total_improvement_score(compared.measures, tables=params.tis_tables,
                                      population=population, method=method)
     return _Comparison(outcome=TisOutcome(
         result=result, baseline_date=baseline.date, followup_date=followup.date,
         enzyme=compared.enzyme, inputs=compared.inputs, notes=tuple(notes) + compared.notes,
-        **common), compared=compared)
+        rule_id=meta.id, knowledge_version=params.version, citations=_tis_citations(population)),
+        compared=compared)
 
 
 @rule("RESPONSE-TIS")
@@ -187,7 +191,7 @@ def response_doi(run: RuleRun, meta: RuleMeta) -> DoiResult:
     return definition_of_improvement(compared.measures, thresholds=run.params.doi_thresholds)
 
 
-def _judge(result: TisResult, thresholds: list[float]) -> str:
+def _judge(result: TisResult, thresholds: list[float]) -> JudgementStatus:
     """``inadequate``, ``adequate`` or ``not_evaluable`` for a TIS against minimal threshold(s)."""
     if result.range is None:
         return "not_evaluable"
@@ -208,11 +212,17 @@ def inadequate_response(run: RuleRun, meta: RuleMeta) -> ResponseJudgement:
         f"inadequate response = TIS below the minimal threshold on the latest assessment at least "
         f"{months} calendar months after first-line treatment started")
     start = ctx.first_line_start
-    base = {"rule_id": meta.id, "knowledge_version": params.version, "citations": meta.citations,
-            "first_line_start": start, "notes": (note,)}
+
+    def judgement(status: JudgementStatus, reason: str, *, inputs: tuple[InputRef, ...] = (),
+                  judged_on: dt.date | None = None) -> ResponseJudgement:
+        return ResponseJudgement(status=status, reason=reason, first_line_start=start,
+                                 judged_on=judged_on, rule_id=meta.id,
+                                 knowledge_version=params.version, citations=meta.citations,
+                                 inputs=inputs, notes=(note,))
+
     if start is None:
-        return ResponseJudgement(status="no_first_line_treatment", judged_on=None, inputs=(),
-                                 reason="no glucocorticoid or steroid-sparing agent started", **base)
+        return judgement("no_first_line_treatment",
+                         "no glucocorticoid or steroid-sparing agent started")
     treatment_inputs = tuple(
         InputRef(source=f"$.treatments[{t.index}]", name=t.drug, value=t.start.isoformat(),
                  date=t.start)
@@ -220,16 +230,18 @@ def inadequate_response(run: RuleRun, meta: RuleMeta) -> ResponseJudgement:
     )
     due = add_months(start, months)
     if ctx.as_of < due:
-        return ResponseJudgement(
-            status="not_yet_due", judged_on=None, inputs=treatment_inputs,
-            reason=f"first-line treatment started {start}; response is judged from {due}", **base)
+        return judgement("not_yet_due",
+                         f"first-line treatment started {start}; response is judged from {due}",
+                         inputs=treatment_inputs)
     judged = [v for v in ctx.visits if v.date >= due]
     if not judged:
-        return ResponseJudgement(
-            status="not_evaluable", judged_on=None, inputs=treatment_inputs,
-            reason=f"no assessment on or after {due} ({months} months after treatment start)",
-            **base)
-    outcome = _tis(run, params.pack.rule("RESPONSE-TIS"), judged[-1]).outcome
+        return judgement("not_evaluable",
+                         f"no assessment on or after {due} ({months} months after treatment start)",
+                         inputs=treatment_inputs)
+    # The latest assessment dated on or after `due` is the latest assessment of all, which
+    # RESPONSE-TIS has already scored against the same baseline.
+    outcome = run.results["RESPONSE-TIS"]
+    assert isinstance(outcome, TisOutcome)
     result = outcome.result
     population = result.population
     minimal = ([params.tis_tables.thresholds(population)[0]] if population else
@@ -243,6 +255,5 @@ def inadequate_response(run: RuleRun, meta: RuleMeta) -> ResponseJudgement:
     else:
         low, high = result.range
         reason = f"incomplete TIS range {low:g}–{high:g} on {judged[-1].date} vs minimal {shown}"
-    status = {"inadequate": "inadequate", "adequate": "adequate"}.get(verdict, "not_evaluable")
-    return ResponseJudgement(status=status, judged_on=judged[-1].date,  # type: ignore[arg-type]
-                             inputs=treatment_inputs + outcome.inputs, reason=reason, **base)
+    return judgement(verdict, reason, inputs=treatment_inputs + outcome.inputs,
+                     judged_on=judged[-1].date)

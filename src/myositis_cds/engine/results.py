@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from myositis_cds.scores.imacs_doi import DoiResult
 from myositis_cds.scores.tis import TisResult
@@ -30,8 +30,8 @@ __all__ = [
     "Response",
     "ResponseJudgement",
     "SafetyItem",
-    "ScreeningOccasion",
     "Scope",
+    "ScreeningOccasion",
     "Severity",
     "TisOutcome",
     "TreatmentPlan",
@@ -259,29 +259,31 @@ class Assessment:
 # Serialisation to the JSON shape of assessment-output.md.
 
 _FIELD_CACHE: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
+    """JSON-ready form of a result value (dispatch on the exact type first: this is a hot path)."""
+    cls = type(value)
+    names = _FIELD_CACHE.get(cls)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if cls in _SCALARS:
         return value
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+    if cls is tuple or cls is list:
+        return [_plain(v) for v in value]  # type: ignore[attr-defined]
+    if cls is dt.date:
+        return value.isoformat()  # type: ignore[attr-defined]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
-        names = _FIELD_CACHE.get(cls)
-        if names is None:
-            names = tuple(f.name for f in fields(value))
-            _FIELD_CACHE[cls] = names
-        return {name: _plain(getattr(value, name)) for name in names}
-    msg = f"cannot serialise {type(value).__name__}"
+        _FIELD_CACHE[cls] = tuple(f.name for f in fields(value))
+        return _plain(value)
+    msg = f"cannot serialise {cls.__name__}"
     raise TypeError(msg)
 
 
-def _tis_dict(outcome: TisOutcome) -> dict[str, object]:
+def _tis_dict(outcome: TisOutcome) -> dict[str, Any]:
     result = outcome.result
     return {
         "status": result.status,
@@ -302,7 +304,7 @@ def _tis_dict(outcome: TisOutcome) -> dict[str, object]:
     }
 
 
-def to_dict(assessment: Assessment) -> dict[str, object]:
+def to_dict(assessment: Assessment) -> dict[str, Any]:
     """The ``myositis-cds/assessment@1`` JSON object of an assessment."""
     response = assessment.response
     doi = response.imacs_doi

@@ -13,6 +13,7 @@ Checks, each reported with the offending name:
 from __future__ import annotations
 
 import graphlib
+import math
 from collections.abc import Mapping
 
 __all__ = ["PROVENANCE_LABELS", "lint_pack_document"]
@@ -39,6 +40,9 @@ def lint_pack_document(document: Mapping[str, object]) -> list[str]:
     thresholds = _mapping(document.get("thresholds"), "[thresholds]", problems)
     for name, spec in thresholds.items():
         problems.extend(_lint_threshold(name, spec))
+    changelog = document.get("changelog", [])
+    if not isinstance(changelog, list) or not all(isinstance(e, Mapping) for e in changelog):
+        problems.append("[[changelog]] entries must be tables")
     settings = _mapping(document.get("settings", {}), "[settings]", problems)
     for name, spec in settings.items():
         problems.extend(_lint_setting(name, spec))
@@ -88,13 +92,17 @@ def _lint_setting(name: str, spec: object) -> list[str]:
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
             problems.append(f"setting {name} is a choice without choices")
+        elif not all(isinstance(c, str) for c in choices):
+            problems.append(f"setting {name} has choices that are not all strings: {choices}")
         elif default not in choices:
             problems.append(f"setting {name} default {default!r} is not one of {choices}")
     elif not _is_number(default) or (kind == "int" and not isinstance(default, int)):
         problems.append(f"setting {name} default {default!r} is not of kind {kind}")
     else:
         minimum = spec.get("minimum")
-        if _is_number(minimum) and default < minimum:  # type: ignore[operator]
+        if minimum is not None and not _is_number(minimum):
+            problems.append(f"setting {name} has a minimum that is not a number: {minimum!r}")
+        elif _is_number(minimum) and default < minimum:  # type: ignore[operator]
             problems.append(f"setting {name} default {default!r} is below its minimum {minimum!r}")
     return problems
 
@@ -117,7 +125,7 @@ def _lint_rules(
         if not _text(rule.get("title")):
             problems.append(f"rule {rule_id} has no title")
         cited = rule.get("citations")
-        if not isinstance(cited, list) or not cited:
+        if not isinstance(cited, list) or not cited or not all(isinstance(c, str) for c in cited):
             problems.append(f"rule {rule_id} has no citation")
             cited = []
         problems.extend(
@@ -134,7 +142,12 @@ def _lint_rules(
                 if name not in known
             )
         requires = rule.get("requires", [])
-        graph[rule_id] = [str(r) for r in requires] if isinstance(requires, list) else []
+        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            problems.append(f"rule {rule_id}: requires is not a list of rule IDs")
+            requires = []
+        if not _text(rule.get("section", "§")):
+            problems.append(f"rule {rule_id}: section is not text")
+        graph[rule_id] = list(requires)
     for rule_id, requires in graph.items():
         problems.extend(
             f"rule {rule_id} requires unknown rule {req!r}" for req in requires if req not in graph
@@ -158,4 +171,5 @@ def _text(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float (TOML also allows nan and inf, which no clinical number is)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

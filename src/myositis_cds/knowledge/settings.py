@@ -55,9 +55,10 @@ def resolve_settings(
 ) -> Settings:
     """Defaults of ``pack`` with ``overrides`` applied; every problem is reported at once."""
     overrides = dict(overrides or {})
-    if "settings" in overrides and isinstance(overrides["settings"], Mapping):
-        nested = overrides.pop("settings")
-        overrides.update(nested)
+    nested = overrides.get("settings")
+    if isinstance(nested, Mapping):
+        del overrides["settings"]
+        overrides.update({str(k): v for k, v in nested.items()})
     errors: list[FieldError] = []
     values: dict[str, SettingValue] = {name: spec.default for name, spec in pack.settings.items()}
     for name, value in overrides.items():
@@ -109,15 +110,16 @@ def load_settings_file(pack: KnowledgePack, path: Path) -> Settings:
 
 def _check(spec: SettingSpec, value: object) -> SettingValue | FieldError:
     path = f"$.{spec.name}"
+    unit = f" of {spec.unit}" if spec.unit else ""
     if spec.kind == "choice":
         if isinstance(value, str) and value in spec.choices:
             return value
         return FieldError(path=path, value=value, expected=f"one of {list(spec.choices)}")
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if spec.kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
-        return FieldError(path=path, value=value, expected=f"a whole number of {spec.unit}")
+        return FieldError(path=path, value=value, expected=f"a whole number{unit}")
     if not is_number:
-        return FieldError(path=path, value=value, expected=f"a number of {spec.unit}")
+        return FieldError(path=path, value=value, expected=f"a number{unit}")
     assert isinstance(value, int | float)
     if spec.minimum is not None and value < spec.minimum:
         return FieldError(

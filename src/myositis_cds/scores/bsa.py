@@ -14,8 +14,9 @@ MOSTELLER_DIVISOR = 3600.0
 
 
 def mosteller_bsa(*, height_cm: float, weight_kg: float) -> float:
-    """Body-surface area in m²; height and weight must be positive."""
-    if height_cm <= 0 or weight_kg <= 0:
-        msg = f"height_cm and weight_kg must be positive, got {height_cm!r} and {weight_kg!r}"
+    """Body-surface area in m²; height and weight must be positive and finite (not NaN)."""
+    if not (0 < height_cm < math.inf and 0 < weight_kg < math.inf):
+        msg = (f"height_cm and weight_kg must be positive finite numbers, got {height_cm!r} "
+               f"and {weight_kg!r}")
         raise ValueError(msg)
     return math.sqrt(height_cm * weight_kg / MOSTELLER_DIVISOR)

@@ -3,9 +3,10 @@
 Improved if at least 3 of the 6 core set measures improve by ≥ 20 %, no more than 2 worsen by
 ≥ 25 %, and MMT is not among the worsened. Percent change is relative to the baseline value.
 
-A measure that is missing (or whose baseline is 0, making a relative change undefined) is never
-imputed: the result is ``improved`` only if it holds whatever the missing measures did, and
-``not_improved`` only if it fails whatever they did; otherwise ``not_evaluable``.
+A measure that is missing (or whose baseline is 0 and follow-up is not, making a relative change
+undefined; 0 → 0 is a 0 % change) is never imputed: the result is ``improved`` only if it holds
+whatever the missing measures did, and ``not_improved`` only if it fails whatever they did;
+otherwise ``not_evaluable``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _relative_change(item: MeasureInput) -> Decimal | None:
     if item.baseline is None or item.followup is None:
         return None
     b, f = Decimal(repr(item.baseline)), Decimal(repr(item.followup))
-    if b == 0:
-        return None
+    if b == 0:  # relative change undefined, except that no change at all is a 0 % change
+        return Decimal(0) if f == 0 else None
     delta = (f - b) if item.measure == "mmt" else (b - f)
     return Decimal(100) * delta / b
 

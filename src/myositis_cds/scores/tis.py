@@ -174,6 +174,15 @@ def _score_measure(item: MeasureInput, tables: TisTables, method: str) -> Measur
             followup=item.followup, percent_change=None, points=None, worsened=None,
             reason=item.missing_reason or f"{which} value not recorded",
         )
+    if item.measure == "enzyme" and item.scale is not None and _dec(item.baseline) <= _dec(item.scale):
+        enzyme_change = percent_change("enzyme", item.baseline, item.followup, tables=tables)
+        return MeasureScore(
+            measure=item.measure, status="baseline_normal", baseline=item.baseline,
+            followup=item.followup,
+            percent_change=None if enzyme_change is None else float(enzyme_change), points=0.0,
+            worsened=item.followup > item.baseline,
+            reason="baseline normal (≤ ULN): the enzyme measure scores 0",
+        )
     change = percent_change(
         item.measure, item.baseline, item.followup, tables=tables, scale=item.scale, method=method
     )
@@ -184,12 +193,6 @@ def _score_measure(item: MeasureInput, tables: TisTables, method: str) -> Measur
             reason="percent change undefined (baseline 0 or no scale)",
         )
     worsened = change < 0
-    if item.measure == "enzyme" and item.scale is not None and _dec(item.baseline) <= _dec(item.scale):
-        return MeasureScore(
-            measure=item.measure, status="baseline_normal", baseline=item.baseline,
-            followup=item.followup, percent_change=float(change), points=0.0, worsened=worsened,
-            reason="baseline normal (≤ ULN): the enzyme measure scores 0",
-        )
     edges = tables.mmt_band_edges if item.measure == "mmt" else tables.band_edges
     points = 0.0 if worsened else band_points(change, edges, tables.points[item.measure])
     return MeasureScore(

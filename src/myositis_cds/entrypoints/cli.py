@@ -1,0 +1,308 @@
+"""The ``myositis-cds`` command line.
+
+Exit codes: 0 success; 2 bad input or usage (each error names the JSON path, the value and what was
+expected; no traceback); 1 an unexpected internal error. Nothing is written for a bad record: a
+report file is written to a temporary name and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from myositis_cds import bootstrap
+from myositis_cds.adapters.assessment_schema import assessment_json_schema
+from myositis_cds.adapters.record_json import record_json_schema
+from myositis_cds.engine import EngineParams, to_dict
+from myositis_cds.entrypoints.report import (
+    render_html,
+    render_html_document,
+    render_markdown,
+    render_text,
+)
+from myositis_cds.errors import (
+    KnowledgePackError,
+    MyositisCdsError,
+    RecordValidationError,
+    SettingsError,
+    UsageError,
+)
+from myositis_cds.services import Outcome, assess_stream
+
+__all__ = ["main"]
+
+FORMATS = ("text", "markdown", "json", "html")
+ERROR_FORMAT = "myositis-cds/assessment-error@1"
+
+
+def _today() -> dt.date:
+    """Today's date; ``MYOSITIS_CDS_TODAY`` (ISO) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("MYOSITIS_CDS_TODAY")
+    if pinned:
+        return _parse_date(pinned, "MYOSITIS_CDS_TODAY")
+    return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
+
+
+def _parse_date(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"{name}: got {text!r}; expected an ISO 8601 date YYYY-MM-DD"
+        raise UsageError(msg) from None
+
+
+def _examples_dir() -> Path:
+    return Path(str(resources.files("myositis_cds").joinpath("examples")))
+
+
+def _example_names() -> list[str]:
+    return sorted(p.stem for p in _examples_dir().glob("*.json"))
+
+
+def _params(args: argparse.Namespace) -> EngineParams:
+    settings = getattr(args, "settings", None)
+    return bootstrap.make_params(settings_file=Path(settings) if settings else None)
+
+
+def _as_of(args: argparse.Namespace, today: dt.date) -> dt.date:
+    if args.as_of is None:
+        return today
+    as_of = _parse_date(args.as_of, "--as-of")
+    if as_of > today:
+        msg = f"--as-of: got {as_of}; expected a date on or before today ({today})"
+        raise UsageError(msg)
+    return as_of
+
+
+def _outcomes(path: Path, as_of: dt.date, today: dt.date,
+              params: EngineParams) -> Iterator[Outcome]:
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    return assess_stream(bootstrap.iter_documents(path), parse=bootstrap.make_parser(today),
+                         as_of=as_of, params=params, source=str(path))
+
+
+def _json(value: object, *, indent: bool = False) -> str:
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(value, option=option).decode()
+
+
+def _error_dict(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.error is not None
+    return {"format": ERROR_FORMAT, "path": outcome.path,
+            "errors": [e.to_dict() for e in outcome.error.errors]}
+
+
+class _AtomicOutput:
+    """Write to ``path`` via a temporary file renamed into place on success; stdout if no path."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self._tmp: Any = None
+
+    def __enter__(self) -> TextIO:
+        if self.path is None:
+            return sys.stdout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=self.path.parent, delete=False, suffix=".partial")
+        return self._tmp  # type: ignore[no-any-return]
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._tmp is None:
+            return
+        self._tmp.close()
+        if exc_type is None and self.path is not None:
+            Path(self._tmp.name).replace(self.path)
+        else:
+            Path(self._tmp.name).unlink(missing_ok=True)
+
+
+def _cmd_assess(args: argparse.Namespace) -> int:
+    today = _today()
+    as_of = _as_of(args, today)
+    params = _params(args)
+    path = Path(args.file)
+    citations = dict(params.pack.citations)
+    outcomes = _outcomes(path, as_of, today, params)
+    first = next(outcomes, None)
+    if first is None:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    if first.path == "$":  # a single record: all or nothing
+        if first.error is not None:
+            raise first.error
+        assert first.assessment is not None
+        document = to_dict(first.assessment)
+        renderers: dict[str, Callable[[], str]] = {
+            "json": lambda: _json(document, indent=True),
+            "text": lambda: render_text(document, citations),
+            "markdown": lambda: render_markdown(document, citations),
+            "html": lambda: render_html_document([document], citations,
+                                                 title=f"myositis-cds — {document['patient_id']}"),
+        }
+        text = renderers[args.format]()
+        with _AtomicOutput(args.out) as out:
+            out.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    return _assess_batch(args, [first], outcomes, citations)
+
+
+def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[Outcome],
+                  citations: dict[str, str]) -> int:
+    """A batch: one JSON line per patient (streamed), or one report per patient."""
+    errors = 0
+    fragments: list[str] = []
+    with _AtomicOutput(args.out) as out:
+        for outcome in _chain(head, rest):
+            if outcome.error is not None:
+                errors += 1
+                sys.stderr.write(f"{outcome.error}\n")
+                if args.format == "json":
+                    out.write(_json(_error_dict(outcome)) + "\n")
+                continue
+            assert outcome.assessment is not None
+            document = to_dict(outcome.assessment)
+            if args.format == "json":
+                out.write(_json(document) + "\n")
+            elif args.format == "html":
+                fragments.append(render_html(document, citations))
+            elif args.format == "markdown":
+                out.write(render_markdown(document, citations) + "\n\n---\n\n")
+            else:
+                out.write(render_text(document, citations) + "\n\f\n")
+        if args.format == "html":
+            out.write(render_html_document([], citations, title="myositis-cds batch report",
+                                           extra_sections=fragments))
+    if errors:
+        sys.stderr.write(f"{errors} record(s) rejected; the others were assessed\n")
+        return 2
+    return 0
+
+
+def _chain(head: list[Outcome], rest: Iterator[Outcome]) -> Iterator[Outcome]:
+    yield from head
+    yield from rest
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    schema = record_json_schema() if args.name == "patient-record" else assessment_json_schema()
+    sys.stdout.write(_json(schema, indent=True) + "\n")
+    return 0
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    names = _example_names()
+    if args.list or args.name is None:
+        sys.stdout.write("\n".join(names) + "\n")
+        return 0
+    if args.name not in names:
+        msg = f"example: got {args.name!r}; expected one of {', '.join(names)}"
+        raise UsageError(msg)
+    sys.stdout.write((_examples_dir() / f"{args.name}.json").read_text(encoding="utf-8"))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Assess every example and write an HTML and a JSON report for each to ``--out``."""
+    today = _today()
+    as_of = _as_of(args, today)
+    params = _params(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    citations = dict(params.pack.citations)
+    documents = []
+    for name in _example_names():
+        for outcome in _outcomes(_examples_dir() / f"{name}.json", as_of, today, params):
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.assessment is not None
+            document = to_dict(outcome.assessment)
+            documents.append(document)
+            with _AtomicOutput(str(out_dir / f"{name}.json")) as out:
+                out.write(_json(document, indent=True) + "\n")
+            with _AtomicOutput(str(out_dir / f"{name}.html")) as out:
+                out.write(render_html_document([document], citations,
+                                               title=f"myositis-cds — {name}"))
+            sys.stdout.write(f"  {name}: {out_dir / name}.html, {out_dir / name}.json\n")
+    with _AtomicOutput(str(out_dir / "index.html")) as out:
+        out.write(render_html_document(documents, citations,
+                                       title="myositis-cds — example patients"))
+    sys.stdout.write(f"Assessed {len(documents)} example patients as of {as_of} with "
+                     f"{params.pack.label}.\nOpen {out_dir.resolve() / 'index.html'}\n")
+    return 0
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    params = _params(args)
+    pack = params.pack
+    lines = [f"{pack.label} ({pack.status}): {pack.title}", "", "Rules:"]
+    lines += [f"  {r.id:34} {r.title} [{', '.join(r.citations)}]" for r in pack.rules.values()]
+    lines += ["", "Settings ([INTERP] and conservative choices; override with --settings FILE):"]
+    for spec in pack.settings.values():
+        lines.append(f"  {params.settings.describe(spec.name)}  — {spec.source}")
+        lines.append(f"      {spec.description}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="myositis-cds",
+        description="Clinical decision support for dermatomyositis with anti-Mi-2 antibodies.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    assess = sub.add_parser("assess", help="assess a patient-record@1 file (or a batch)")
+    assess.add_argument("file")
+    assess.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    assess.add_argument("--format", choices=FORMATS, default="text")
+    assess.add_argument("--settings", help="site settings file (TOML or JSON)")
+    assess.add_argument("--out", help="write the report to this file instead of stdout")
+    assess.set_defaults(handler=_cmd_assess)
+    schema = sub.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("name", choices=("patient-record", "assessment"))
+    schema.set_defaults(handler=_cmd_schema)
+    example = sub.add_parser("example", help="print an example patient record")
+    example.add_argument("name", nargs="?")
+    example.add_argument("--list", action="store_true", help="list the examples")
+    example.set_defaults(handler=_cmd_example)
+    demo = sub.add_parser("demo", help="assess every example; write HTML and JSON reports")
+    demo.add_argument("--out", default="out")
+    demo.add_argument("--as-of")
+    demo.add_argument("--settings")
+    demo.set_defaults(handler=_cmd_demo)
+    pack = sub.add_parser("pack", help="show the knowledge pack's rules and settings")
+    pack.add_argument("--settings")
+    pack.set_defaults(handler=_cmd_pack)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except RecordValidationError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except (SettingsError, KnowledgePackError, UsageError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except MyositisCdsError as exc:  # pragma: no cover - every subclass is handled above
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""Shared fixtures: the fixed clock of the test-suite and the example records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TODAY = dt.date(2026, 11, 21)
+"""The date the example records were written for; tests pin 'today' to it."""
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def _pin_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYOSITIS_CDS_TODAY", TODAY.isoformat())
+
+
+def load_example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "examples" / f"{name}.json").read_text("utf-8"))
+    return data

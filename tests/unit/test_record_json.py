@@ -1,0 +1,153 @@
+"""patient-record@1 at the edge: conversion, aliases, and the error for every kind of bad value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from myositis_cds.adapters.record_json import (
+    LITERAL_VOCABULARIES,
+    parse_record,
+    record_json_schema,
+)
+from myositis_cds.domain import vocabulary as v
+from myositis_cds.errors import RecordValidationError
+from tests.conftest import TODAY
+
+
+def minimal(**extra: Any) -> dict[str, Any]:
+    return {"format": "myositis-cds/patient-record@1", "id": "p1", **extra}
+
+
+def errors_of(data: object) -> list[tuple[str, str]]:
+    with pytest.raises(RecordValidationError) as caught:
+        parse_record(data, today=TODAY)
+    return [(e.path, e.expected) for e in caught.value.errors]
+
+
+def test_minimal_record_is_accepted() -> None:
+    record = parse_record(minimal(), today=TODAY)
+    assert record.id == "p1"
+    assert record.birth_date is None
+    assert record.labs == ()
+
+
+def test_imperial_units_are_converted_exactly() -> None:
+    record = parse_record(minimal(body_measurements=[
+        {"date": "2026-01-01", "weight_lb": 150, "height_in": 65}]), today=TODAY)
+    measurement = record.body_measurements[0]
+    assert measurement.weight_kg == 68.0388555
+    assert measurement.height_cm == 165.1
+
+
+def test_enzymes_in_microkatal_are_converted_with_their_uln() -> None:
+    record = parse_record(minimal(labs=[
+        {"test": "CK", "value": 70, "unit": "µkat/L", "uln": 3.3, "date": "2026-01-01"},
+        {"test": "LDH", "value": 4.1, "unit": "ukat/L", "uln": 4.2, "date": "2026-01-01"},
+        {"test": "CRP", "value": 12, "unit": "mg/L", "date": "2026-01-01"}]), today=TODAY)
+    ck, ldh, crp = record.labs
+    assert (ck.value, ck.uln, ck.unit, ck.original_unit) == (4200.0, 198.0, "U/L", "µkat/L")
+    assert (ldh.value, ldh.uln) == (246.0, 252.0)
+    assert (crp.value, crp.unit, crp.original_unit) == (12.0, "mg/L", None)
+
+
+def test_antibody_aliases_are_canonical() -> None:
+    record = parse_record(minimal(antibodies=[
+        {"target": "Mi-2beta", "result": "positive", "date": "2026-01-01"},
+        {"target": "TIF1γ", "result": "negative", "date": "2026-01-01"}]), today=TODAY)
+    assert [a.target for a in record.antibodies] == ["Mi-2β", "TIF1-gamma"]
+
+
+def test_elements_keep_their_source_index() -> None:
+    record = parse_record(minimal(findings=[
+        {"code": "fever", "present": False, "date": "2026-01-02"},
+        {"code": "ild", "present": True, "date": "2026-01-01"}]), today=TODAY)
+    assert [f.index for f in record.findings] == [0, 1]
+
+
+@pytest.mark.parametrize(("data", "path", "expected"), [
+    (minimal(id=""), "$.id", "at least 1 character"),
+    (minimal(birth_date="1990-13-01"), "$.birth_date", "valid date"),
+    (minimal(birth_date=19900101), "$.birth_date", "valid date"),
+    (minimal(sex="F"), "$.sex", "'female'"),
+    (minimal(diagnosis={"name": "dm"}), "$.diagnosis.name", "dermatomyositis"),
+    (minimal(findings=[{"code": "fever", "present": "yes", "date": "2026-01-01"}]),
+     "$.findings[0].present", "valid boolean"),
+    (minimal(assessments=[{"date": "2026-01-01", "haq": 3.5}]), "$.assessments[0].haq",
+     "less than or equal to 3"),
+    (minimal(assessments=[{"date": "2026-01-01", "physician_global": 11}]),
+     "$.assessments[0].physician_global", "less than or equal to 10"),
+    (minimal(assessments=[{"date": "2026-01-01", "mmt8": 81}]), "$.assessments[0].mmt8",
+     "between 0 and mmt8_max (80)"),
+    (minimal(labs=[{"test": "CK", "value": 100, "unit": "IU/ml", "date": "2026-01-01"}]),
+     "$.labs[0].unit", "U/L, µkat/L or ukat/L"),
+    (minimal(labs=[{"test": "CK", "value": 100, "unit": "U/L"}]), "$.labs[0].date",
+     "required"),
+    (minimal(treatments=[{"drug": "Prednisone", "start": "2026-01-01"}]),
+     "$.treatments[0].drug", "pattern"),
+    (minimal(treatments=[{"drug": "prednisone", "start": "2026-01-01", "frequency": "bd"}]),
+     "$.treatments[0].frequency", "'daily'"),
+    (minimal(body_measurements=[{"date": "2026-01-01"}]), "$.body_measurements[0]",
+     "a weight"),
+    (minimal(body_measurements=[{"date": "2026-01-01", "weight_kg": 70, "weight_lb": 154}]),
+     "$.body_measurements[0].weight_lb", "not both"),
+    (minimal(birth_date="2000-01-01", labs=[
+        {"test": "CK", "value": 1, "unit": "U/L", "date": "1999-12-31"}]),
+     "$.labs[0].date", "on or after birth_date"),
+    (minimal(birth_date="2026-11-22"), "$.birth_date", "on or before today"),
+    (minimal(investigations=[{"kind": "mri", "date": "2026-01-01"}]),
+     "$.investigations[0].kind", "skin_exam"),
+    (minimal(antibodies=[{"target": "Mi-2", "result": "positive", "date": "2026-01-01",
+                          "cutoff": 0}]), "$.antibodies[0].cutoff", "greater than 0"),
+])
+def test_each_bad_value_is_named(data: dict[str, Any], path: str, expected: str) -> None:
+    found = errors_of(data)
+    assert any(p == path and expected in e for p, e in found), found
+
+
+def test_not_an_object() -> None:
+    assert errors_of([1, 2]) == [("$", "a JSON object (patient-record@1)")]
+
+
+def test_batch_prefix_is_used_in_paths() -> None:
+    with pytest.raises(RecordValidationError) as caught:
+        parse_record(minimal(sex="F"), today=TODAY, prefix="$.records[4]")
+    assert caught.value.errors[0].path == "$.records[4].sex"
+
+
+def test_today_is_a_parameter_not_the_clock() -> None:
+    data = minimal(birth_date="2030-01-01")
+    parse_record(data, today=dt.date(2031, 1, 1))
+    with pytest.raises(RecordValidationError):
+        parse_record(data, today=dt.date(2029, 12, 31))
+
+
+def test_literal_vocabularies_match_the_domain() -> None:
+    assert set(LITERAL_VOCABULARIES["finding"]) == set(v.ALL_FINDINGS)
+    assert set(LITERAL_VOCABULARIES["investigation"]) == set(v.INVESTIGATION_KINDS)
+    assert set(LITERAL_VOCABULARIES["diagnosis"]) == set(v.DIAGNOSES)
+    assert set(LITERAL_VOCABULARIES["frequency"]) == set(v.FREQUENCIES)
+    assert set(LITERAL_VOCABULARIES["sex"]) == set(v.SEXES)
+    assert set(LITERAL_VOCABULARIES["antibody"]) == set(v.ANTIBODY_TARGETS) | set(
+        v.ANTIBODY_ALIASES)
+
+
+def test_schema_declares_dates_and_forbids_unknown_keys() -> None:
+    schema = record_json_schema()
+    assert schema["properties"]["birth_date"]["anyOf"][0]["format"] == "date"
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["id"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_are_refused_not_dropped(bad: float) -> None:
+    data = minimal(body_measurements=[{"date": "2026-01-01", "weight_kg": bad, "height_cm": 170}])
+    assert errors_of(data) == [("$.body_measurements[0].weight_kg", "a finite number")]
+
+
+def test_nan_literal_in_raw_json_is_refused() -> None:
+    raw = b'{"id": "p", "body_measurements": [{"date": "2026-01-01", "weight_kg": NaN}]}'
+    with pytest.raises(RecordValidationError):
+        parse_record(raw, today=TODAY)
