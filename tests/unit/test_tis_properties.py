@@ -82,7 +82,9 @@ def test_score_and_range_lie_in_0_to_100(
         if row.status != "missing":
             assert row.points is not None
             assert 0 <= row.points <= TABLES.max_points(row.measure)
-            assert row.worsened is not None
+            # Worsening is known whenever there is a follow-up value (a normal enzyme baseline
+            # scores 0 even without one, and then whether it worsened is unknown).
+            assert (row.worsened is not None) == (row.followup is not None)
             if row.worsened:
                 assert row.points == 0
     assert result.score == sum(m.points or 0 for m in result.measures)

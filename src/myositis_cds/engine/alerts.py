@@ -69,8 +69,11 @@ def delayed_immunosuppression(run: RuleRun, meta: RuleMeta) -> Alert | NotEvalua
         "delayed_immunosuppression_critical_days", f"critical after more than {limit} days"),)
     if not ctx.immunosuppressants:
         if ctx.diagnosis_date is None:
+            recorded = ctx.record.diagnosis.date if ctx.record.diagnosis else None
+            if recorded is not None:  # diagnosed only after the assessment date: not yet due
+                return None
             return NotEvaluatedAlert(id=meta.id, reason="no immunosuppression recorded and no "
-                                     "diagnosis date on or before the assessment date")
+                                     "diagnosis date")
         days = (ctx.as_of - ctx.diagnosis_date).days
         return _alert(
             run, meta, "critical" if days > limit else "warning",
@@ -141,8 +144,12 @@ def screen_age40(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | No
     occasion = occasion_for(ctx, ctx.diagnosis_date, window, ENHANCED_INVESTIGATIONS)
     if occasion.status == "done":
         return None
-    notes = (run.params.interp_note(
+    notes: tuple[Note, ...] = (run.params.interp_note(
         "screening_window_days", f"a CT within {window} days of diagnosis counts"),)
+    if ctx.juvenile_onset(run.params.number("juvenile_onset_age")):
+        notes += (Note(kind="caveat", text="juvenile onset: routine cancer screening is not "
+                       "required (IMACS-CANCER-2023); this alert follows §7 literally on age alone",
+                       citations=("IMACS-CANCER-2023",)),)
     return _alert(
         run, meta, "warning",
         f"Age {ctx.age} >= {threshold:g} and no contrast-enhanced CT chest/abdomen/pelvis within "

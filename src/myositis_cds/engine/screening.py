@@ -108,6 +108,9 @@ def cancer_screening(run: RuleRun, meta: RuleMeta) -> CancerScreening:
         onset_age = ctx.age_on(ctx.onset_reference_date) if ctx.onset_reference_date else None
         level = "not_routinely_required"
         reasons.append(f"juvenile onset (age {onset_age} < {juvenile_age:g} at onset)")
+        if present:
+            notes.append(Note(kind="caveat", text="juvenile onset takes precedence (§4); high-risk "
+                              "factor(s) present: " + "; ".join(present), citations=meta.citations))
     else:
         if age is not None and age >= age_threshold:
             reasons.append(f"age {age} >= {age_threshold:g}")

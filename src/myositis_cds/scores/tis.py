@@ -167,21 +167,23 @@ def _range_category(low: float, high: float, populations: Sequence[Population],
 
 
 def _score_measure(item: MeasureInput, tables: TisTables, method: str) -> MeasureScore:
+    if (item.measure == "enzyme" and item.baseline is not None and item.scale is not None
+            and _dec(item.baseline) <= _dec(item.scale)):
+        # §6.1: a baseline ≤ ULN scores 0 whatever the follow-up (known from the baseline alone).
+        change = (None if item.followup is None
+                  else percent_change("enzyme", item.baseline, item.followup, tables=tables))
+        return MeasureScore(
+            measure=item.measure, status="baseline_normal", baseline=item.baseline,
+            followup=item.followup, percent_change=None if change is None else float(change),
+            points=0.0, worsened=None if item.followup is None else item.followup > item.baseline,
+            reason="baseline normal (≤ ULN): the enzyme measure scores 0",
+        )
     if item.baseline is None or item.followup is None:
         which = "baseline" if item.baseline is None else "follow-up"
         return MeasureScore(
             measure=item.measure, status="missing", baseline=item.baseline,
             followup=item.followup, percent_change=None, points=None, worsened=None,
             reason=item.missing_reason or f"{which} value not recorded",
-        )
-    if item.measure == "enzyme" and item.scale is not None and _dec(item.baseline) <= _dec(item.scale):
-        enzyme_change = percent_change("enzyme", item.baseline, item.followup, tables=tables)
-        return MeasureScore(
-            measure=item.measure, status="baseline_normal", baseline=item.baseline,
-            followup=item.followup,
-            percent_change=None if enzyme_change is None else float(enzyme_change), points=0.0,
-            worsened=item.followup > item.baseline,
-            reason="baseline normal (≤ ULN): the enzyme measure scores 0",
         )
     change = percent_change(
         item.measure, item.baseline, item.followup, tables=tables, scale=item.scale, method=method
