@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +289,23 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "$.sex" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_out_to_a_device_writes_through_and_keeps_the_device(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    devnull = Path(os.devnull)
+    assert devnull.is_char_device()
+    code, _, _ = run(capsys, "assess", str(ROOT / "examples" / "juvenile.json"), "--format",
+                     "json", "--out", os.devnull)
+    assert code == 0
+    assert devnull.is_char_device()
+
+
+def test_out_file_is_written_whole(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "juvenile.json"
+    code, _, _ = run(capsys, "assess", str(ROOT / "examples" / "juvenile.json"), "--format",
+                     "json", "--out", str(target))
+    assert code == 0
+    assert json.loads(target.read_text("utf-8"))["patient_id"] == "ex-juvenile"
+    assert [p.name for p in target.parent.iterdir()] == ["juvenile.json"]

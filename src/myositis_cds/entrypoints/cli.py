@@ -104,21 +104,32 @@ def _error_dict(outcome: Outcome) -> dict[str, Any]:
 
 
 class _AtomicOutput:
-    """Write to ``path`` via a temporary file renamed into place on success; stdout if no path."""
+    """Write to ``path`` via a temporary file renamed into place on success; stdout if no path.
+
+    A path that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is written
+    directly: renaming over it would replace the device.
+    """
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
         self._tmp: Any = None
+        self._direct: TextIO | None = None
 
     def __enter__(self) -> TextIO:
         if self.path is None:
             return sys.stdout
+        if self.path.exists() and not self.path.is_file():
+            self._direct = self.path.open("w", encoding="utf-8")
+            return self._direct
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=self.path.parent, delete=False, suffix=".partial")
         return self._tmp  # type: ignore[no-any-return]
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._direct is not None:
+            self._direct.close()
+            return
         if self._tmp is None:
             return
         self._tmp.close()
