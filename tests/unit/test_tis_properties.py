@@ -135,11 +135,19 @@ def test_improving_one_follow_up_never_lowers_the_score(
 def completion(draw: st.DrawFn) -> tuple[list[MeasureInput], list[MeasureInput]]:
     """A record and the same record with its missing measures filled in."""
     measures = draw(records())
-    filled = [
-        m if m.baseline is not None and m.followup is not None
-        else draw(measure_input(m.measure, complete=True))
-        for m in measures
-    ]
+    filled = []
+    for m in measures:
+        if m.baseline is not None and m.followup is not None:
+            filled.append(m)
+            continue
+        drawn = draw(measure_input(m.measure, complete=True))
+        known_baseline = m.baseline is not None  # a recorded value is kept, not redrawn
+        filled.append(MeasureInput(
+            measure=m.measure,
+            baseline=m.baseline if known_baseline else drawn.baseline,
+            followup=m.followup if m.followup is not None else drawn.followup,
+            scale=m.scale if known_baseline else drawn.scale,
+        ))
     return measures, filled
 
 

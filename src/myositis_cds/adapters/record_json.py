@@ -11,11 +11,11 @@ what was expected.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, get_args
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from myositis_cds.domain import record as domain
@@ -354,7 +354,7 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$",
                  source: str = "record") -> domain.PatientRecord:
     """Validate one ``patient-record@1`` document (decoded, or raw JSON bytes) into the domain record.
 
-    Validation runs in pydantic's strict JSON mode (a decoded document is re-encoded with orjson
+    Validation runs in pydantic's strict JSON mode (a decoded document is re-encoded
     first), so dates must be ``YYYY-MM-DD`` strings and numbers must be JSON numbers. ``today``
     bounds every date (a date after today is refused). Raises :class:`RecordValidationError`
     listing every problem.
@@ -362,13 +362,13 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$",
     if isinstance(data, bytes | str):
         raw = data
     elif isinstance(data, Mapping):
-        non_finite = list(_non_finite(data, prefix))
-        if non_finite:  # orjson would write NaN/inf as null, silently turning them into "missing"
+        try:  # the C encoder refuses NaN/inf, which orjson would silently write as null
+            raw = json.dumps(data, allow_nan=False, separators=(",", ":"))
+        except ValueError:
             raise RecordValidationError(
-                [FieldError(path=p, value=v, expected="a finite number") for p, v in non_finite],
-                source=source)
-        try:
-            raw = orjson.dumps(data)
+                [FieldError(path=p, value=v, expected="a finite number")
+                 for p, v in _non_finite(data, prefix)],
+                source=source) from None
         except TypeError as exc:
             raise RecordValidationError(
                 [FieldError(path=prefix, value=MISSING_VALUE, expected=f"JSON values only ({exc})")],

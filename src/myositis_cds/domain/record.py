@@ -9,7 +9,8 @@ source array, so that outputs can name the exact input (``$.labs[3]``) that prod
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+
+from myositis_cds.domain.values import value_object
 
 __all__ = [
     "AntibodyResult",
@@ -24,14 +25,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Diagnosis:
     name: str
     date: dt.date | None = None
     symptom_onset_date: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class BodyMeasurement:
     index: int
     date: dt.date
@@ -39,7 +40,7 @@ class BodyMeasurement:
     height_cm: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class AntibodyResult:
     index: int
     target: str
@@ -51,7 +52,7 @@ class AntibodyResult:
     method: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Finding:
     index: int
     code: str
@@ -59,7 +60,7 @@ class Finding:
     date: dt.date
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class LabResult:
     index: int
     test: str
@@ -77,7 +78,7 @@ class LabResult:
         return self.value / self.uln
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Visit:
     """One entry of ``assessments[]``: the core set measures recorded at a visit."""
 
@@ -92,7 +93,7 @@ class Visit:
     cdasi_activity: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Treatment:
     index: int
     drug: str
@@ -108,7 +109,7 @@ class Treatment:
         return self.start <= day and (self.stop is None or self.stop >= day)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Investigation:
     index: int
     kind: str
@@ -117,7 +118,7 @@ class Investigation:
     abnormal: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class PatientRecord:
     id: str
     sex: str | None = None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from typing import Any, Literal
 
+from myositis_cds.domain.values import value_object
 from myositis_cds.scores.imacs_doi import DoiResult
 from myositis_cds.scores.tis import TisResult
 
@@ -43,7 +44,7 @@ ASSESSMENT_FORMAT = "myositis-cds/assessment@1"
 Scalar = str | int | float | bool | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class InputRef:
     """One record value that a result depends on."""
 
@@ -55,7 +56,7 @@ class InputRef:
     unit: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Note:
     """A line the reader must see: an [INTERP] setting, a [NOTE] of disagreement, or a caveat."""
 
@@ -65,13 +66,13 @@ class Note:
     citations: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Scope:
     status: Literal["in_scope", "out_of_scope", "not_evaluable"]
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class PhenotypeFeature:
     id: str
     statement: str
@@ -80,7 +81,7 @@ class PhenotypeFeature:
     date: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Phenotype:
     status: Literal["applies", "not_applicable", "not_evaluable"]
     reasons: tuple[str, ...]
@@ -93,7 +94,7 @@ class Phenotype:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class WorkupItem:
     id: str
     title: str
@@ -108,7 +109,7 @@ class WorkupItem:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class ScreeningOccasion:
     due: dt.date
     status: Literal["done", "due", "overdue", "upcoming"]
@@ -117,7 +118,7 @@ class ScreeningOccasion:
     window_end: dt.date
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class CancerScreening:
     level: Literal["standard", "enhanced", "not_routinely_required", "not_evaluable"]
     reasons: tuple[str, ...]
@@ -130,7 +131,7 @@ class CancerScreening:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Severity:
     tier: Literal["non_severe", "severe_refractory", "not_evaluable"]
     reasons: tuple[str, ...]
@@ -141,7 +142,7 @@ class Severity:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class SafetyItem:
     rule_id: str
     severity: Literal["info"]
@@ -149,7 +150,7 @@ class SafetyItem:
     citations: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Regimen:
     drug: str
     role: Literal["glucocorticoid", "steroid_sparing", "glucocorticoid_pulse", "second_line"]
@@ -169,14 +170,14 @@ class Regimen:
     inputs: tuple[InputRef, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class TreatmentPlan:
     tier: Literal["non_severe", "severe_refractory", "not_evaluable"]
     regimens: tuple[Regimen, ...]
     notes: tuple[Note, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class TisOutcome:
     """The TIS with the visits it compares."""
 
@@ -191,7 +192,7 @@ class TisOutcome:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class ResponseJudgement:
     """Inadequate response after 3 months (§6.4)."""
 
@@ -207,7 +208,7 @@ class ResponseJudgement:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Response:
     tis: TisOutcome
     imacs_doi: DoiResult
@@ -215,7 +216,7 @@ class Response:
     inadequate_response: ResponseJudgement
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Alert:
     id: str
     severity: Literal["info", "warning", "critical"]
@@ -228,7 +229,7 @@ class Alert:
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class NotEvaluatedAlert:
     """An alert whose inputs are missing: it neither fired nor can be said not to apply."""
 
@@ -236,7 +237,7 @@ class NotEvaluatedAlert:
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class Assessment:
     patient_id: str
     as_of: dt.date

@@ -12,16 +12,16 @@ otherwise ``not_evaluable``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from myositis_cds.domain.values import value_object
 from myositis_cds.scores.tis import MEASURES, MeasureInput
 
 __all__ = ["DoiMeasure", "DoiResult", "DoiThresholds", "definition_of_improvement"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class DoiThresholds:
     improvement_percent: Decimal
     worsening_percent: Decimal
@@ -29,7 +29,7 @@ class DoiThresholds:
     max_worsened: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class DoiMeasure:
     measure: str
     percent_change: float | None
@@ -37,7 +37,7 @@ class DoiMeasure:
     worsened: bool | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class DoiResult:
     status: Literal["improved", "not_improved", "not_evaluable"]
     improved_count: int

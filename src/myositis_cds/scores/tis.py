@@ -23,9 +23,10 @@ All band tables and thresholds are parameters (:class:`TisTables`), read from th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
+
+from myositis_cds.domain.values import value_object
 
 __all__ = [
     "CATEGORIES",
@@ -49,7 +50,7 @@ CATEGORIES: Final = ("none", "minimal", "moderate", "major")
 _HUNDRED: Final = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class TisTables:
     """Band edges, points and thresholds of the TIS (knowledge pack values)."""
 
@@ -69,7 +70,7 @@ class TisTables:
         return max(self.points[measure])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class MeasureInput:
     """Baseline and follow-up values of one core set measure (``None`` = not recorded).
 
@@ -83,7 +84,7 @@ class MeasureInput:
     missing_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class MeasureScore:
     measure: str
     status: Literal["scored", "missing", "baseline_normal"]
@@ -95,7 +96,7 @@ class MeasureScore:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value_object
 class TisResult:
     status: Literal["complete", "incomplete", "not_evaluable"]
     score: float | None
