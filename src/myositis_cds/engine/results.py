@@ -37,6 +37,7 @@ __all__ = [
     "TisOutcome",
     "TreatmentPlan",
     "WorkupItem",
+    "plain",
     "to_dict",
 ]
 
@@ -263,23 +264,23 @@ _FIELD_CACHE: dict[type, tuple[str, ...]] = {}
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> Any:
     """JSON-ready form of a result value (dispatch on the exact type first: this is a hot path)."""
     cls = type(value)
     names = _FIELD_CACHE.get(cls)
     if names is not None:
-        return {name: _plain(getattr(value, name)) for name in names}
+        return {name: plain(getattr(value, name)) for name in names}
     if cls in _SCALARS:
         return value
     if cls is tuple or cls is list:
-        return [_plain(v) for v in value]  # type: ignore[attr-defined]
+        return [plain(v) for v in value]  # type: ignore[attr-defined]
     if cls is dt.date:
         return value.isoformat()  # type: ignore[attr-defined]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if is_dataclass(value) and not isinstance(value, type):
         _FIELD_CACHE[cls] = tuple(f.name for f in fields(value))
-        return _plain(value)
+        return plain(value)
     msg = f"cannot serialise {cls.__name__}"
     raise TypeError(msg)
 
@@ -289,19 +290,19 @@ def _tis_dict(outcome: TisOutcome) -> dict[str, Any]:
     return {
         "status": result.status,
         "score": result.score,
-        "range": _plain(result.range),
+        "range": plain(result.range),
         "category": result.category,
         "population": result.population,
-        "baseline_date": _plain(outcome.baseline_date),
-        "followup_date": _plain(outcome.followup_date),
+        "baseline_date": plain(outcome.baseline_date),
+        "followup_date": plain(outcome.followup_date),
         "enzyme": outcome.enzyme,
         "reason": result.reason,
-        "measures": _plain(result.measures),
+        "measures": plain(result.measures),
         "rule_id": outcome.rule_id,
         "knowledge_version": outcome.knowledge_version,
         "citations": list(outcome.citations),
-        "inputs": _plain(outcome.inputs),
-        "notes": _plain(outcome.notes),
+        "inputs": plain(outcome.inputs),
+        "notes": plain(outcome.notes),
     }
 
 
@@ -314,24 +315,24 @@ def to_dict(assessment: Assessment) -> dict[str, Any]:
         "patient_id": assessment.patient_id,
         "as_of": assessment.as_of.isoformat(),
         "knowledge": {"pack": assessment.pack, "version": assessment.version},
-        "scope": _plain(assessment.scope),
-        "phenotype": _plain(assessment.phenotype),
-        "workup": _plain(assessment.workup),
-        "cancer_screening": _plain(assessment.cancer_screening),
-        "severity": _plain(assessment.severity),
-        "treatment_plan": _plain(assessment.treatment_plan),
+        "scope": plain(assessment.scope),
+        "phenotype": plain(assessment.phenotype),
+        "workup": plain(assessment.workup),
+        "cancer_screening": plain(assessment.cancer_screening),
+        "severity": plain(assessment.severity),
+        "treatment_plan": plain(assessment.treatment_plan),
         "response": {
             "tis": _tis_dict(response.tis),
             "imacs_doi": {
-                **_plain(doi),  # type: ignore[dict-item]
+                **plain(doi),
                 "rule_id": "RESPONSE-IMACS-DOI",
                 "knowledge_version": assessment.version,
                 "citations": list(response.imacs_doi_citations),
             },
-            "inadequate_response": _plain(response.inadequate_response),
+            "inadequate_response": plain(response.inadequate_response),
         },
-        "alerts": _plain(assessment.alerts),
-        "alerts_not_evaluable": _plain(assessment.alerts_not_evaluable),
+        "alerts": plain(assessment.alerts),
+        "alerts_not_evaluable": plain(assessment.alerts_not_evaluable),
         "settings": {
             "values": dict(assessment.settings),
             "overridden": list(assessment.settings_overridden),

@@ -1,0 +1,1 @@
+"""Statistics over engine outputs: smoothing, correlation and models (numpy/scipy/statsmodels)."""
