@@ -143,12 +143,15 @@ def batch_memory(n: int, workdir: Path) -> dict[str, float]:
             "patients_per_s_end_to_end": n / elapsed, "file_mib": size_mib}
 
 
-# Runs the real CLI in a fresh interpreter and prints that process's own peak RSS (KiB).
+# Runs the real CLI in a fresh interpreter and prints that process's own peak RSS (KiB). The peak
+# is VmHWM of /proc/self/status: getrusage's ru_maxrss is kept across exec and would report the
+# benchmark parent's peak instead.
 _CHILD = """
-import resource, sys
+import sys
 from myositis_cds.entrypoints.cli import main
 code = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status", encoding="ascii") as status:
+    print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 sys.exit(code)
 """
 
