@@ -34,6 +34,7 @@ unit: $(STAMP)
 ## make bench: the benchmarks (figures go in the README)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_assess.py
+	$(BIN)/python benchmarks/bench_timeline.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -151,3 +151,58 @@ def test_nan_literal_in_raw_json_is_refused() -> None:
     raw = b'{"id": "p", "body_measurements": [{"date": "2026-01-01", "weight_kg": NaN}]}'
     with pytest.raises(RecordValidationError):
         parse_record(raw, today=TODAY)
+
+
+GRADES = {"neck_flexors": 8, "deltoid": 7.5, "biceps": 9, "wrist_extensors": 10,
+          "gluteus_maximus": 6, "gluteus_medius": 7, "quadriceps": 8, "ankle_dorsiflexors": 9}
+HAQ = {"dressing_grooming": {"score": 1}, "arising": {"score": 1, "aid_or_help": True},
+       "eating": {"score": 0}, "walking": {"score": 2}, "hygiene": {"score": 1},
+       "reach": {"score": 1}, "grip": {"score": 0}, "activities": {"score": 2}}
+# MMT-8: 8 + 7.5 + 9 + 10 + 6 + 7 + 8 + 9 = 64.5
+# HAQ-DI: 1 + 2 (arising raised from 1 by the aid) + 0 + 2 + 1 + 1 + 0 + 2 = 9; 9 / 8 = 1.125
+
+
+def test_instrument_answers_give_the_totals() -> None:
+    record = parse_record(minimal(assessments=[
+        {"date": "2026-01-01", "mmt8_grades": GRADES, "haq_answers": HAQ}]), today=TODAY)
+    visit = record.assessments[0]
+    assert (visit.mmt8, visit.mmt8_computed) == (64.5, True)
+    assert (visit.haq, visit.haq_computed) == (1.125, True)
+    assert visit.mmt8_grades is not None
+    assert visit.mmt8_grades["deltoid"] == 7.5
+
+
+def test_matching_totals_are_accepted_with_their_rounding() -> None:
+    answers = {**HAQ, "grip": None}  # 7 answered: 9 / 7 = 1.2857...
+    record = parse_record(minimal(assessments=[
+        {"date": "2026-01-01", "mmt8": 64.5, "mmt8_grades": GRADES, "haq": 1.29,
+         "haq_answers": answers}]), today=TODAY)
+    assert record.assessments[0].haq == 1.29
+    assert not record.assessments[0].haq_computed
+
+
+@pytest.mark.parametrize(("visit", "path", "expected"), [
+    ({"mmt8": 60, "mmt8_grades": GRADES}, "$.assessments[0].mmt8",
+     "the total of mmt8_grades (64.5)"),
+    ({"mmt8_max": 160, "mmt8_grades": GRADES}, "$.assessments[0].mmt8_max", "80"),
+    ({"haq": 1.0, "haq_answers": HAQ}, "$.assessments[0].haq", "HAQ-DI of haq_answers (1.125"),
+    ({"mmt8_grades": {**GRADES, "deltoid": 11}}, "$.assessments[0].mmt8_grades.deltoid",
+     "less than or equal to 10"),
+    ({"mmt8_grades": {k: v for k, v in GRADES.items() if k != "biceps"}},
+     "$.assessments[0].mmt8_grades.biceps", "required"),
+    ({"haq_answers": {**HAQ, "eating": {"score": 4}}},
+     "$.assessments[0].haq_answers.eating.score", "less than or equal to 3"),
+    ({"haq_answers": {**HAQ, "typing": {"score": 1}}},
+     "$.assessments[0].haq_answers.typing", "allowed here: dressing_grooming"),
+])
+def test_instrument_conflicts_and_bad_answers(visit: dict[str, Any], path: str,
+                                              expected: str) -> None:
+    found = errors_of(minimal(assessments=[{"date": "2026-01-01", **visit}]))
+    assert any(p == path and expected in e for p, e in found), found
+
+
+def test_too_few_haq_answers_leave_haq_missing() -> None:
+    answers = dict(list(HAQ.items())[:6])
+    record = parse_record(minimal(assessments=[{"date": "2026-01-01", "haq_answers": answers}]),
+                          today=TODAY)
+    assert record.assessments[0].haq is None

@@ -14,6 +14,8 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterator, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +24,8 @@ from myositis_cds.domain import record as domain
 from myositis_cds.domain.units import ENZYME_UNITS, exact, inches_to_cm, pounds_to_kg
 from myositis_cds.domain.vocabulary import ENZYMES, canonical_antibody
 from myositis_cds.errors import MISSING_VALUE, FieldError, RecordValidationError
+from myositis_cds.scores.haq_di import HaqAnswer, HaqDiResult, haq_di
+from myositis_cds.scores.mmt8 import MMT8_MAXIMUM, mmt8_total
 
 __all__ = [
     "RECORDS_FORMAT",
@@ -37,6 +41,7 @@ IsoDate = dt.date
 """Strict JSON mode accepts exactly ``YYYY-MM-DD`` strings of existing calendar dates."""
 Vas = Annotated[float, Field(ge=0, le=10, description="10 cm visual analogue scale")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+Grade = Annotated[float, Field(ge=0, le=10, description="MMT grade 0–10")]
 
 Sex = Literal["female", "male", "other", "unknown"]
 DiagnosisName = Literal[
@@ -103,6 +108,39 @@ class LabModel(_Model):
     date: IsoDate
 
 
+class Mmt8GradesModel(_Model):
+    """Per-muscle MMT-8 grades (0–10 each, unilateral); all 8 groups are required."""
+
+    neck_flexors: Grade
+    deltoid: Grade
+    biceps: Grade
+    wrist_extensors: Grade
+    gluteus_maximus: Grade
+    gluteus_medius: Grade
+    quadriceps: Grade
+    ankle_dorsiflexors: Grade
+
+
+class HaqCategoryModel(_Model):
+    """One HAQ-DI category: its worst item score (0–3) and whether an aid, device or help is used."""
+
+    score: Annotated[int, Field(ge=0, le=3)]
+    aid_or_help: bool = False
+
+
+class HaqAnswersModel(_Model):
+    """HAQ-DI answers per category; an absent or null category is unanswered."""
+
+    dressing_grooming: HaqCategoryModel | None = None
+    arising: HaqCategoryModel | None = None
+    eating: HaqCategoryModel | None = None
+    walking: HaqCategoryModel | None = None
+    hygiene: HaqCategoryModel | None = None
+    reach: HaqCategoryModel | None = None
+    grip: HaqCategoryModel | None = None
+    activities: HaqCategoryModel | None = None
+
+
 class AssessmentModel(_Model):
     date: IsoDate
     physician_global: Vas | None = None
@@ -112,6 +150,10 @@ class AssessmentModel(_Model):
     mmt8_max: Annotated[float, Field(gt=0)] = 80.0
     haq: Annotated[float, Field(ge=0, le=3)] | None = None
     cdasi_activity: Annotated[float, Field(ge=0)] | None = None
+    mmt8_grades: Mmt8GradesModel | None = None
+    """When given, ``mmt8`` is their total (and must equal it if also given)."""
+    haq_answers: HaqAnswersModel | None = None
+    """When given with ≥ 7 categories answered, ``haq`` is their HAQ-DI (must agree if also given)."""
 
 
 class TreatmentModel(_Model):
@@ -175,6 +217,9 @@ def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return "".join(parts)
 
 
+_NESTED_MODELS: dict[str, type[BaseModel]] = {
+    "mmt8_grades": Mmt8GradesModel, "haq_answers": HaqAnswersModel,
+}
 _MODEL_AT: dict[str, type[BaseModel]] = {
     "diagnosis": DiagnosisModel, "body_measurements": BodyMeasurementModel,
     "antibodies": AntibodyModel, "findings": FindingModel, "labs": LabModel,
@@ -187,6 +232,12 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     model: type[BaseModel] = PatientRecordModel
     if len(loc) > 1 and isinstance(loc[0], str) and loc[0] in _MODEL_AT:
         model = _MODEL_AT[loc[0]]
+    names = [part for part in loc[:-1] if isinstance(part, str)]
+    for name in names[1:]:
+        if name in _NESTED_MODELS:
+            model = _NESTED_MODELS[name]
+        elif name in HaqAnswersModel.model_fields:
+            model = HaqCategoryModel
     return list(model.model_fields)
 
 
@@ -278,10 +329,75 @@ def _check_items(model: PatientRecordModel, prefix: str) -> list[FieldError]:
             errors.append(FieldError(path=f"{prefix}.labs[{i}].unit", value=lab.unit,
                                      expected=f"a unit for {lab.test}: U/L, µkat/L or ukat/L"))
     for i, visit in enumerate(model.assessments):
+        errors += _check_instruments(visit, f"{prefix}.assessments[{i}]")
         if visit.mmt8 is not None and visit.mmt8 > visit.mmt8_max:
             errors.append(FieldError(path=f"{prefix}.assessments[{i}].mmt8", value=visit.mmt8,
                                      expected=f"a score between 0 and mmt8_max ({visit.mmt8_max:g})"))
     return errors
+
+
+def _mmt8_from_grades(visit: AssessmentModel) -> float | None:
+    if visit.mmt8_grades is None:
+        return None
+    return mmt8_total(visit.mmt8_grades.model_dump()).total
+
+
+def _haq_from_answers(visit: AssessmentModel) -> HaqDiResult | None:
+    if visit.haq_answers is None:
+        return None
+    answers = {
+        name: None if answer is None else HaqAnswer(score=answer.score,
+                                                    aid_or_help=answer.aid_or_help)
+        for name, answer in visit.haq_answers
+    }
+    return haq_di(answers)
+
+
+def _agrees(given: float, exact: Fraction) -> bool:
+    """A given HAQ-DI agrees with the computed one if it is that value rounded to its own decimals."""
+    written = Decimal(repr(given))
+    places = Decimal(1).scaleb(min(written.as_tuple().exponent, 0))  # type: ignore[arg-type]
+    computed = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+        places, rounding=ROUND_HALF_UP)
+    return computed == written
+
+
+def _check_instruments(visit: AssessmentModel, where: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    total = _mmt8_from_grades(visit)
+    if total is not None:
+        if visit.mmt8_max != MMT8_MAXIMUM:
+            errors.append(FieldError(path=f"{where}.mmt8_max", value=visit.mmt8_max,
+                                     expected=f"{MMT8_MAXIMUM:g} (the MMT-8 maximum) when "
+                                     "mmt8_grades are given"))
+        if visit.mmt8 is not None and visit.mmt8 != total:
+            errors.append(FieldError(path=f"{where}.mmt8", value=visit.mmt8,
+                                     expected=f"the total of mmt8_grades ({total:g})"))
+    haq = _haq_from_answers(visit)
+    if (haq is not None and haq.index_exact is not None and visit.haq is not None
+            and not _agrees(visit.haq, haq.index_exact)):
+        errors.append(FieldError(path=f"{where}.haq", value=visit.haq,
+                                 expected=f"the HAQ-DI of haq_answers ({haq.index:g} = "
+                                 f"{haq.total}/{haq.answered})"))
+    return errors
+
+
+def _visit(index: int, v: AssessmentModel) -> domain.Visit:
+    total = _mmt8_from_grades(v)
+    haq = _haq_from_answers(v)
+    haq_computed = v.haq is None and haq is not None and haq.index is not None
+    return domain.Visit(
+        index=index, date=v.date, physician_global=v.physician_global,
+        patient_global=v.patient_global, extramuscular_global=v.extramuscular_global,
+        mmt8=total if v.mmt8 is None and total is not None else v.mmt8, mmt8_max=v.mmt8_max,
+        haq=haq.index if haq_computed and haq is not None else v.haq,
+        cdasi_activity=v.cdasi_activity,
+        mmt8_grades=None if v.mmt8_grades is None else v.mmt8_grades.model_dump(),
+        haq_answers=None if v.haq_answers is None else {
+            name: None if a is None else (a.score, a.aid_or_help) for name, a in v.haq_answers},
+        mmt8_computed=v.mmt8 is None and total is not None,
+        haq_computed=haq_computed,
+    )
 
 
 def _lab(index: int, lab: LabModel) -> domain.LabResult:
@@ -318,12 +434,7 @@ def _to_domain(model: PatientRecordModel) -> domain.PatientRecord:
         findings=tuple(domain.Finding(index=i, code=f.code, present=f.present, date=f.date)
                        for i, f in enumerate(model.findings)),
         labs=tuple(_lab(i, lab) for i, lab in enumerate(model.labs)),
-        assessments=tuple(
-            domain.Visit(index=i, date=v.date, physician_global=v.physician_global,
-                         patient_global=v.patient_global,
-                         extramuscular_global=v.extramuscular_global, mmt8=v.mmt8,
-                         mmt8_max=v.mmt8_max, haq=v.haq, cdasi_activity=v.cdasi_activity)
-            for i, v in enumerate(model.assessments)),
+        assessments=tuple(_visit(i, v) for i, v in enumerate(model.assessments)),
         treatments=tuple(
             domain.Treatment(index=i, drug=t.drug, start=t.start, stop=t.stop, dose=t.dose,
                              unit=t.unit, frequency=t.frequency, route=t.route)

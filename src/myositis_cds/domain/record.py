@@ -9,6 +9,7 @@ source array, so that outputs can name the exact input (``$.labs[3]``) that prod
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from myositis_cds.domain.values import value_object
 
@@ -91,6 +92,14 @@ class Visit:
     mmt8_max: float = 80.0
     haq: float | None = None
     cdasi_activity: float | None = None
+    mmt8_grades: Mapping[str, float] | None = None
+    """Per-muscle grades (0–10) when recorded; ``mmt8`` is then their total."""
+    haq_answers: Mapping[str, tuple[int, bool] | None] | None = None
+    """HAQ-DI category answers (worst item score, aid or help) when recorded."""
+    mmt8_computed: bool = False
+    """``mmt8`` was computed from ``mmt8_grades`` (not written in the record)."""
+    haq_computed: bool = False
+    """``haq`` was computed from ``haq_answers`` (not written in the record)."""
 
 
 @value_object

@@ -65,7 +65,10 @@ def ref_investigation(i: Investigation) -> InputRef:
 
 def ref_visit(v: Visit, field: str) -> InputRef:
     value = getattr(v, field)
-    return InputRef(source=f"$.assessments[{v.index}].{field}", name=field, value=value,
+    source = field
+    if (field == "mmt8" and v.mmt8_computed) or (field == "haq" and v.haq_computed):
+        source = "mmt8_grades" if field == "mmt8" else "haq_answers"  # the total was computed
+    return InputRef(source=f"$.assessments[{v.index}].{source}", name=field, value=value,
                     date=v.date)
 
 

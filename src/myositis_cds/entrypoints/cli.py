@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -22,12 +24,21 @@ import orjson
 from myositis_cds import bootstrap
 from myositis_cds.adapters.assessment_schema import assessment_json_schema
 from myositis_cds.adapters.record_json import record_json_schema
+from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.engine import EngineParams, to_dict
+from myositis_cds.engine.results import plain
+from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.entrypoints.report import (
     render_html,
     render_html_document,
     render_markdown,
     render_text,
+)
+from myositis_cds.entrypoints.report.timeline import (
+    render_timeline_csv,
+    render_timeline_html_document,
+    render_timeline_html_fragment,
+    render_timeline_text,
 )
 from myositis_cds.errors import (
     KnowledgePackError,
@@ -160,20 +171,23 @@ def _cmd_assess(args: argparse.Namespace) -> int:
             "text": lambda: render_text(document, citations),
             "markdown": lambda: render_markdown(document, citations),
             "html": lambda: render_html_document([document], citations,
-                                                 title=f"myositis-cds — {document['patient_id']}"),
+                                                 title=f"myositis-cds — {document['patient_id']}",
+                                                 figures=_trend_figures(path, as_of, today, params)),
         }
         text = renderers[args.format]()
         with _AtomicOutput(args.out) as out:
             out.write(text if text.endswith("\n") else text + "\n")
         return 0
-    return _assess_batch(args, [first], outcomes, citations)
+    return _assess_batch(args, [first], outcomes, citations,
+                         lambda: _trend_figures(path, as_of, today, params))
 
 
 def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[Outcome],
-                  citations: dict[str, str]) -> int:
+                  citations: dict[str, str], figures: Callable[[], dict[str, str]]) -> int:
     """A batch: one JSON line per patient (streamed), or one report per patient."""
     errors = 0
     fragments: list[str] = []
+    shown = figures() if args.format == "html" else {}
     with _AtomicOutput(args.out) as out:
         for outcome in _chain(head, rest):
             if outcome.error is not None:
@@ -187,7 +201,7 @@ def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[
             if args.format == "json":
                 out.write(_json(document) + "\n")
             elif args.format == "html":
-                fragments.append(render_html(document, citations))
+                fragments.append(render_html(document, citations, figures=shown))
             elif args.format == "markdown":
                 out.write(render_markdown(document, citations) + "\n\n---\n\n")
             else:
@@ -206,8 +220,100 @@ def _chain(head: list[Outcome], rest: Iterator[Outcome]) -> Iterator[Outcome]:
     yield from rest
 
 
+TIMELINE_FORMATS = ("text", "json", "csv", "html")
+TimelineItem = tuple[str, dict[str, Any] | RecordValidationError]
+
+
+def _timeline_notes(params: EngineParams) -> list[dict[str, Any]]:
+    """The [INTERP] settings every timeline depends on, as note objects for the renderers."""
+    method = params.setting_text("tis_percent_change")
+    window = params.setting_int("lab_visit_window_days")
+    return [plain(params.interp_note(
+                "tis_percent_change", f"percent change computed as '{method}' (not yet verified "
+                "against the official calculator)")),
+            plain(params.interp_note(
+                "lab_visit_window_days",
+                f"a lab counts for a visit if taken within {window} days of it (closest result)"))]
+
+
+def _timelines(path: Path, as_of: dt.date, today: dt.date,
+               params: EngineParams) -> Iterator[TimelineItem]:
+    """``(json_path, timeline dict)`` per record, or ``(json_path, error)`` for a bad one."""
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    parse = bootstrap.make_parser(today)
+    for json_path, data in bootstrap.iter_documents(path):
+        try:
+            record = parse(data, prefix=json_path, source=str(path))
+        except RecordValidationError as exc:
+            yield json_path, exc
+            continue
+        yield json_path, timeline_to_dict(build_timeline(record, as_of, params))
+
+
+def _cmd_timeline(args: argparse.Namespace) -> int:
+    today = _today()
+    as_of = _as_of(args, today)
+    params = _params(args)
+    path = Path(args.file)
+    citations = dict(params.pack.citations)
+    notes = _timeline_notes(params)
+    items = _timelines(path, as_of, today, params)
+    first = next(items, None)
+    if first is None:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    if first[0] == "$":  # a single record: all or nothing
+        document = first[1]
+        if isinstance(document, RecordValidationError):
+            raise document
+        renderers: dict[str, Callable[[], str]] = {
+            "json": lambda: _json(document, indent=True),
+            "text": lambda: render_timeline_text(document, citations, notes),
+            "csv": lambda: render_timeline_csv(document),
+            "html": lambda: render_timeline_html_document(
+                [document], citations, notes=notes,
+                title=f"myositis-cds timeline — {document['patient_id']}"),
+        }
+        text = renderers[args.format]()
+        with _AtomicOutput(args.out) as out:
+            out.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    errors = 0
+    fragments: list[str] = []
+    with _AtomicOutput(args.out) as out:
+        if args.format == "csv":  # one table: the header once, then every patient's visits
+            out.write(render_timeline_csv({}, patient_id_column=True))
+        for json_path, item in itertools.chain([first], items):
+            if isinstance(item, RecordValidationError):
+                errors += 1
+                sys.stderr.write(f"{item}\n")
+                if args.format == "json":
+                    out.write(_json(_error_dict(Outcome(path=json_path, assessment=None,
+                                                        error=item))) + "\n")
+            elif args.format == "json":
+                out.write(_json(item) + "\n")
+            elif args.format == "csv":
+                out.write(render_timeline_csv(item, patient_id_column=True, header=False))
+            elif args.format == "html":
+                fragments.append(render_timeline_html_fragment(item, citations, notes))
+            else:
+                out.write(render_timeline_text(item, citations, notes) + "\n\f\n")
+        if args.format == "html":
+            out.write(render_timeline_html_document([], citations, title="myositis-cds timelines",
+                                                    fragments=fragments))
+    if errors:
+        sys.stderr.write(f"{errors} record(s) rejected; the others were processed\n")
+        return 2
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
-    schema = record_json_schema() if args.name == "patient-record" else assessment_json_schema()
+    schemas: dict[str, Callable[[], dict[str, Any]]] = {
+        "patient-record": record_json_schema, "assessment": assessment_json_schema,
+        "timeline": timeline_json_schema}
+    schema = schemas[args.name]()
     sys.stdout.write(_json(schema, indent=True) + "\n")
     return 0
 
@@ -233,7 +339,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     citations = dict(params.pack.citations)
     documents = []
+    all_figures: dict[str, str] = {}
     for name in _example_names():
+        figures = _trend_figures(_examples_dir() / f"{name}.json", as_of, today, params)
+        all_figures.update(figures)
         for outcome in _outcomes(_examples_dir() / f"{name}.json", as_of, today, params):
             if outcome.error is not None:
                 raise outcome.error
@@ -244,11 +353,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 out.write(_json(document, indent=True) + "\n")
             with _AtomicOutput(str(out_dir / f"{name}.html")) as out:
                 out.write(render_html_document([document], citations,
-                                               title=f"myositis-cds — {name}"))
+                                               title=f"myositis-cds — {name}", figures=figures))
             sys.stdout.write(f"  {name}: {out_dir / name}.html, {out_dir / name}.json\n")
     with _AtomicOutput(str(out_dir / "index.html")) as out:
         out.write(render_html_document(documents, citations,
-                                       title="myositis-cds — example patients"))
+                                       title="myositis-cds — example patients", figures=all_figures))
     sys.stdout.write(f"Assessed {len(documents)} example patients as of {as_of} with "
                      f"{params.pack.label}.\nOpen {out_dir.resolve() / 'index.html'}\n")
     return 0
@@ -267,6 +376,61 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trend_figures(path: Path, as_of: dt.date, today: dt.date,
+                   params: EngineParams) -> dict[str, str]:
+    """Patient id → inline SVG trend figures (CK ×ULN, MMT-8, titer) for each valid record of ``path``."""
+    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+
+    parse = bootstrap.make_parser(today)
+    figures: dict[str, str] = {}
+    for json_path, data in bootstrap.iter_documents(path):
+        try:
+            record = parse(data, prefix=json_path, source=str(path))
+        except RecordValidationError:
+            continue  # the assessment reports it
+        timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
+        figures[record.id] = plots.trend_figures_html(timeline, trends)
+    return figures
+
+
+def _file_stem(patient_id: str) -> str:
+    """A patient id as a file name part: letters, digits, ``.``, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", patient_id).strip(".-") or "patient"
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    """Write ``<patient>-ck``, ``-mmt8`` and ``-titer`` plots of each record to ``--out``."""
+    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+
+    today = _today()
+    as_of = _as_of(args, today)
+    params = _params(args)
+    path = Path(args.file)
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    parse = bootstrap.make_parser(today)
+    # Every record is validated before anything is written.
+    records = [parse(data, prefix=json_path, source=str(path))
+               for json_path, data in bootstrap.iter_documents(path)]
+    if not records:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    formats: tuple[plots.FigureFormat, ...] = ("svg", "png") if args.format == "both" else (args.format,)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
+        for fmt in formats:
+            for key, data in plots.render_trend_figures(timeline, trends, fmt=fmt).items():
+                target = out_dir / f"{_file_stem(record.id)}-{key}.{fmt}"
+                partial = target.with_name(target.name + ".partial")
+                partial.write_bytes(data)
+                partial.replace(target)
+                sys.stdout.write(f"{target}\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="myositis-cds",
@@ -280,7 +444,7 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--out", help="write the report to this file instead of stdout")
     assess.set_defaults(handler=_cmd_assess)
     schema = sub.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("name", choices=("patient-record", "assessment"))
+    schema.add_argument("name", choices=("patient-record", "assessment", "timeline"))
     schema.set_defaults(handler=_cmd_schema)
     example = sub.add_parser("example", help="print an example patient record")
     example.add_argument("name", nargs="?")
@@ -294,6 +458,22 @@ def _parser() -> argparse.ArgumentParser:
     pack = sub.add_parser("pack", help="show the knowledge pack's rules and settings")
     pack.add_argument("--settings")
     pack.set_defaults(handler=_cmd_pack)
+    timeline = sub.add_parser("timeline", help="every visit's TIS against the baseline, with "
+                              "treatments (a patient-record@1 file or a batch)")
+    timeline.add_argument("file")
+    timeline.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    timeline.add_argument("--format", choices=TIMELINE_FORMATS, default="text")
+    timeline.add_argument("--settings", help="site settings file (TOML or JSON)")
+    timeline.add_argument("--out", help="write the report to this file instead of stdout")
+    timeline.set_defaults(handler=_cmd_timeline)
+    plot = sub.add_parser("plot", help="write the trend plots (CK ×ULN, MMT-8, anti-Mi-2 titer) "
+                          "of a patient-record@1 file (or a batch)")
+    plot.add_argument("file")
+    plot.add_argument("--out", required=True, help="directory for <patient>-ck.svg, -mmt8, -titer")
+    plot.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    plot.add_argument("--format", choices=("svg", "png", "both"), default="svg")
+    plot.add_argument("--settings", help="site settings file (TOML or JSON)")
+    plot.set_defaults(handler=_cmd_plot)
     return parser
 
 

@@ -11,7 +11,10 @@ and a category is given only when the whole range lies in one category.
 
 Percent changes are computed in :class:`decimal.Decimal` from the decimal text of each value, so a
 change of exactly 15 % is exactly 15 and never 14.999999999999998 (floating point cannot move a
-value across a band edge). The formulas ([INTERP] in the reference, setting ``tis_percent_change``):
+value across a band edge). Converting a float to its decimal text is the costliest step, and
+clinical values repeat (VAS in tenths, HAQ in eighths, MMT in units), so conversions are memoised;
+a band is found by binary search over the Decimal edges (the same exact comparisons, fewer of them).
+The formulas ([INTERP] in the reference, setting ``tis_percent_change``):
 
 - ``absolute`` (default): VAS (0–10) and HAQ (0–3), lower is better: 100·(baseline − follow-up)/range;
   MMT, higher is better: 100·(follow-up − baseline)/maximum; enzyme: 100·(baseline − follow-up)/baseline.
@@ -22,6 +25,7 @@ All band tables and thresholds are parameters (:class:`TisTables`), read from th
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Final, Literal
@@ -48,6 +52,9 @@ MEASURES: Final = (
 )
 CATEGORIES: Final = ("none", "minimal", "moderate", "major")
 _HUNDRED: Final = Decimal(100)
+_MEASURE_SET: Final = frozenset(MEASURES)
+_DECIMALS: dict[float, Decimal] = {}
+_DECIMALS_MAX: Final = 65_536
 
 
 @value_object
@@ -108,7 +115,19 @@ class TisResult:
 
 
 def _dec(value: float) -> Decimal:
-    return Decimal(repr(value))
+    """``value`` as the Decimal of its shortest decimal text (``repr``), memoised for floats.
+
+    Only non-zero floats are memoised: ``0.0 == -0.0`` and ``1 == 1.0`` would otherwise share an
+    entry between different texts. The memo is cleared when full, so memory stays bounded.
+    """
+    decimal = _DECIMALS.get(value)
+    if decimal is None:
+        decimal = Decimal(repr(value))
+        if value and type(value) is float:
+            if len(_DECIMALS) >= _DECIMALS_MAX:
+                _DECIMALS.clear()
+            _DECIMALS[value] = decimal
+    return decimal
 
 
 def percent_change(
@@ -121,7 +140,11 @@ def percent_change(
     method: str = "absolute",
 ) -> Decimal | None:
     """Percent improvement of one measure (positive = better), or ``None`` if undefined."""
-    b, f = _dec(baseline), _dec(followup)
+    return _change(measure, _dec(baseline), _dec(followup), scale, tables=tables, method=method)
+
+
+def _change(measure: str, b: Decimal, f: Decimal, scale: float | None, *, tables: TisTables,
+            method: str) -> Decimal | None:
     higher_is_better = measure == "mmt"
     delta = (f - b) if higher_is_better else (b - f)
     if method == "relative" or measure == "enzyme":
@@ -138,11 +161,12 @@ def percent_change(
 
 
 def band_points(percent: Decimal, edges: Sequence[Decimal], points: Sequence[float]) -> float:
-    """Points for a percent improvement: bands open below, closed above (``≤ edges[0]`` → ``points[0]``)."""
-    for edge, value in zip(edges, points, strict=False):
-        if percent <= edge:
-            return value
-    return points[len(edges)]
+    """Points for a percent improvement: bands open below, closed above (``≤ edges[0]`` → ``points[0]``).
+
+    ``edges`` ascend; the band is the first edge ``≥ percent`` (exact Decimal comparisons), or the
+    last band above every edge.
+    """
+    return points[bisect_left(edges, percent)]
 
 
 def categorise(score: float, thresholds: tuple[float, float, float]) -> str:
@@ -159,6 +183,10 @@ def categorise(score: float, thresholds: tuple[float, float, float]) -> str:
 
 def _range_category(low: float, high: float, populations: Sequence[Population],
                     tables: TisTables) -> str | None:
+    if len(populations) == 1:
+        thresholds = tables.thresholds(populations[0])
+        category = categorise(low, thresholds)
+        return category if low == high or categorise(high, thresholds) == category else None
     categories = {
         categorise(value, tables.thresholds(population))
         for population in populations
@@ -167,39 +195,40 @@ def _range_category(low: float, high: float, populations: Sequence[Population],
     return categories.pop() if len(categories) == 1 else None
 
 
+def _missing(item: MeasureInput, reason: str) -> MeasureScore:
+    return MeasureScore(measure=item.measure, status="missing", baseline=item.baseline,
+                        followup=item.followup, percent_change=None, points=None, worsened=None,
+                        reason=reason)
+
+
 def _score_measure(item: MeasureInput, tables: TisTables, method: str) -> MeasureScore:
-    if (item.measure == "enzyme" and item.baseline is not None and item.scale is not None
-            and _dec(item.baseline) <= _dec(item.scale)):
+    measure, baseline, followup = item.measure, item.baseline, item.followup
+    if baseline is None:
+        return _missing(item, item.missing_reason or "baseline value not recorded")
+    b = _dec(baseline)
+    if measure == "enzyme" and item.scale is not None and b <= _dec(item.scale):
         # §6.1: a baseline ≤ ULN scores 0 whatever the follow-up (known from the baseline alone).
-        change = (None if item.followup is None
-                  else percent_change("enzyme", item.baseline, item.followup, tables=tables))
+        change = (None if followup is None
+                  else _change("enzyme", b, _dec(followup), None, tables=tables, method="absolute"))
         return MeasureScore(
-            measure=item.measure, status="baseline_normal", baseline=item.baseline,
-            followup=item.followup, percent_change=None if change is None else float(change),
-            points=0.0, worsened=None if item.followup is None else item.followup > item.baseline,
+            measure=measure, status="baseline_normal", baseline=baseline,
+            followup=followup, percent_change=None if change is None else float(change),
+            points=0.0, worsened=None if followup is None else followup > baseline,
             reason="baseline normal (≤ ULN): the enzyme measure scores 0",
         )
-    if item.baseline is None or item.followup is None:
-        which = "baseline" if item.baseline is None else "follow-up"
-        return MeasureScore(
-            measure=item.measure, status="missing", baseline=item.baseline,
-            followup=item.followup, percent_change=None, points=None, worsened=None,
-            reason=item.missing_reason or f"{which} value not recorded",
-        )
-    change = percent_change(
-        item.measure, item.baseline, item.followup, tables=tables, scale=item.scale, method=method
-    )
+    if followup is None:
+        return _missing(item, item.missing_reason or "follow-up value not recorded")
+    change = _change(measure, b, _dec(followup), item.scale, tables=tables, method=method)
     if change is None:
-        return MeasureScore(
-            measure=item.measure, status="missing", baseline=item.baseline,
-            followup=item.followup, percent_change=None, points=None, worsened=None,
-            reason="percent change undefined (baseline 0 or no scale)",
-        )
+        return _missing(item, "percent change undefined (baseline 0 or no scale)")
     worsened = change < 0
-    edges = tables.mmt_band_edges if item.measure == "mmt" else tables.band_edges
-    points = 0.0 if worsened else band_points(change, edges, tables.points[item.measure])
+    if worsened:
+        points = 0.0
+    else:
+        edges = tables.mmt_band_edges if measure == "mmt" else tables.band_edges
+        points = tables.points[measure][bisect_left(edges, change)]  # = band_points(...)
     return MeasureScore(
-        measure=item.measure, status="scored", baseline=item.baseline, followup=item.followup,
+        measure=measure, status="scored", baseline=baseline, followup=followup,
         percent_change=float(change), points=points, worsened=worsened,
     )
 
@@ -216,17 +245,23 @@ def total_improvement_score(
     With an unknown population a category is given only if both populations' thresholds agree.
     """
     by_name = {m.measure: m for m in measures}
-    unknown = set(by_name) - set(MEASURES)
-    if unknown:
+    if not by_name.keys() <= _MEASURE_SET:
+        unknown = set(by_name) - _MEASURE_SET
         msg = f"unknown TIS measure(s) {sorted(unknown)}; expected {list(MEASURES)}"
         raise ValueError(msg)
-    scored = tuple(
+    scored = tuple([
         _score_measure(by_name.get(name) or MeasureInput(measure=name, baseline=None, followup=None),
                        tables, method)
         for name in MEASURES
-    )
-    achieved = sum(s.points for s in scored if s.points is not None)
-    missing_max = sum(tables.max_points(s.measure) for s in scored if s.status == "missing")
+    ])
+    # Summed in MEASURES order, as before: the same floating-point total.
+    achieved = 0.0
+    missing_max = 0.0
+    for s in scored:
+        if s.points is not None:
+            achieved += s.points
+        if s.status == "missing":
+            missing_max += tables.max_points(s.measure)
     low, high = achieved, min(achieved + missing_max, tables.maximum)
     populations: tuple[Population, ...] = (population,) if population else ("adult", "juvenile")
     category = _range_category(low, high, populations, tables)

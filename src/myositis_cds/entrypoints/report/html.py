@@ -3,6 +3,10 @@
 Templates live in ``templates/*.j2`` and are rendered by jinja2 with ``autoescape=True``: every
 value from the assessment is escaped. The page has its CSS inline, no JavaScript and no external
 resource, so it can be e-mailed, archived or printed as it is.
+
+Trend figures (``figures``: patient id → inline SVG markup, our own matplotlib output) are added
+to each patient's report as a last section; any ``<script``, event-handler attribute or
+``javascript:`` URL is stripped from them first, so the page stays free of JavaScript.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from functools import cache
 from typing import Any, Final
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from myositis_cds.entrypoints.report.model import build_report
 from myositis_cds.entrypoints.report.views import Report
@@ -30,6 +34,11 @@ _TONES: Final[dict[str, str]] = {
     "info": "info",
 }
 _NOT_CSS: Final = re.compile(r"[^a-z0-9_-]+")
+_SCRIPT_BLOCK: Final = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT_TAG: Final = re.compile(r"</?script\b[^>]*>?", re.IGNORECASE)
+_EVENT_ATTRIBUTE: Final = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_JS_URL: Final = re.compile(r"javascript\s*:", re.IGNORECASE)
+_TAG: Final = re.compile(r"<[^>]*>")
 
 
 def _css(value: object) -> str:
@@ -56,13 +65,38 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _fragment(report: Report) -> Markup:
-    return Markup(_environment().get_template("fragment.html.j2").render(r=report))  # noqa: S704 - autoescaped template output
+def _without_scripts(markup: str) -> str:
+    """Figure markup with anything that could run JavaScript removed (defence in depth)."""
+    markup = _SCRIPT_BLOCK.sub("", markup)
+    markup = _SCRIPT_TAG.sub("", markup)
+    return _TAG.sub(lambda tag: _JS_URL.sub("", _EVENT_ATTRIBUTE.sub("", tag.group(0))), markup)
 
 
-def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str]) -> str:
-    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one assessment dict."""
-    return str(_fragment(build_report(assessment, citations)))
+def _fragment(report: Report, figure: str | None = None) -> Markup:
+    html = _environment().get_template("fragment.html.j2").render(r=report)
+    if figure:
+        a = escape(report.anchor)
+        section = (f'<section class="trends" aria-labelledby="{a}-trends">\n'
+                   f'  <h3 id="{a}-trends">7. Trends</h3>\n'
+                   "  <p>Dots are individual measurements; lines are locally weighted regression "
+                   "(LOWESS), as in the PF2019 figure.</p>\n"
+                   f"{_without_scripts(figure)}\n</section>\n")
+        head, tag, tail = html.rpartition("</article>")
+        html = f"{head}{section}{tag}{tail}" if tag else html + section
+    return Markup(html)  # noqa: S704 - autoescaped template output and script-free figure markup
+
+
+def _figure_of(assessment: Mapping[str, Any], figures: Mapping[str, str] | None) -> str | None:
+    return figures.get(str(assessment.get("patient_id"))) if figures else None
+
+
+def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str], *,
+                figures: Mapping[str, str] | None = None) -> str:
+    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one assessment dict.
+
+    ``figures`` maps a patient id to inline SVG markup shown in a "Trends" section.
+    """
+    return str(_fragment(build_report(assessment, citations), _figure_of(assessment, figures)))
 
 
 def render_html_document(
@@ -71,16 +105,18 @@ def render_html_document(
     *,
     title: str,
     extra_sections: Sequence[str] = (),
+    figures: Mapping[str, str] | None = None,
 ) -> str:
     """A complete HTML5 page holding the report of each assessment, with inline CSS.
 
     ``extra_sections`` are HTML fragments inserted after the assessments *as they are*, without
-    escaping: pass only trusted markup, such as the output of :func:`render_html`.
+    escaping: pass only trusted markup, such as the output of :func:`render_html`. ``figures``
+    maps a patient id to inline SVG markup shown in that patient's "Trends" section.
     """
     reports = [build_report(a, citations) for a in assessments]
     return _environment().get_template("document.html.j2").render(
         title=title,
         reports=reports,
-        fragments=[_fragment(r) for r in reports],
+        fragments=[_fragment(r, _figure_of(a, figures)) for a, r in zip(assessments, reports, strict=True)],
         extra_sections=[Markup(s) for s in extra_sections],  # noqa: S704 - trusted by contract
     )
