@@ -8,6 +8,7 @@ the latest weight and height, age and juvenile onset.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cached_property
@@ -174,23 +175,40 @@ class PatientContext:
         finding = self.latest_findings.get(code)
         return None if finding is None else finding.present
 
+    @cached_property
+    def _labs_by_test(self) -> dict[str, tuple[list[LabResult], list[dt.date]]]:
+        grouped: dict[str, tuple[list[LabResult], list[dt.date]]] = {}
+        for lab in self.labs:  # already in date order (stable: record order within a day)
+            results, dates = grouped.setdefault(lab.test, ([], []))
+            results.append(lab)
+            dates.append(lab.date)
+        return grouped
+
     def labs_of(self, test: str) -> list[LabResult]:
-        return [x for x in self.labs if x.test == test]
+        found = self._labs_by_test.get(test)
+        return found[0] if found else []
 
     def lab_near(self, test: str, day: dt.date, window_days: int) -> LabResult | None:
         """The result of ``test`` closest to ``day`` within ``window_days`` either side (§10).
 
-        Ties (one before, one after, equally far) go to the earlier result, which was known at the visit.
+        Ties (one before, one after, equally far) go to the earlier result, which was known at
+        the visit; several results on the same day: the first recorded.
         """
+        found = self._labs_by_test.get(test)
+        if not found:
+            return None
+        results, dates = found
+        after = bisect_left(dates, day)  # first result on or after the day
         best: LabResult | None = None
         best_distance = window_days + 1
-        for lab in self.labs:
-            if lab.test != test:
-                continue
-            distance = abs((lab.date - day).days)
-            if distance < best_distance:
-                best, best_distance = lab, distance
-        return best
+        if after > 0:
+            before_date = dates[after - 1]
+            best = results[bisect_left(dates, before_date)]
+            best_distance = (day - before_date).days
+        if after < len(results) and (results[after].date - day).days < best_distance:
+            best = results[after]
+            best_distance = (best.date - day).days
+        return best if best_distance <= window_days else None
 
     def investigations_of(self, *kinds: str) -> list[Investigation]:
         return [i for i in self.investigations if i.kind in kinds]

@@ -10,6 +10,7 @@ remission. Pure, like the rest of the engine: nothing dated after ``as_of`` is u
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from myositis_cds.domain.record import PatientRecord, Visit
@@ -22,7 +23,7 @@ from myositis_cds.domain.vocabulary import (
 from myositis_cds.engine.context import PatientContext
 from myositis_cds.engine.params import EngineParams
 from myositis_cds.engine.response import compare_visits, population_of, select_baseline
-from myositis_cds.engine.results import plain
+from myositis_cds.engine.results import Note, plain
 from myositis_cds.scores.imacs_doi import DoiResult, definition_of_improvement
 from myositis_cds.scores.tis import Population, TisResult, total_improvement_score
 
@@ -119,7 +120,13 @@ class Timeline:
     """First anti-Mi-2 result below its cut-off (or negative) after a positive one (§6.3)."""
     drug_free_since: dt.date | None
     """Day after the last immunosuppressant stopped, when treatments are recorded and none is active."""
+    diagnosis_date: dt.date | None
+    ck_without_uln: tuple[str, ...]
+    """JSON paths of CK results left out of the ×ULN series because they have no ULN."""
     citations: tuple[str, ...]
+    notes: tuple[Note, ...]
+    """The [INTERP] settings every visit's TIS depends on."""
+    settings: Mapping[str, str | int | float]
 
 
 def _titer_points(ctx: PatientContext) -> tuple[TiterPoint, ...]:
@@ -184,6 +191,7 @@ def build_timeline(record: PatientRecord, as_of: dt.date, params: EngineParams) 
     population = population_of(ctx, params)
     baseline = select_baseline(ctx)
     method = params.setting_text("tis_percent_change")
+    window = params.setting_int("lab_visit_window_days")
     titers = _titer_points(ctx)
     return Timeline(
         patient_id=record.id,
@@ -205,7 +213,16 @@ def build_timeline(record: PatientRecord, as_of: dt.date, params: EngineParams) 
         titers=titers,
         titer_normalised_on=_normalised_on(titers),
         drug_free_since=_drug_free_since(ctx),
+        diagnosis_date=ctx.diagnosis_date,
+        ck_without_uln=tuple(f"$.labs[{lab.index}]" for lab in ctx.labs_of("CK") if lab.uln is None),
         citations=("ACR-EULAR-2016", "ACR-EULAR-2016-JDM", "IMACS-DOI-2004", "PF2019"),
+        notes=(
+            params.interp_note("tis_percent_change", f"percent change computed as '{method}' "
+                               "(not yet verified against the official calculator)"),
+            params.interp_note("lab_visit_window_days", "a lab counts for a visit if taken within "
+                               f"{window} days of it (closest result)"),
+        ),
+        settings=dict(params.settings.values),
     )
 
 

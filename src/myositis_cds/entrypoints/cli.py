@@ -26,7 +26,6 @@ from myositis_cds.adapters.assessment_schema import assessment_json_schema
 from myositis_cds.adapters.record_json import record_json_schema
 from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.engine import EngineParams, to_dict
-from myositis_cds.engine.results import plain
 from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.entrypoints.report import (
     render_html,
@@ -224,18 +223,6 @@ TIMELINE_FORMATS = ("text", "json", "csv", "html")
 TimelineItem = tuple[str, dict[str, Any] | RecordValidationError]
 
 
-def _timeline_notes(params: EngineParams) -> list[dict[str, Any]]:
-    """The [INTERP] settings every timeline depends on, as note objects for the renderers."""
-    method = params.setting_text("tis_percent_change")
-    window = params.setting_int("lab_visit_window_days")
-    return [plain(params.interp_note(
-                "tis_percent_change", f"percent change computed as '{method}' (not yet verified "
-                "against the official calculator)")),
-            plain(params.interp_note(
-                "lab_visit_window_days",
-                f"a lab counts for a visit if taken within {window} days of it (closest result)"))]
-
-
 def _timelines(path: Path, as_of: dt.date, today: dt.date,
                params: EngineParams) -> Iterator[TimelineItem]:
     """``(json_path, timeline dict)`` per record, or ``(json_path, error)`` for a bad one."""
@@ -258,7 +245,6 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     params = _params(args)
     path = Path(args.file)
     citations = dict(params.pack.citations)
-    notes = _timeline_notes(params)
     items = _timelines(path, as_of, today, params)
     first = next(items, None)
     if first is None:
@@ -270,10 +256,10 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
             raise document
         renderers: dict[str, Callable[[], str]] = {
             "json": lambda: _json(document, indent=True),
-            "text": lambda: render_timeline_text(document, citations, notes),
+            "text": lambda: render_timeline_text(document, citations),
             "csv": lambda: render_timeline_csv(document),
             "html": lambda: render_timeline_html_document(
-                [document], citations, notes=notes,
+                [document], citations,
                 title=f"myositis-cds timeline — {document['patient_id']}"),
         }
         text = renderers[args.format]()
@@ -297,9 +283,9 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
             elif args.format == "csv":
                 out.write(render_timeline_csv(item, patient_id_column=True, header=False))
             elif args.format == "html":
-                fragments.append(render_timeline_html_fragment(item, citations, notes))
+                fragments.append(render_timeline_html_fragment(item, citations))
             else:
-                out.write(render_timeline_text(item, citations, notes) + "\n\f\n")
+                out.write(render_timeline_text(item, citations) + "\n\f\n")
         if args.format == "html":
             out.write(render_timeline_html_document([], citations, title="myositis-cds timelines",
                                                     fragments=fragments))

@@ -208,6 +208,7 @@ def build_timeline_report(doc: Mapping[str, Any], citations: Mapping[str, str],
                           notes: Notes = ()) -> TimelineReport:
     """The display-ready report of one ``myositis-cds/timeline@1`` dict."""
     num = Numbering()
+    notes = tuple(notes) or tuple(_list(doc.get("notes")))
     population = doc.get("population")
     tis_marks = Marks(refs=num.cite(_keys(doc, _TIS_KEYS.get(population, _TIS_KEYS[None]))),
                       notes=num.note_numbers(list(notes), "TIS against baseline"))
