@@ -1,0 +1,108 @@
+"""The ``myositis-cds`` command line.
+
+Exit codes: 0 success; 2 bad input or usage (each error names the JSON path, the value and what was
+expected; no traceback); 1 an unexpected internal error. Nothing is written for a bad record: a
+report file is written to a temporary name and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from myositis_cds.entrypoints.cli.assessing import (
+    cmd_assess,
+    cmd_demo,
+    cmd_example,
+    cmd_pack,
+    cmd_schema,
+)
+from myositis_cds.entrypoints.cli.common import FORMATS
+from myositis_cds.entrypoints.cli.monitoring import TIMELINE_FORMATS, cmd_plot, cmd_timeline
+from myositis_cds.entrypoints.cli.titers import cmd_titers
+from myositis_cds.errors import (
+    KnowledgePackError,
+    MyositisCdsError,
+    RecordValidationError,
+    SettingsError,
+    UsageError,
+)
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="myositis-cds",
+        description="Clinical decision support for dermatomyositis with anti-Mi-2 antibodies.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    assess = sub.add_parser("assess", help="assess a patient-record@1 file (or a batch)")
+    assess.add_argument("file")
+    assess.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    assess.add_argument("--format", choices=FORMATS, default="text")
+    assess.add_argument("--settings", help="site settings file (TOML or JSON)")
+    assess.add_argument("--out", help="write the report to this file instead of stdout")
+    assess.set_defaults(handler=cmd_assess)
+    schema = sub.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("name", choices=("patient-record", "assessment", "timeline"))
+    schema.set_defaults(handler=cmd_schema)
+    example = sub.add_parser("example", help="print an example patient record")
+    example.add_argument("name", nargs="?")
+    example.add_argument("--list", action="store_true", help="list the examples")
+    example.set_defaults(handler=cmd_example)
+    demo = sub.add_parser("demo", help="assess every example; write HTML and JSON reports")
+    demo.add_argument("--out", default="out")
+    demo.add_argument("--as-of")
+    demo.add_argument("--settings")
+    demo.set_defaults(handler=cmd_demo)
+    pack = sub.add_parser("pack", help="show the knowledge pack's rules and settings")
+    pack.add_argument("--settings")
+    pack.set_defaults(handler=cmd_pack)
+    timeline = sub.add_parser("timeline", help="every visit's TIS against the baseline, with "
+                              "treatments (a patient-record@1 file or a batch)")
+    timeline.add_argument("file")
+    timeline.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    timeline.add_argument("--format", choices=TIMELINE_FORMATS, default="text")
+    timeline.add_argument("--settings", help="site settings file (TOML or JSON)")
+    timeline.add_argument("--out", help="write the report to this file instead of stdout")
+    timeline.set_defaults(handler=cmd_timeline)
+    plot = sub.add_parser("plot", help="write the trend plots (CK ×ULN, MMT-8, anti-Mi-2 titer) "
+                          "of a patient-record@1 file (or a batch)")
+    plot.add_argument("file")
+    plot.add_argument("--out", required=True, help="directory for <patient>-ck.svg, -mmt8, -titer")
+    plot.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    plot.add_argument("--format", choices=("svg", "png", "both"), default="svg")
+    plot.add_argument("--settings", help="site settings file (TOML or JSON)")
+    plot.set_defaults(handler=cmd_plot)
+    titers = sub.add_parser("titers", help="anti-Mi-2 titer vs CK and MMT-8: Spearman per patient, "
+                            "mixed model across patients (a record file, batch or folder)")
+    titers.add_argument("path")
+    titers.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    titers.add_argument("--format", choices=("text", "json"), default="text")
+    titers.add_argument("--settings", help="site settings file (TOML or JSON)")
+    titers.add_argument("--out", help="write the result to this file instead of stdout")
+    titers.set_defaults(handler=cmd_titers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except RecordValidationError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except (SettingsError, KnowledgePackError, UsageError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except MyositisCdsError as exc:  # pragma: no cover - every subclass is handled above
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

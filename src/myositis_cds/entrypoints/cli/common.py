@@ -1,0 +1,138 @@
+"""Helpers shared by the command-line commands: dates, settings, output files, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from myositis_cds import bootstrap
+from myositis_cds.engine import EngineParams
+from myositis_cds.errors import (
+    UsageError,
+)
+from myositis_cds.services import Outcome, assess_stream
+
+__all__ = [
+    "ERROR_FORMAT",
+    "FORMATS",
+    "AtomicOutput",
+    "as_of_from",
+    "current_date",
+    "error_dict",
+    "example_names",
+    "examples_dir",
+    "outcomes_of",
+    "params_from",
+    "parse_date",
+    "to_json",
+]
+
+
+FORMATS = ("text", "markdown", "json", "html")
+ERROR_FORMAT = "myositis-cds/assessment-error@1"
+
+
+def current_date() -> dt.date:
+    """Today's date; ``MYOSITIS_CDS_TODAY`` (ISO) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("MYOSITIS_CDS_TODAY")
+    if pinned:
+        return parse_date(pinned, "MYOSITIS_CDS_TODAY")
+    return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
+
+
+def parse_date(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"{name}: got {text!r}; expected an ISO 8601 date YYYY-MM-DD"
+        raise UsageError(msg) from None
+
+
+def examples_dir() -> Path:
+    return Path(str(resources.files("myositis_cds").joinpath("examples")))
+
+
+def example_names() -> list[str]:
+    return sorted(p.stem for p in examples_dir().glob("*.json"))
+
+
+def params_from(args: argparse.Namespace) -> EngineParams:
+    settings = getattr(args, "settings", None)
+    return bootstrap.make_params(settings_file=Path(settings) if settings else None)
+
+
+def as_of_from(args: argparse.Namespace, today: dt.date) -> dt.date:
+    if args.as_of is None:
+        return today
+    as_of = parse_date(args.as_of, "--as-of")
+    if as_of > today:
+        msg = f"--as-of: got {as_of}; expected a date on or before today ({today})"
+        raise UsageError(msg)
+    return as_of
+
+
+def outcomes_of(path: Path, as_of: dt.date, today: dt.date,
+              params: EngineParams) -> Iterator[Outcome]:
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    return assess_stream(bootstrap.iter_documents(path), parse=bootstrap.make_parser(today),
+                         as_of=as_of, params=params, source=str(path))
+
+
+def to_json(value: object, *, indent: bool = False) -> str:
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(value, option=option).decode()
+
+
+def error_dict(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.error is not None
+    return {"format": ERROR_FORMAT, "path": outcome.path,
+            "errors": [e.to_dict() for e in outcome.error.errors]}
+
+
+class AtomicOutput:
+    """Write to ``path`` via a temporary file renamed into place on success; stdout if no path.
+
+    A path that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is written
+    directly: renaming over it would replace the device.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self._tmp: Any = None
+        self._direct: TextIO | None = None
+
+    def __enter__(self) -> TextIO:
+        if self.path is None:
+            return sys.stdout
+        if self.path.exists() and not self.path.is_file():
+            self._direct = self.path.open("w", encoding="utf-8")
+            return self._direct
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=self.path.parent, delete=False, suffix=".partial")
+        return self._tmp  # type: ignore[no-any-return]
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._direct is not None:
+            self._direct.close()
+            return
+        if self._tmp is None:
+            return
+        self._tmp.close()
+        if exc_type is None and self.path is not None:
+            Path(self._tmp.name).replace(self.path)
+        else:
+            Path(self._tmp.name).unlink(missing_ok=True)
+
+

@@ -1,0 +1,170 @@
+"""Longitudinal commands: timeline, plot (and the trend figures of HTML reports)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from myositis_cds import bootstrap
+from myositis_cds.engine import EngineParams
+from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
+from myositis_cds.entrypoints.cli.common import (
+    AtomicOutput,
+    as_of_from,
+    current_date,
+    error_dict,
+    params_from,
+    to_json,
+)
+from myositis_cds.entrypoints.report.timeline import (
+    render_timeline_csv,
+    render_timeline_html_document,
+    render_timeline_html_fragment,
+    render_timeline_text,
+)
+from myositis_cds.errors import (
+    RecordValidationError,
+    UsageError,
+)
+from myositis_cds.services import Outcome
+
+__all__ = ["TIMELINE_FORMATS", "cmd_plot", "cmd_timeline", "trend_figures"]
+
+
+TIMELINE_FORMATS = ("text", "json", "csv", "html")
+TimelineItem = tuple[str, dict[str, Any] | RecordValidationError]
+
+
+def _timelines(path: Path, as_of: dt.date, today: dt.date,
+               params: EngineParams) -> Iterator[TimelineItem]:
+    """``(json_path, timeline dict)`` per record, or ``(json_path, error)`` for a bad one."""
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    parse = bootstrap.make_parser(today)
+    for json_path, data in bootstrap.iter_documents(path):
+        try:
+            record = parse(data, prefix=json_path, source=str(path))
+        except RecordValidationError as exc:
+            yield json_path, exc
+            continue
+        yield json_path, timeline_to_dict(build_timeline(record, as_of, params))
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    today = current_date()
+    as_of = as_of_from(args, today)
+    params = params_from(args)
+    path = Path(args.file)
+    citations = dict(params.pack.citations)
+    items = _timelines(path, as_of, today, params)
+    first = next(items, None)
+    if first is None:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    if first[0] == "$":  # a single record: all or nothing
+        document = first[1]
+        if isinstance(document, RecordValidationError):
+            raise document
+        renderers: dict[str, Callable[[], str]] = {
+            "json": lambda: to_json(document, indent=True),
+            "text": lambda: render_timeline_text(document, citations),
+            "csv": lambda: render_timeline_csv(document),
+            "html": lambda: render_timeline_html_document(
+                [document], citations,
+                title=f"myositis-cds timeline — {document['patient_id']}"),
+        }
+        text = renderers[args.format]()
+        with AtomicOutput(args.out) as out:
+            out.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    errors = 0
+    fragments: list[str] = []
+    with AtomicOutput(args.out) as out:
+        if args.format == "csv":  # one table: the header once, then every patient's visits
+            out.write(render_timeline_csv({}, patient_id_column=True))
+        for json_path, item in itertools.chain([first], items):
+            if isinstance(item, RecordValidationError):
+                errors += 1
+                sys.stderr.write(f"{item}\n")
+                if args.format == "json":
+                    out.write(to_json(error_dict(Outcome(path=json_path, assessment=None,
+                                                        error=item))) + "\n")
+            elif args.format == "json":
+                out.write(to_json(item) + "\n")
+            elif args.format == "csv":
+                out.write(render_timeline_csv(item, patient_id_column=True, header=False))
+            elif args.format == "html":
+                fragments.append(render_timeline_html_fragment(item, citations))
+            else:
+                out.write(render_timeline_text(item, citations) + "\n\f\n")
+        if args.format == "html":
+            out.write(render_timeline_html_document([], citations, title="myositis-cds timelines",
+                                                    fragments=fragments))
+    if errors:
+        sys.stderr.write(f"{errors} record(s) rejected; the others were processed\n")
+        return 2
+    return 0
+
+
+def trend_figures(path: Path, as_of: dt.date, today: dt.date,
+                   params: EngineParams) -> dict[str, str]:
+    """Patient id → inline SVG trend figures (CK ×ULN, MMT-8, titer) for each valid record of ``path``."""
+    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+
+    parse = bootstrap.make_parser(today)
+    figures: dict[str, str] = {}
+    for json_path, data in bootstrap.iter_documents(path):
+        try:
+            record = parse(data, prefix=json_path, source=str(path))
+        except RecordValidationError:
+            continue  # the assessment reports it
+        timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
+        figures[record.id] = plots.trend_figures_html(timeline, trends)
+    return figures
+
+
+def file_stem(patient_id: str) -> str:
+    """A patient id as a file name part: letters, digits, ``.``, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", patient_id).strip(".-") or "patient"
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Write ``<patient>-ck``, ``-mmt8`` and ``-titer`` plots of each record to ``--out``."""
+    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+
+    today = current_date()
+    as_of = as_of_from(args, today)
+    params = params_from(args)
+    path = Path(args.file)
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise UsageError(msg)
+    parse = bootstrap.make_parser(today)
+    # Every record is validated before anything is written.
+    records = [parse(data, prefix=json_path, source=str(path))
+               for json_path, data in bootstrap.iter_documents(path)]
+    if not records:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    formats: tuple[plots.FigureFormat, ...] = ("svg", "png") if args.format == "both" else (args.format,)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
+        for fmt in formats:
+            for key, data in plots.render_trend_figures(timeline, trends, fmt=fmt).items():
+                target = out_dir / f"{file_stem(record.id)}-{key}.{fmt}"
+                partial = target.with_name(target.name + ".partial")
+                partial.write_bytes(data)
+                partial.replace(target)
+                sys.stdout.write(f"{target}\n")
+    return 0
+
+
