@@ -67,7 +67,9 @@ Frequency = Literal["daily", "weekly", "once", "monthly", "course"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+    # Only keys are worth caching: values (ids, dates) are mostly unique and would fill the cache.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
+                              cache_strings="keys")
 
 
 class DiagnosisModel(_Model):

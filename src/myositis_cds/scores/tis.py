@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Final, Literal
 
 from myositis_cds.domain.values import value_object
@@ -74,7 +75,7 @@ class TisTables:
         return self.adult_thresholds if population == "adult" else self.juvenile_thresholds
 
     def max_points(self, measure: str) -> float:
-        return max(self.points[measure])
+        return _max_points(self.points[measure])
 
 
 @value_object
@@ -112,6 +113,11 @@ class TisResult:
     population: Population | None
     measures: tuple[MeasureScore, ...]
     reason: str | None = None
+
+
+@cache
+def _max_points(points: tuple[float, ...]) -> float:
+    return max(points)
 
 
 def _dec(value: float) -> Decimal:
