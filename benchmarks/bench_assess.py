@@ -32,11 +32,10 @@ from typing import Any
 
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
-from myositis_cds.domain.vocabulary import ALL_FINDINGS, ENZYMES, INVESTIGATION_KINDS, MSA_TARGETS
+from myositis_cds.domain.vocabulary import ALL_FINDINGS, INVESTIGATION_KINDS, MSA_TARGETS
 from myositis_cds.engine import assess, to_dict
+from synthetic import TODAY, visit_labs, visit_measures
 
-TODAY = dt.date(2026, 11, 21)
-ULN = {"CK": 200.0, "aldolase": 7.6, "AST": 40.0, "ALT": 41.0, "LDH": 250.0}
 DRUGS = ["prednisone", "methotrexate", "azathioprine", "mycophenolate_mofetil", "ivig", "rituximab"]
 
 
@@ -52,18 +51,8 @@ def generate_patient(rng: random.Random, index: int) -> dict[str, Any]:
     labs = []
     for v in range(rng.randint(2, 4)):
         date = min(TODAY, diagnosed + dt.timedelta(days=90 * v + rng.randrange(14)))
-        visits.append({
-            "date": date.isoformat(),
-            "physician_global": round(rng.uniform(0, 10), 1),
-            "patient_global": round(rng.uniform(0, 10), 1),
-            "extramuscular_global": round(rng.uniform(0, 10), 1),
-            "mmt8": rng.randint(40, 80), "mmt8_max": 80,
-            "haq": rng.randrange(0, 25) * 0.125,
-            "cdasi_activity": rng.randint(0, 40),
-        })
-        for test in rng.sample(ENZYMES, rng.randint(2, 5)):
-            labs.append({"test": test, "value": round(ULN[test] * rng.uniform(0.3, 30), 1),
-                         "unit": "U/L", "uln": ULN[test], "date": date.isoformat()})
+        visits.append(visit_measures(rng, date))
+        labs += visit_labs(rng, date)
     panel = ["Mi-2", *rng.sample(MSA_TARGETS[1:], rng.randint(2, len(MSA_TARGETS) - 1))]
     antibodies = [{"target": t, "result": "positive" if t == "Mi-2" or rng.random() < 0.05
                    else "negative", "date": diagnosed.isoformat()} for t in panel]

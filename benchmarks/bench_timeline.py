@@ -36,9 +36,8 @@ from myositis_cds.bootstrap import default_params
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import build_timeline, timeline_to_dict
 from myositis_cds.scores.tis import MeasureInput, total_improvement_score
+from synthetic import TODAY, visit_labs, visit_measures
 
-TODAY = dt.date(2026, 11, 21)
-ULN = {"CK": 200.0, "aldolase": 7.6, "AST": 40.0, "ALT": 41.0, "LDH": 250.0}
 TARGET_TIS_PER_S = 50_000
 
 
@@ -56,19 +55,8 @@ def generate_patient(rng: random.Random, index: int, visits: int) -> dict[str, A
     antibodies: list[dict[str, Any]] = []
     date = first
     for v in range(visits):
-        assessments.append({
-            "date": date.isoformat(),
-            "physician_global": round(rng.uniform(0, 10), 1),
-            "patient_global": round(rng.uniform(0, 10), 1),
-            "extramuscular_global": round(rng.uniform(0, 10), 1),
-            "mmt8": rng.randint(40, 80), "mmt8_max": 80,
-            "haq": rng.randrange(0, 25) * 0.125,
-            "cdasi_activity": rng.randint(0, 40),
-        })
-        for test in rng.sample(list(ULN), rng.randint(2, 5)):
-            day = min(TODAY, date + dt.timedelta(days=rng.randrange(4)))
-            labs.append({"test": test, "value": round(ULN[test] * rng.uniform(0.3, 30), 1),
-                         "unit": "U/L", "uln": ULN[test], "date": day.isoformat()})
+        assessments.append(visit_measures(rng, date))
+        labs += visit_labs(rng, date, spread_days=4)
         if v % 5 == 0:
             titer = round(rng.uniform(5, 150), 1)
             antibodies.append({"target": "Mi-2", "result": "positive" if titer >= 20 else "negative",

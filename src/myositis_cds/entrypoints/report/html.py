@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from myositis_cds.entrypoints.report.model import build_report
 from myositis_cds.entrypoints.report.views import Report
 
-__all__ = ["render_html", "render_html_document"]
+__all__ = ["jinja_environment", "render_html", "render_html_document"]
 
 _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("critical", "severe_refractory", "missing", "overdue", "inadequate",
@@ -51,7 +51,7 @@ def _tone(status: object) -> str:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def jinja_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("myositis_cds.entrypoints.report", "templates"),
         autoescape=True,
@@ -73,7 +73,7 @@ def _without_scripts(markup: str) -> str:
 
 
 def _fragment(report: Report, figure: str | None = None) -> Markup:
-    html = _environment().get_template("fragment.html.j2").render(r=report)
+    html = jinja_environment().get_template("fragment.html.j2").render(r=report)
     if figure:
         a = escape(report.anchor)
         section = (f'<section class="trends" aria-labelledby="{a}-trends">\n'
@@ -114,7 +114,7 @@ def render_html_document(
     maps a patient id to inline SVG markup shown in that patient's "Trends" section.
     """
     reports = [build_report(a, citations) for a in assessments]
-    return _environment().get_template("document.html.j2").render(
+    return jinja_environment().get_template("document.html.j2").render(
         title=title,
         reports=reports,
         fragments=[_fragment(r, _figure_of(a, figures)) for a, r in zip(assessments, reports, strict=True)],

@@ -51,22 +51,22 @@ from myositis_cds.entrypoints.report.views import (
     WorkupView,
 )
 
-__all__ = ["build_report"]
+__all__ = ["ReportBuilder", "as_list", "as_map", "build_report"]
 
 
-def _map(value: object) -> Mapping[str, Any]:
+def as_map(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> list[Any]:
+def as_list(value: object) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
 def _texts(value: object) -> tuple[str, ...]:
-    return tuple(clean(v) for v in _list(value))
+    return tuple(clean(v) for v in as_list(value))
 
 
-class _Builder:
+class ReportBuilder:
     def __init__(self, document: Mapping[str, Any], citations: Mapping[str, str]) -> None:
         self.doc = document
         self.citations = citations
@@ -81,7 +81,7 @@ class _Builder:
 
     def inline_notes(self, notes: object, place: str) -> tuple[InlineNote, ...]:
         shown = []
-        for note in _list(notes):
+        for note in as_list(notes):
             if isinstance(note, Mapping):
                 number = self.num.note(note, place)
                 entry = self.num.entry(number)
@@ -104,35 +104,35 @@ class _Builder:
         safety = tuple(
             SafetyView(rule_id=clean(s.get("rule_id")), message=clean(s.get("message")),
                        marks=self.num.marks(s, f"Treatment plan: {drug}"))
-            for s in map(_map, _list(data.get("safety"))))
+            for s in map(as_map, as_list(data.get("safety"))))
         return RegimenView(drug=drug, role=role_label(data.get("role")),
                            tier=humanise(data.get("tier")), dose=dose, ok=ok,
                            basis=basis, schedule=clean(data.get("schedule")), marks=marks,
                            notes=notes, safety=safety)
 
     def plan(self) -> PlanView:
-        data = _map(self.doc.get("treatment_plan"))
-        regimens = tuple(self.regimen(_map(r)) for r in _list(data.get("regimens")))
+        data = as_map(self.doc.get("treatment_plan"))
+        regimens = tuple(self.regimen(as_map(r)) for r in as_list(data.get("regimens")))
         label = humanise(data.get("tier"))
         return PlanView(tier=clean(data.get("tier")), label=label, regimens=regimens,
                         mixed_tiers=any(reg.tier != label for reg in regimens),
                         notes=self.inline_notes(data.get("notes"), "Treatment plan"))
 
     def screening(self) -> ScreeningView:
-        data = _map(self.doc.get("cancer_screening"))
+        data = as_map(self.doc.get("cancer_screening"))
         occasions = tuple(
             OccasionView(due=clean(o.get("due")), status=clean(o.get("status")),
                          satisfied_by=clean(o.get("satisfied_by")),
                          window=f"{clean(o.get('window_start'))} to {clean(o.get('window_end'))}")
-            for o in map(_map, _list(data.get("occasions"))))
+            for o in map(as_map, as_list(data.get("occasions"))))
         return ScreeningView(
             item=self.item(data, "level", "Cancer screening"),
             investigations=tuple(investigation_label(i)
-                                 for i in _list(data.get("required_investigations"))),
+                                 for i in as_list(data.get("required_investigations"))),
             occasions=occasions)
 
     def alerts(self) -> tuple[AlertGroup, ...]:
-        alerts = [_map(a) for a in _list(self.doc.get("alerts"))]
+        alerts = [as_map(a) for a in as_list(self.doc.get("alerts"))]
         known = [s for s in SEVERITY_ORDER if any(a.get("severity") == s for a in alerts)]
         other = sorted({clean(a.get("severity")) for a in alerts} - set(SEVERITY_ORDER))
         groups = []
@@ -147,8 +147,8 @@ class _Builder:
         return tuple(groups)
 
     def tis(self) -> TisView:
-        data = _map(_map(self.doc.get("response")).get("tis"))
-        score_range = _list(data.get("range"))
+        data = as_map(as_map(self.doc.get("response")).get("tis"))
+        score_range = as_list(data.get("range"))
         low, high = [*score_range, None, None][:2]
         enzyme = data.get("enzyme")
         reason = data.get("reason")
@@ -160,7 +160,7 @@ class _Builder:
                 worsened=m.get("worsened") if isinstance(m.get("worsened"), bool) else None,
                 remark="" if m.get("status") == "scored" else
                 "; ".join(clean(t) for t in (humanise(m.get("status")), m.get("reason")) if t))
-            for m in map(_map, _list(data.get("measures"))))
+            for m in map(as_map, as_list(data.get("measures"))))
         return TisView(
             item=self.item(data, "status", "Response: TIS",
                            reasons=(clean(reason),) if reason else ()),
@@ -172,16 +172,16 @@ class _Builder:
             enzyme=clean(enzyme), measures=measures)
 
     def doi(self) -> DoiView:
-        data = _map(_map(self.doc.get("response")).get("imacs_doi"))
+        data = as_map(as_map(self.doc.get("response")).get("imacs_doi"))
         reason = data.get("reason")
         return DoiView(item=self.item(data, "status", "Response: IMACS DOI",
                                       reasons=(clean(reason),) if reason else ()),
                        improved=clean(data.get("improved_count")),
                        worsened=clean(data.get("worsened_count")),
-                       missing=tuple(measure_label(m) for m in _list(data.get("missing"))))
+                       missing=tuple(measure_label(m) for m in as_list(data.get("missing"))))
 
     def inadequate(self) -> JudgementView:
-        data = _map(_map(self.doc.get("response")).get("inadequate_response"))
+        data = as_map(as_map(self.doc.get("response")).get("inadequate_response"))
         reason = data.get("reason")
         return JudgementView(item=self.item(data, "status", "Response: inadequate response",
                                             reasons=(clean(reason),) if reason else ()),
@@ -193,22 +193,22 @@ class _Builder:
             WorkupView(id=clean(w.get("id")), title=clean(w.get("title")),
                        item=self.item(w, "status", f"Work-up {clean(w.get('id'))}"),
                        date=clean(w.get("date")),
-                       missing=tuple(investigation_label(m) for m in _list(w.get("missing"))))
-            for w in map(_map, _list(self.doc.get("workup"))))
+                       missing=tuple(investigation_label(m) for m in as_list(w.get("missing"))))
+            for w in map(as_map, as_list(self.doc.get("workup"))))
 
     def phenotype(self) -> PhenotypeView:
-        data = _map(self.doc.get("phenotype"))
+        data = as_map(self.doc.get("phenotype"))
         item = self.item(data, "status", "Phenotype profile")
         features = tuple(
             FeatureView(statement=clean(f.get("statement")), status=clean(f.get("status")),
                         label=humanise(f.get("status")), date=clean(f.get("date")),
                         marks=self.num.marks(f, "Phenotype profile"))
-            for f in map(_map, _list(data.get("features"))))
+            for f in map(as_map, as_list(data.get("features"))))
         return PhenotypeView(item=item, messages=_texts(data.get("messages")), features=features)
 
     def settings(self) -> tuple[SettingView, ...]:
-        data = _map(self.doc.get("settings"))
-        values = _map(data.get("values"))
+        data = as_map(self.doc.get("settings"))
+        values = as_map(data.get("values"))
         overridden = set(_texts(data.get("overridden")))
         rows = [SettingView(name=clean(k), value=fmt_recorded(v), overridden=clean(k) in overridden)
                 for k, v in values.items()]
@@ -218,8 +218,8 @@ class _Builder:
 
     def header(self, severity: Item, screening: ScreeningView,
                groups: Sequence[AlertGroup], not_evaluable: int) -> Header:
-        knowledge = _map(self.doc.get("knowledge"))
-        scope = _map(self.doc.get("scope"))
+        knowledge = as_map(self.doc.get("knowledge"))
+        scope = as_map(self.doc.get("scope"))
         counts = {g.severity: len(g.alerts) for g in groups}
         alerts = ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITY_ORDER)
         alerts += "".join(f", {n} {s}" for s, n in counts.items() if s not in SEVERITY_ORDER)
@@ -239,12 +239,12 @@ class _Builder:
                     ("Alerts", alerts)))
 
     def build(self) -> Report:
-        severity = self.item(_map(self.doc.get("severity")), "tier", "Severity")
+        severity = self.item(as_map(self.doc.get("severity")), "tier", "Severity")
         plan = self.plan()
         screening = self.screening()
         groups = self.alerts()
         not_evaluable = tuple((clean(a.get("id")), clean(a.get("reason")))
-                              for a in map(_map, _list(self.doc.get("alerts_not_evaluable"))))
+                              for a in map(as_map, as_list(self.doc.get("alerts_not_evaluable"))))
         tis, doi, inadequate = self.tis(), self.doi(), self.inadequate()
         workup, phenotype = self.workup(), self.phenotype()
         self.num.sweep_notes(self.doc)
@@ -269,4 +269,4 @@ class _Builder:
 
 def build_report(assessment: Mapping[str, Any], citations: Mapping[str, str]) -> Report:
     """The display-ready report of one ``myositis-cds/assessment@1`` dict."""
-    return _Builder(assessment, citations).build()
+    return ReportBuilder(assessment, citations).build()

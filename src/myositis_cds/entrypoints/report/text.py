@@ -9,7 +9,7 @@ from typing import Any, Final
 from myositis_cds.entrypoints.report.model import build_report
 from myositis_cds.entrypoints.report.views import InlineNote, Item, Report
 
-__all__ = ["render_text"]
+__all__ = ["TextWriter", "render_text"]
 
 WIDTH: Final = 100
 
@@ -18,7 +18,7 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-class _Writer:
+class TextWriter:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
@@ -64,12 +64,12 @@ def _status(item: Item) -> str:
     return _join(item.label.upper(), item.marks.as_text())
 
 
-def _note_lines(w: _Writer, notes: Sequence[InlineNote], indent: str) -> None:
+def _note_lines(w: TextWriter, notes: Sequence[InlineNote], indent: str) -> None:
     for note in notes:
         w.field(f"Note N{note.number}", _join(note.text, note.marks.as_text()), indent, 9)
 
 
-def _header(w: _Writer, r: Report) -> None:
+def _header(w: TextWriter, r: Report) -> None:
     h = r.header
     title = f"myositis-cds assessment — {h.patient_id}"
     w.lines += [title, "=" * len(title)]
@@ -93,7 +93,7 @@ def _header(w: _Writer, r: Report) -> None:
         w.field(label, value, "  ", 17)
 
 
-def _plan(w: _Writer, r: Report) -> None:
+def _plan(w: TextWriter, r: Report) -> None:
     w.heading("1. PLAN", "=")
     w.blank()
     w.lines.append(f"Severity tier: {_status(r.severity)}")
@@ -126,7 +126,7 @@ def _plan(w: _Writer, r: Report) -> None:
         w.lines.append("  Occasions: none scheduled")
 
 
-def _alerts(w: _Writer, r: Report) -> None:
+def _alerts(w: TextWriter, r: Report) -> None:
     w.heading("2. ALERTS", "=")
     if not r.alert_groups:
         w.blank()
@@ -146,7 +146,7 @@ def _alerts(w: _Writer, r: Report) -> None:
         w.para("none: every alert rule had the inputs it needs", "  ")
 
 
-def _details(w: _Writer, r: Report) -> None:
+def _details(w: TextWriter, r: Report) -> None:
     w.heading("3. DETAILS", "=")
     w.heading("Response", "-")
     t = r.tis
@@ -195,7 +195,7 @@ def _details(w: _Writer, r: Report) -> None:
                 [[f.label, f.date, _join(f.statement, f.marks.as_text())] for f in p.features])
 
 
-def _tail(w: _Writer, r: Report) -> None:
+def _tail(w: TextWriter, r: Report) -> None:
     w.heading("4. INTERPRETATIONS AND NOTES", "=")
     if not r.notes:
         w.para("No interpretation, note or caveat affected this assessment.")
@@ -226,7 +226,7 @@ def render_text(assessment: Mapping[str, Any], citations: Mapping[str, str]) -> 
     ``citations`` maps each citation key of the knowledge pack to its full reference.
     """
     report = build_report(assessment, citations)
-    w = _Writer()
+    w = TextWriter()
     _header(w, report)
     _plan(w, report)
     _alerts(w, report)

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from myositis_cds.entrypoints.report.html import _environment, render_html_document
+from myositis_cds.entrypoints.report.html import jinja_environment, render_html_document
 from myositis_cds.entrypoints.report.labels import (
     EMPTY,
     clean,
@@ -30,9 +30,9 @@ from myositis_cds.entrypoints.report.labels import (
     humanise,
     role_label,
 )
-from myositis_cds.entrypoints.report.model import _Builder, _list, _map
+from myositis_cds.entrypoints.report.model import ReportBuilder, as_list, as_map
 from myositis_cds.entrypoints.report.numbering import Marks, Numbering
-from myositis_cds.entrypoints.report.text import _Writer
+from myositis_cds.entrypoints.report.text import TextWriter
 from myositis_cds.entrypoints.report.views import DoiView, NoteView, ReferenceView, TisView
 from myositis_cds.scores.tis import MEASURES
 
@@ -139,9 +139,9 @@ def _visit(v: Mapping[str, Any], baseline_date: object) -> VisitView:
     tis, doi = None, None
     if v.get("tis") is not None:
         # The assessment report's builder formats a TIS and a DOI; a visit's are the same records.
-        response = {"tis": {**_map(v.get("tis")), "enzyme": v.get("enzyme")},
-                    "imacs_doi": _map(v.get("imacs_doi"))}
-        builder = _Builder({"response": response}, {})
+        response = {"tis": {**as_map(v.get("tis")), "enzyme": v.get("enzyme")},
+                    "imacs_doi": as_map(v.get("imacs_doi"))}
+        builder = ReportBuilder({"response": response}, {})
         tis, doi = builder.tis(), builder.doi()
     if v.get("is_baseline") is True:
         role = "baseline"
@@ -154,7 +154,7 @@ def _visit(v: Mapping[str, Any], baseline_date: object) -> VisitView:
         f"{clean(v.get('enzyme'))} {fmt_recorded(v.get('enzyme_value'))}")
     mmt = EMPTY if v.get("mmt8") is None else (
         f"{fmt_recorded(v.get('mmt8'))}/{fmt_recorded(v.get('mmt8_max'))}")
-    drugs = [drug_label(d) for d in _list(v.get("active_treatments"))]
+    drugs = [drug_label(d) for d in as_list(v.get("active_treatments"))]
     return VisitView(
         date=clean(v.get("date")), role=role, physician_global=fmt_recorded(v.get("physician_global")),
         patient_global=fmt_recorded(v.get("patient_global")),
@@ -164,7 +164,7 @@ def _visit(v: Mapping[str, Any], baseline_date: object) -> VisitView:
 
 
 def _keys(doc: Mapping[str, Any], wanted: Sequence[str]) -> list[str]:
-    listed = {clean(k) for k in _list(doc.get("citations"))}
+    listed = {clean(k) for k in as_list(doc.get("citations"))}
     return [k for k in wanted if k in listed]
 
 
@@ -183,13 +183,13 @@ def _facts(doc: Mapping[str, Any], visits: Sequence[VisitView], tis_marks: Marks
                   f"{clean(start)})")
     roles = [v.role for v in visits]
     counts = ", ".join(f"{roles.count(r)} {r}" for r in ("baseline", "follow-up", "before baseline"))
-    titers = _list(doc.get("titers"))
+    titers = as_list(doc.get("titers"))
     normalised = doc.get("titer_normalised_on")
     titer = (f"{clean(normalised)} (first result below the assay cut-off after a positive one)"
              if normalised is not None else
              "not normalised" if titers else "no anti-Mi-2 result recorded")
     drug_free = doc.get("drug_free_since")
-    treated = any(_map(t).get("role") != "other" for t in _list(doc.get("treatment_periods")))
+    treated = any(as_map(t).get("role") != "other" for t in as_list(doc.get("treatment_periods")))
     free = (clean(drug_free) if drug_free is not None else
             "no: an immunosuppressant is active" if treated else "no immunosuppressant recorded")
     return (("Patient", clean(doc.get("patient_id")), Marks()),
@@ -208,19 +208,19 @@ def build_timeline_report(doc: Mapping[str, Any], citations: Mapping[str, str],
                           notes: Notes = ()) -> TimelineReport:
     """The display-ready report of one ``myositis-cds/timeline@1`` dict."""
     num = Numbering()
-    notes = tuple(notes) or tuple(_list(doc.get("notes")))
+    notes = tuple(notes) or tuple(as_list(doc.get("notes")))
     population = doc.get("population")
     tis_marks = Marks(refs=num.cite(_keys(doc, _TIS_KEYS.get(population, _TIS_KEYS[None]))),
                       notes=num.note_numbers(list(notes), "TIS against baseline"))
     doi_marks = Marks(refs=num.cite(_keys(doc, _DOI_KEYS)))
     titer_marks = Marks(refs=num.cite(_keys(doc, _TITER_KEYS)))
-    visits = tuple(_visit(_map(v), doc.get("baseline_date")) for v in _list(doc.get("visits")))
+    visits = tuple(_visit(as_map(v), doc.get("baseline_date")) for v in as_list(doc.get("visits")))
     facts = _facts(doc, visits, tis_marks, titer_marks)
     treatments = tuple(
         TreatmentView(drug=drug_label(t.get("drug")), role=role_label(t.get("role")),
                       start=clean(t.get("start")),
                       stop="ongoing" if t.get("stop") is None else clean(t.get("stop")))
-        for t in map(_map, _list(doc.get("treatment_periods"))))
+        for t in map(as_map, as_list(doc.get("treatment_periods"))))
     titers = tuple(
         TiterView(date=clean(t.get("date")), target=clean(t.get("target")),
                   result=humanise(t.get("result")),
@@ -228,7 +228,7 @@ def build_timeline_report(doc: Mapping[str, Any], citations: Mapping[str, str],
                       [fmt_recorded(t.get("titer")), *([clean(t.get("unit"))] if t.get("unit") else [])]),
                   cutoff=fmt_recorded(t.get("cutoff")),
                   below_cutoff=fmt_recorded(t.get("below_cutoff")))
-        for t in map(_map, _list(doc.get("titers"))))
+        for t in map(as_map, as_list(doc.get("titers"))))
     num.sweep_notes(doc)
     note_views = tuple(NoteView(number=e.number, kind=e.kind, text=e.text, setting=e.setting,
                                 refs=num.cite(list(e.citation_keys)), places=tuple(e.places))
@@ -267,7 +267,7 @@ def _tis_summary(t: TisView) -> str:
     return f"{score}, {t.item.label.upper()}; category {category.upper()} ({t.population} thresholds)"
 
 
-def _text_visits(w: _Writer, r: TimelineReport) -> None:
+def _text_visits(w: TextWriter, r: TimelineReport) -> None:
     w.heading("1. CORE SET MEASURES AT EACH VISIT", "=")
     w.blank()
     if not r.visits:
@@ -281,7 +281,7 @@ def _text_visits(w: _Writer, r: TimelineReport) -> None:
            "one with the highest baseline multiple of its ULN.", "  ", "")
 
 
-def _text_response(w: _Writer, r: TimelineReport) -> None:
+def _text_response(w: TextWriter, r: TimelineReport) -> None:
     w.heading("2. RESPONSE AGAINST THE BASELINE", "=")
     w.para(_join(f"TIS: 2016 ACR/EULAR criteria, {r.population} thresholds", r.tis_marks.as_text())
            + "; " + _join("IMACS definition of improvement", r.doi_marks.as_text()))
@@ -315,7 +315,7 @@ def _text_response(w: _Writer, r: TimelineReport) -> None:
         w.para("No visit after the baseline: no TIS to show.", "  ")
 
 
-def _text_tail(w: _Writer, r: TimelineReport) -> None:
+def _text_tail(w: TextWriter, r: TimelineReport) -> None:
     w.heading("3. TREATMENT PERIODS", "=")
     if r.treatments:
         w.table(["Drug", "Role", "Start", "Stop"], [[t.drug, t.role, t.start, t.stop] for t in r.treatments])
@@ -343,7 +343,7 @@ def render_timeline_text(doc: Mapping[str, Any], citations: Mapping[str, str],
                          notes: Notes = ()) -> str:
     """The plain-text timeline report of one ``myositis-cds/timeline@1`` dict."""
     r = build_timeline_report(doc, citations, notes)
-    w = _Writer()
+    w = TextWriter()
     title = f"myositis-cds timeline — {r.patient_id}"
     w.lines += [title, "=" * len(title)]
     for label, value, marks in r.facts:
@@ -370,16 +370,16 @@ def _cell(value: object) -> str:
 
 
 def _csv_row(v: Mapping[str, Any]) -> list[object]:
-    tis, doi = _map(v.get("tis")), _map(v.get("imacs_doi"))
-    low, high = [*_list(tis.get("range")), None, None][:2]
-    by_measure = {m.get("measure"): m for m in map(_map, _list(tis.get("measures")))}
-    per_measure = [_map(by_measure.get(name)).get(part) for name in MEASURES
+    tis, doi = as_map(v.get("tis")), as_map(v.get("imacs_doi"))
+    low, high = [*as_list(tis.get("range")), None, None][:2]
+    by_measure = {m.get("measure"): m for m in map(as_map, as_list(tis.get("measures")))}
+    per_measure = [as_map(by_measure.get(name)).get(part) for name in MEASURES
                    for part in ("percent_change", "points", "worsened")]
     return [v.get("date"), v.get("is_baseline"), v.get("physician_global"), v.get("patient_global"),
             v.get("extramuscular_global"), v.get("mmt8"), v.get("mmt8_max"), v.get("haq"),
             v.get("cdasi_activity"), v.get("enzyme"), v.get("enzyme_value"), tis.get("status"),
             tis.get("score"), low, high, tis.get("category"), tis.get("population"), *per_measure,
-            doi.get("status"), ";".join(clean(d) for d in _list(v.get("active_treatments")))]
+            doi.get("status"), ";".join(clean(d) for d in as_list(v.get("active_treatments")))]
 
 
 def render_timeline_csv(doc: Mapping[str, Any], *, patient_id_column: bool = False,
@@ -390,7 +390,7 @@ def render_timeline_csv(doc: Mapping[str, Any], *, patient_id_column: bool = Fal
     lead = ["patient_id"] if patient_id_column else []
     if header:
         writer.writerow([*lead, *CSV_COLUMNS])
-    for visit in map(_map, _list(doc.get("visits"))):
+    for visit in map(as_map, as_list(doc.get("visits"))):
         row = ([doc.get("patient_id")] if patient_id_column else []) + _csv_row(visit)
         writer.writerow([_cell(c) for c in row])
     return buffer.getvalue()
@@ -402,7 +402,7 @@ def render_timeline_html_fragment(doc: Mapping[str, Any], citations: Mapping[str
                                   notes: Notes = ()) -> str:
     """The HTML fragment (one ``<article>``, headings from ``<h2>``, autoescaped) of one timeline."""
     report = build_timeline_report(doc, citations, notes)
-    return _environment().get_template("timeline.html.j2").render(r=report)
+    return jinja_environment().get_template("timeline.html.j2").render(r=report)
 
 
 def render_timeline_html_document(docs: Sequence[Mapping[str, Any]], citations: Mapping[str, str],
