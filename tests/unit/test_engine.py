@@ -100,3 +100,11 @@ def test_alerts_are_ordered_by_severity() -> None:
     for example in EXAMPLES:
         severities = [ranks[a["severity"]] for a in assessed(example.stem)["alerts"]]
         assert severities == sorted(severities)
+
+
+def test_note_citations_name_only_what_the_reference_attributes() -> None:
+    """§5.2's [NOTE] is JTA-2019's; §5.3's "reviews" are unnamed, so they cite the reference itself."""
+    regimens = {r["drug"]: r for r in assessed("severe-ild")["treatment_plan"]["regimens"]}
+    assert regimens["cyclophosphamide"]["notes"][0]["citations"] == ["MYOSITIS-CDS-REF"]
+    assert regimens["cyclosporine"]["notes"][0]["citations"] == ["MYOSITIS-CDS-REF"]
+    assert "0.5–1 g/m²" in regimens["cyclophosphamide"]["notes"][0]["text"]

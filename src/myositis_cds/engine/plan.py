@@ -192,7 +192,7 @@ def cyclophosphamide(run: RuleRun, meta: RuleMeta) -> Regimen | None:
                     basis=f"{low:g}-{high:g} mg/m² monthly × BSA (Mosteller), with ILD",
                     schedule="IV monthly", reason=reason, inputs=inputs,
                     notes=[_note(f"[NOTE] reviews give {review} g/m² monthly; the seed protocol's "
-                                 "range is used", ("JTA-2019",))])
+                                 "range is used", ("MYOSITIS-CDS-REF",))])
 
 
 @rule("PLAN-CYCLOSPORINE")
@@ -205,7 +205,8 @@ def cyclosporine(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     return _regimen(run, meta, drug="cyclosporine", role="second_line", tier="severe_refractory",
                     dose=dose, unit="mg/day", basis=f"{_fmt(per_kg)} mg/kg/day", schedule="daily",
                     reason="weight missing", inputs=inputs,
-                    notes=[_note(f"[NOTE] reviews give up to {review:g} mg/kg/day", ("JTA-2019",))])
+                    notes=[_note(f"[NOTE] reviews give up to {review:g} mg/kg/day",
+                                 ("MYOSITIS-CDS-REF",))])
 
 
 # -- safety considerations (§5.5): information shown with the drug -------------------------------
