@@ -1,20 +1,43 @@
-"""Composition root: picks the knowledge pack, the settings and the record adapter for a run."""
+"""Composition root: picks the knowledge pack, the settings, the record adapter, the database and
+the password hasher for a run."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
+from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import parse_record
+from myositis_cds.adapters.storage import Database, upgrade_database
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
+from myositis_cds.errors import UsageError
 from myositis_cds.knowledge import load_pack, load_settings_file, resolve_settings
 from myositis_cds.services import RecordParser
+from myositis_cds.services.ports import PasswordHasher
 
-__all__ = ["default_params", "iter_documents", "make_params", "make_parser"]
+__all__ = [
+    "DATABASE_URL_VARIABLE",
+    "DEFAULT_SQLITE_PATH",
+    "current_date",
+    "database_url",
+    "default_params",
+    "iter_documents",
+    "make_live_parser",
+    "make_params",
+    "make_parser",
+    "make_unit_of_work",
+    "password_hasher",
+    "upgrade",
+]
+
+DATABASE_URL_VARIABLE = "MYOSITIS_CDS_DATABASE_URL"
+DEFAULT_SQLITE_PATH = Path("var") / "myositis-cds.sqlite3"
+"""Relative to the working directory."""
 
 
 @cache
@@ -47,3 +70,51 @@ def iter_documents(path: Path) -> Iterator[tuple[str, object]]:
     return ((raw.path, raw.data) for raw in iter_raw_records(path))
 
 
+
+
+def current_date() -> dt.date:
+    """Today's date; ``MYOSITIS_CDS_TODAY`` (ISO) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("MYOSITIS_CDS_TODAY")
+    if pinned:
+        try:
+            return dt.date.fromisoformat(pinned)
+        except ValueError:
+            msg = f"MYOSITIS_CDS_TODAY: got {pinned!r}; expected an ISO 8601 date YYYY-MM-DD"
+            raise UsageError(msg) from None
+    return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
+
+
+def make_live_parser() -> RecordParser:
+    """The record validator for stored patients: 'today' is read at each call (long-running app)."""
+
+    def parse(data: object, *, prefix: str, source: str) -> PatientRecord:
+        return parse_record(data, today=current_date(), prefix=prefix, source=source)
+
+    return parse
+
+
+def database_url() -> str:
+    """``MYOSITIS_CDS_DATABASE_URL``, or the SQLite file ``./var/myositis-cds.sqlite3``."""
+    configured = os.environ.get(DATABASE_URL_VARIABLE, "").strip()
+    if configured:
+        return configured
+    path = DEFAULT_SQLITE_PATH.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def make_unit_of_work(url: str | None = None) -> Database:
+    """A unit-of-work factory on the database at ``url`` (default :func:`database_url`).
+
+    Call it for each transaction; ``dispose()`` it when done (it owns a connection pool).
+    """
+    return Database(url or database_url())
+
+
+def upgrade(url: str | None = None) -> str:
+    """Apply every migration to the database; returns the revision it is now at."""
+    return upgrade_database(url or database_url())
+
+
+def password_hasher() -> PasswordHasher:
+    return Argon2PasswordHasher()

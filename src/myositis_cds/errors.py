@@ -12,11 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "AlreadyExistsError",
+    "AuthenticationError",
+    "DatabaseNotReadyError",
     "FieldError",
     "KnowledgePackError",
     "MyositisCdsError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "RecordValidationError",
     "SettingsError",
+    "StaleEditError",
     "UsageError",
 ]
 
@@ -79,6 +85,41 @@ class KnowledgePackError(MyositisCdsError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"{pack}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class NotFoundError(MyositisCdsError):
+    """A stored patient or user does not exist (or no longer exists)."""
+
+
+class AlreadyExistsError(MyositisCdsError):
+    """A patient key or username is already taken."""
+
+
+class StaleEditError(MyositisCdsError):
+    """An edit was based on a version of a stored patient that someone else has since changed.
+
+    Nothing was written; the caller reloads the patient and applies the change again.
+    """
+
+    def __init__(self, *, patient_key: str, current_version: int, expected_version: int) -> None:
+        self.patient_key = patient_key
+        self.current_version = current_version
+        self.expected_version = expected_version
+        super().__init__(
+            f"patient {patient_key} was changed by someone else (version {current_version}, your edit "
+            f"was based on {expected_version}): reload and apply your change again")
+
+
+class PermissionDeniedError(MyositisCdsError):
+    """The acting user's role (or a disabled account) does not allow the action."""
+
+
+class AuthenticationError(MyositisCdsError):
+    """Sign-in failed. The message never says whether the user exists."""
+
+
+class DatabaseNotReadyError(MyositisCdsError):
+    """The database has no tables yet or an older schema: the migrations must be applied first."""
 
 
 def _show(value: object) -> str:

@@ -11,6 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from myositis_cds.entrypoints.cli.admin import (
+    cmd_db_upgrade,
+    cmd_users_add,
+    cmd_users_disable,
+    cmd_users_list,
+)
 from myositis_cds.entrypoints.cli.assessing import (
     cmd_assess,
     cmd_demo,
@@ -20,14 +26,20 @@ from myositis_cds.entrypoints.cli.assessing import (
 )
 from myositis_cds.entrypoints.cli.common import FORMATS
 from myositis_cds.entrypoints.cli.monitoring import TIMELINE_FORMATS, cmd_plot, cmd_timeline
+from myositis_cds.entrypoints.cli.serve import add_serve_parser
 from myositis_cds.entrypoints.cli.titers import cmd_titers
 from myositis_cds.errors import (
+    AlreadyExistsError,
+    DatabaseNotReadyError,
     KnowledgePackError,
     MyositisCdsError,
+    NotFoundError,
+    PermissionDeniedError,
     RecordValidationError,
     SettingsError,
     UsageError,
 )
+from myositis_cds.services.ports import ROLES
 
 __all__ = ["main"]
 
@@ -83,7 +95,30 @@ def _parser() -> argparse.ArgumentParser:
     titers.add_argument("--settings", help="site settings file (TOML or JSON)")
     titers.add_argument("--out", help="write the result to this file instead of stdout")
     titers.set_defaults(handler=cmd_titers)
+    _admin_parsers(sub)
+    add_serve_parser(sub)
     return parser
+
+
+def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = sub.add_parser("users", help="accounts of the clinic application (database: "
+                           "MYOSITIS_CDS_DATABASE_URL or ./var/myositis-cds.sqlite3)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin")
+    add.set_defaults(handler=cmd_users_add)
+    users_sub.add_parser("list", help="username, role and whether active").set_defaults(
+        handler=cmd_users_list)
+    disable = users_sub.add_parser("disable", help="disable a user: it can no longer sign in")
+    disable.add_argument("username")
+    disable.set_defaults(handler=cmd_users_disable)
+    db = sub.add_parser("db", help="the application database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the migrations (creates the tables)").set_defaults(
+        handler=cmd_db_upgrade)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecordValidationError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    except (SettingsError, KnowledgePackError, UsageError) as exc:
+    except (SettingsError, KnowledgePackError, UsageError, AlreadyExistsError, NotFoundError,
+            PermissionDeniedError, DatabaseNotReadyError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except MyositisCdsError as exc:  # pragma: no cover - every subclass is handled above

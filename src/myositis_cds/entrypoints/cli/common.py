@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -43,10 +42,7 @@ ERROR_FORMAT = "myositis-cds/assessment-error@1"
 
 def current_date() -> dt.date:
     """Today's date; ``MYOSITIS_CDS_TODAY`` (ISO) pins it for reproducible runs and tests."""
-    pinned = os.environ.get("MYOSITIS_CDS_TODAY")
-    if pinned:
-        return parse_date(pinned, "MYOSITIS_CDS_TODAY")
-    return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
+    return bootstrap.current_date()
 
 
 def parse_date(text: str, name: str) -> dt.date:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the storage schema (applied by ``upgrade_database``)."""

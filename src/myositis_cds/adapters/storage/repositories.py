@@ -1,0 +1,230 @@
+"""SQLAlchemy implementations of the storage ports, working inside one session (one transaction).
+
+Optimistic concurrency: an update or delete is ``... WHERE id = :id AND version = :expected``; when
+no row matches, the stored version is read back to say why (:class:`StaleEditError`, or
+:class:`NotFoundError` when the patient is gone). The audit log has no update or delete method; the
+database refuses them too (triggers created by the migration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from myositis_cds.adapters.storage.models import AuditRow, PatientRow, UserRow
+from myositis_cds.domain.clinic import (
+    ROLES,
+    AuditEvent,
+    AuditQuery,
+    Role,
+    StoredPatient,
+    User,
+)
+from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
+
+__all__ = ["SqlAuditLog", "SqlPatientRepository", "SqlUserRepository"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _patient(row: PatientRow) -> StoredPatient:
+    return StoredPatient(id=row.id, patient_key=row.patient_key, record=row.record,
+                         version=row.version, created_at=row.created_at, updated_at=row.updated_at)
+
+
+def _taken(key: str) -> AlreadyExistsError:
+    return AlreadyExistsError(f"a patient with id {key!r} is already stored: open that patient and "
+                              "edit it, or give the new record another id")
+
+
+class SqlPatientRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _flush(self, key: str) -> None:
+        try:
+            self._session.flush()
+        except IntegrityError:
+            raise _taken(key) from None
+
+    def add(self, *, patient_key: str, record: Mapping[str, object]) -> StoredPatient:
+        now = _now()
+        row = PatientRow(patient_key=patient_key, record=dict(record), version=1, created_at=now,
+                         updated_at=now)
+        self._session.add(row)
+        self._flush(patient_key)
+        return _patient(row)
+
+    def get(self, patient_id: int) -> StoredPatient | None:
+        row = self._session.get(PatientRow, patient_id, populate_existing=True)
+        return None if row is None else _patient(row)
+
+    def get_by_key(self, patient_key: str) -> StoredPatient | None:
+        row = self._session.scalars(
+            select(PatientRow).where(PatientRow.patient_key == patient_key)
+            .execution_options(populate_existing=True)).one_or_none()
+        return None if row is None else _patient(row)
+
+    @staticmethod
+    def _matching(stmt: Select[Any], query: str) -> Select[Any]:
+        if query:
+            return stmt.where(PatientRow.patient_key.icontains(query, autoescape=True))
+        return stmt
+
+    def list(self, *, query: str = "", limit: int = 50, offset: int = 0) -> list[StoredPatient]:
+        stmt = self._matching(select(PatientRow), query).order_by(PatientRow.patient_key)
+        rows = self._session.scalars(stmt.limit(limit).offset(offset)
+                                     .execution_options(populate_existing=True))
+        return [_patient(row) for row in rows]
+
+    def count(self, *, query: str = "") -> int:
+        return int(self._session.scalar(self._matching(select(func.count(PatientRow.id)), query))
+                   or 0)
+
+    def _refuse(self, patient_id: int, key: str, expected_version: int) -> None:
+        current = self._session.scalar(select(PatientRow.version).where(PatientRow.id == patient_id))
+        if current is None:
+            msg = f"patient {key} (id {patient_id}) no longer exists: someone else deleted it"
+            raise NotFoundError(msg)
+        raise StaleEditError(patient_key=key, current_version=current,
+                             expected_version=expected_version)
+
+    def update(self, patient: StoredPatient, *, expected_version: int) -> StoredPatient:
+        stmt = (update(PatientRow)
+                .where(PatientRow.id == patient.id, PatientRow.version == expected_version)
+                .values(patient_key=patient.patient_key, record=dict(patient.record),
+                        version=expected_version + 1, updated_at=_now())
+                .returning(PatientRow.id)
+                .execution_options(synchronize_session=False))
+        try:
+            updated = self._session.execute(stmt).scalar_one_or_none()
+        except IntegrityError:
+            raise _taken(patient.patient_key) from None
+        if updated is None:
+            self._refuse(patient.id, patient.patient_key, expected_version)
+        stored = self.get(patient.id)
+        assert stored is not None
+        return stored
+
+    def delete(self, patient_id: int, *, expected_version: int) -> None:
+        stmt = (delete(PatientRow)
+                .where(PatientRow.id == patient_id, PatientRow.version == expected_version)
+                .returning(PatientRow.id)
+                .execution_options(synchronize_session=False))
+        if self._session.execute(stmt).scalar_one_or_none() is None:
+            key = self._session.scalar(select(PatientRow.patient_key)
+                                       .where(PatientRow.id == patient_id))
+            self._refuse(patient_id, key or f"#{patient_id}", expected_version)
+        existing = self._session.get(PatientRow, patient_id)
+        if existing is not None:
+            self._session.expunge(existing)
+
+
+def _role(value: str) -> Role:
+    for role in ROLES:  # a CHECK constraint guarantees one matches
+        if value == role:
+            return role
+    msg = f"users.role: got {value!r}; expected one of {', '.join(ROLES)}"
+    raise ValueError(msg)
+
+
+def _user(row: UserRow) -> User:
+    role = _role(row.role)
+    return User(username=row.username, password_hash=row.password_hash, role=role,
+                active=row.active, created_at=row.created_at)
+
+
+class SqlUserRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _row(self, username: str) -> UserRow:
+        row = self._session.scalars(select(UserRow).where(UserRow.username == username)
+                                    ).one_or_none()
+        if row is None:
+            msg = f"no user {username!r}: `myositis-cds users list` shows the users"
+            raise NotFoundError(msg)
+        return row
+
+    def add(self, user: User) -> User:
+        row = UserRow(username=user.username, password_hash=user.password_hash, role=user.role,
+                      active=user.active, created_at=user.created_at)
+        self._session.add(row)
+        try:
+            self._session.flush()
+        except IntegrityError:
+            msg = f"user {user.username!r} already exists: choose another username"
+            raise AlreadyExistsError(msg) from None
+        return _user(row)
+
+    def get(self, username: str) -> User | None:
+        row = self._session.scalars(select(UserRow).where(UserRow.username == username)
+                                    ).one_or_none()
+        return None if row is None else _user(row)
+
+    def list(self) -> list[User]:
+        return [_user(row) for row in self._session.scalars(select(UserRow)
+                                                            .order_by(UserRow.username))]
+
+    def set_active(self, username: str, active: bool) -> User:
+        row = self._row(username)
+        row.active = active
+        self._session.flush()
+        return _user(row)
+
+    def set_password_hash(self, username: str, password_hash: str) -> User:
+        row = self._row(username)
+        row.password_hash = password_hash
+        self._session.flush()
+        return _user(row)
+
+
+def _event(row: AuditRow) -> AuditEvent:
+    return AuditEvent(at=row.at, actor=row.actor, action=row.action,  # type: ignore[arg-type]
+                      patient_key=row.patient_key, detail=row.detail)
+
+
+class SqlAuditLog:
+    """Append and read only: there is no method to change or remove an event."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(self, event: AuditEvent) -> None:
+        self._session.add(AuditRow(at=event.at, actor=event.actor, action=event.action,
+                                   patient_key=event.patient_key, detail=event.detail))
+        self._session.flush()
+
+    @staticmethod
+    def _filtered(query: AuditQuery | None) -> Select[AuditRow]:
+        stmt = select(AuditRow)
+        if query is None:
+            return stmt
+        if query.actor is not None:
+            stmt = stmt.where(AuditRow.actor == query.actor)
+        if query.action is not None:
+            stmt = stmt.where(AuditRow.action == query.action)
+        if query.patient_key is not None:
+            stmt = stmt.where(AuditRow.patient_key == query.patient_key)
+        if query.since is not None:
+            stmt = stmt.where(AuditRow.at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(AuditRow.at < query.until)
+        return stmt
+
+    def list(self, query: AuditQuery | None = None, *, limit: int = 100,
+             offset: int = 0) -> list[AuditEvent]:
+        stmt = self._filtered(query).order_by(AuditRow.id.desc()).limit(limit).offset(offset)
+        return [_event(row) for row in self._session.scalars(stmt)]
+
+    def export(self, query: AuditQuery | None = None) -> Iterator[AuditEvent]:
+        stmt = self._filtered(query).order_by(AuditRow.id).execution_options(yield_per=500)
+        for row in self._session.scalars(stmt):
+            yield _event(row)

@@ -1,0 +1,93 @@
+"""Administration at the server's shell: ``users add|list|disable`` and ``db upgrade``.
+
+The database is ``MYOSITIS_CDS_DATABASE_URL`` or the SQLite file ``./var/myositis-cds.sqlite3``.
+User commands act as ``cli:<os user>`` (trusted like an admin: whoever has the shell has the
+database) and are audited under that name. They refuse to run on a database whose migrations have
+not been applied (``myositis-cds db upgrade`` applies them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from myositis_cds import bootstrap
+from myositis_cds.adapters.storage import Database, check_database, display_url
+from myositis_cds.errors import UsageError
+from myositis_cds.services import users
+from myositis_cds.services.ports import SystemActor
+
+__all__ = ["cmd_db_upgrade", "cmd_users_add", "cmd_users_disable", "cmd_users_list", "shell_actor"]
+
+T = TypeVar("T")
+
+
+def shell_actor() -> SystemActor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (e.g. a bare container)
+        name = f"uid{os.getuid()}"
+    return SystemActor(username=f"cli:{name}")
+
+
+def _with_database(action: Callable[[Database], T]) -> T:
+    database = bootstrap.make_unit_of_work()
+    try:
+        check_database(database.engine)
+        return action(database)
+    finally:
+        database.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        msg = "no terminal to ask for the password: pipe it in with --password-stdin"
+        raise UsageError(msg)
+    password = getpass.getpass(f"password for {args.username}: ")
+    users.check_password(password)
+    if getpass.getpass("again: ") != password:
+        msg = "the two passwords differ: nothing was changed; run the command again"
+        raise UsageError(msg)
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    user = _with_database(lambda db: users.add_user(
+        db, bootstrap.password_hasher(), shell_actor(), username=args.username,
+        password=password, role=args.role))
+    sys.stdout.write(f"added user {user.username} ({user.role})\n")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:  # noqa: ARG001 - every command takes args
+    accounts = _with_database(lambda db: users.list_users(db, shell_actor()))
+    if not accounts:
+        sys.stdout.write("no users yet: add one with `myositis-cds users add NAME --role admin`\n")
+        return 0
+    width = max(len("username"), *(len(u.username) for u in accounts))
+    sys.stdout.write(f"{'username':<{width}}  {'role':<10}  active\n")
+    for account in accounts:
+        active = "yes" if account.active else "no"
+        sys.stdout.write(f"{account.username:<{width}}  {account.role:<10}  {active}\n")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    user = _with_database(lambda db: users.disable_user(db, shell_actor(), args.username))
+    sys.stdout.write(f"disabled user {user.username}: it can no longer sign in\n")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:  # noqa: ARG001 - every command takes args
+    url = bootstrap.database_url()
+    revision = bootstrap.upgrade(url)
+    sys.stdout.write(f"database {display_url(url)} is at revision {revision} (latest)\n")
+    return 0

@@ -1,0 +1,104 @@
+"""``myositis-cds serve``: migrate the database, optionally seed the examples, run the web app.
+
+When the database has no user yet, a clinician ``demo`` is created with a random one-time password
+that is printed once to this terminal (and stored only as an argon2 hash). Seeding stores each
+example patient not stored yet, acting as ``system:serve`` (audited). Operational settings come
+from the environment: ``MYOSITIS_CDS_DATABASE_URL`` (or ``--database-url``),
+``MYOSITIS_CDS_SECRET_KEY`` (default: random per start) and ``MYOSITIS_CDS_SECURE_COOKIES=1``
+(behind a TLS-terminating proxy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import secrets
+import sys
+from typing import Any
+
+from myositis_cds import bootstrap
+from myositis_cds.adapters.storage import display_url
+from myositis_cds.entrypoints.cli.common import example_names, examples_dir
+from myositis_cds.errors import AlreadyExistsError
+from myositis_cds.services import patients, users
+from myositis_cds.services.ports import SystemActor
+
+__all__ = ["DEMO_USERNAME", "SERVE_ACTOR", "add_serve_parser", "cmd_serve", "prepare_database"]
+
+DEMO_USERNAME = "demo"
+SERVE_ACTOR = SystemActor(username="system:serve")
+
+
+def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the clinic web application (applies the migrations "
+                           "first)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                       "127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--database-url", help="SQLAlchemy URL (default: MYOSITIS_CDS_DATABASE_URL "
+                       "or ./var/myositis-cds.sqlite3)")
+    serve.add_argument("--seed-examples", action="store_true",
+                       help="store the example patients that are not stored yet")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
+    """Migrate, seed and make sure someone can sign in; returns what to tell the operator."""
+    revision = bootstrap.upgrade(url)
+    lines = [f"database {display_url(url)} at revision {revision}"]
+    database = bootstrap.make_unit_of_work(url)
+    try:
+        if seed_examples:
+            parse = bootstrap.make_live_parser()
+            added = 0
+            for name in example_names():
+                document = json.loads((examples_dir() / f"{name}.json").read_text(encoding="utf-8"))
+                try:
+                    patients.create_patient(database, SERVE_ACTOR, document, parse=parse)
+                except AlreadyExistsError:
+                    continue
+                added += 1
+            lines.append(f"seeded {added} example patient(s) ({len(example_names()) - added} "
+                         "already stored)")
+        if not users.list_users(database, SERVE_ACTOR):
+            password = secrets.token_urlsafe(15)
+            users.add_user(database, bootstrap.password_hasher(), SERVE_ACTOR, username=DEMO_USERNAME,
+                           password=password, role="clinician")
+            lines.append(f"created the clinician {DEMO_USERNAME!r} with the one-time password "
+                         f"{password}  (shown only now; add real accounts with `myositis-cds users "
+                         "add`, then `myositis-cds users disable demo`)")
+    finally:
+        database.dispose()
+    return lines
+
+
+def _log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415 - only when serving
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["myositis_cds"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - the server loads only to serve
+
+    from myositis_cds.entrypoints.web import WebSettings, create_app  # noqa: PLC0415
+
+    url = args.database_url or bootstrap.database_url()
+    for line in prepare_database(url, seed_examples=args.seed_examples):
+        sys.stdout.write(line + "\n")
+    key = os.environ.get("MYOSITIS_CDS_SECRET_KEY", "").encode()
+    settings = WebSettings(
+        database_url=url, secret_key=key or secrets.token_bytes(32),
+        secure_cookies=os.environ.get("MYOSITIS_CDS_SECURE_COOKIES", "") in ("1", "true", "yes"))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    sys.stdout.write(f"myositis-cds is at http://{host}:{args.port}/  (Ctrl-C stops it)\n")
+    sys.stdout.flush()
+    # The access log is ours (method, route template, status, duration, user): uvicorn's would
+    # print full paths and query strings, which can hold patient data.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False,
+                log_config=_log_config(), server_header=False)
+    return 0

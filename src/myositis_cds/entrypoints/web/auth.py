@@ -1,0 +1,148 @@
+"""Who is asking: session cookies, the anti-forgery (CSRF) check and signing in and out.
+
+API routes authenticate with the session cookie; every request with a method other than GET,
+HEAD or OPTIONS must also carry the session's token in the ``X-CSRF-Token`` header (pages: the
+``csrf_token`` form field). A missing or wrong token is refused with 403 before anything runs.
+Sign-in attempts are limited per client address and per username (429 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Form, HTTPException, Request, Response, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader
+
+from myositis_cds.entrypoints.web.sessions import Session, same_token
+from myositis_cds.entrypoints.web.state import web_state
+from myositis_cds.errors import AuthenticationError, MyositisCdsError
+from myositis_cds.services import users
+from myositis_cds.services.ports import User
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "ApiPrincipal",
+    "LoginRequired",
+    "PagePrincipal",
+    "PageWriter",
+    "Principal",
+    "TooManySignInAttemptsError",
+    "end_session",
+    "set_session_cookie",
+    "sign_in",
+]
+
+SESSION_COOKIE = "myositis_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+    description="The session cookie set by `POST /api/v1/session` (or the sign-in page).")
+_csrf_header = APIKeyHeader(
+    name=CSRF_HEADER, auto_error=False, scheme_name="csrf",
+    description="The session's anti-forgery token (`csrf_token` of `GET /api/v1/session`); "
+                "required on every POST, PUT and DELETE.")
+
+
+class LoginRequired(Exception):  # noqa: N818 - a signal for a redirect, not an error
+    """A page needs a signed-in user: the handler redirects to the sign-in page."""
+
+
+class TooManySignInAttemptsError(MyositisCdsError):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-in attempts: try again in {retry_after} seconds")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    user: User
+    session: Session
+    token: str
+
+
+def _principal(request: Request, token: str | None) -> Principal | None:
+    state = web_state(request)
+    session = state.sessions.get(token)
+    if session is None or token is None:
+        return None
+    with state.uow() as work:
+        user = work.users.get(session.username)
+    if user is None or not user.active:
+        state.sessions.end(token)
+        return None
+    request.state.username = user.username
+    return Principal(user=user, session=session, token=token)
+
+
+def _api_principal(request: Request, token: Annotated[str | None, Security(_session_cookie)],
+                   csrf: Annotated[str | None, Security(_csrf_header)]) -> Principal:
+    principal = _principal(request, token)
+    if principal is None:
+        raise HTTPException(401, "not signed in (or the session ended): sign in with "
+                                 "POST /api/v1/session, then send its cookie",
+                            headers={"WWW-Authenticate": 'Cookie realm="myositis-cds"'})
+    if request.method not in SAFE_METHODS and not same_token(principal.session.csrf_token, csrf):
+        raise HTTPException(403, f"missing or invalid {CSRF_HEADER} header: send the csrf_token "
+                                 "of GET /api/v1/session")
+    return principal
+
+
+def _page_principal(request: Request) -> Principal:
+    principal = _principal(request, request.cookies.get(SESSION_COOKIE))
+    if principal is None:
+        raise LoginRequired
+    return principal
+
+
+def _page_writer(principal: Annotated[Principal, Depends(_page_principal)],
+                 csrf_token: Annotated[str, Form()] = "") -> Principal:
+    if not same_token(principal.session.csrf_token, csrf_token):
+        raise HTTPException(403, "the form's anti-forgery token is missing or out of date: "
+                                 "reload the page and submit the form again")
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(_api_principal)]
+PagePrincipal = Annotated[Principal, Depends(_page_principal)]
+PageWriter = Annotated[Principal, Depends(_page_writer)]
+"""A signed-in user submitting a form that carries the session's anti-forgery token."""
+
+
+def sign_in(request: Request, *, username: str, password: str) -> tuple[str, Session, User]:
+    """Check the password (rate limited) and start a new session; the old one, if any, ends."""
+    state = web_state(request)
+    client = request.client.host if request.client else "unknown"
+    keys = (f"address:{client}", f"user:{username.casefold()}")
+    wait = state.limiter.retry_after(*keys)
+    if wait is not None:
+        raise TooManySignInAttemptsError(wait)
+    try:
+        user = users.authenticate(state.uow, state.hasher, username=username, password=password)
+    except AuthenticationError:
+        state.limiter.failed(*keys)
+        raise
+    state.limiter.succeeded(keys[1])
+    state.sessions.end(request.cookies.get(SESSION_COOKIE))
+    request.state.username = user.username
+    token, session = state.sessions.create(user.username)
+    return token, session, user
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    settings = web_state(request).settings
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=settings.secure_cookies or request.url.scheme == "https",
+                        max_age=int(settings.session_lifetime.total_seconds()))
+
+
+def end_session(request: Request, response: Response) -> None:
+    web_state(request).sessions.end(request.cookies.get(SESSION_COOKIE))
+    settings = web_state(request).settings
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=settings.secure_cookies or request.url.scheme == "https")

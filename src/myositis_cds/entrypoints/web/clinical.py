@@ -1,0 +1,160 @@
+"""The clinical side of the web application: validate, assess, build timelines and trend figures.
+
+Everything here works on decoded ``patient-record@1`` documents with the same parser, pack and
+settings as the command line, so the API's assessment of a record equals ``myositis-cds assess
+--format json``. "Today" is read at each call (``MYOSITIS_CDS_TODAY`` pins it), because the server
+runs for days.
+
+Trend figures are our matplotlib SVG; for the page they are made to work under a Content Security
+Policy without ``'unsafe-inline'`` styles: every ``style="..."`` declaration becomes the equivalent
+SVG presentation attribute and the ``<style>`` element (stroke defaults) becomes attributes of the
+root element.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any, Final
+
+from myositis_cds import bootstrap
+from myositis_cds.domain.record import PatientRecord
+from myositis_cds.engine import EngineParams, assess, to_dict
+from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
+from myositis_cds.errors import FieldError, RecordValidationError
+from myositis_cds.services import RecordParser
+
+__all__ = ["SEVERITIES", "AlertCounts", "Clinic", "svg_with_attributes"]
+
+SEVERITIES: Final = ("critical", "warning", "info")
+_PRESENTATION: Final = frozenset({
+    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
+    "stroke-dasharray", "stroke-dashoffset", "stroke-opacity", "stroke-miterlimit", "opacity",
+    "font-family", "font-size", "font-style", "font-weight", "text-anchor", "clip-path",
+    "dominant-baseline", "visibility", "display", "color",
+})
+_TAG: Final = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*?)?(/?)>")
+_STYLE_ATTRIBUTE: Final = re.compile(r"""\sstyle\s*=\s*"([^"]*)\"""")
+_STYLE_ELEMENT: Final = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
+_ATTRIBUTE_NAME: Final = re.compile(r"""\s([\w:.-]+)\s*=""")
+_ROOT_DEFAULTS: Final = re.compile(r"\*\s*\{([^}]*)\}")
+
+
+def _declarations(css: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in css.split(";"):
+        name, colon, value = part.partition(":")
+        if colon and name.strip().lower() in _PRESENTATION and value.strip():
+            pairs.append((name.strip().lower(), value.strip()))
+    return pairs
+
+
+def svg_with_attributes(markup: str) -> str:
+    """``markup`` with inline CSS turned into SVG presentation attributes (nothing else changes).
+
+    Declarations that are not presentation attributes (e.g. ``max-width`` on the root) are dropped:
+    the page's stylesheet sizes the figures.
+    """
+    defaults: list[tuple[str, str]] = []
+    for block in _STYLE_ELEMENT.findall(markup):
+        for rule in _ROOT_DEFAULTS.findall(block):
+            defaults += _declarations(rule)
+    markup = _STYLE_ELEMENT.sub("", markup)
+    root_done = False
+
+    def rewrite(tag: re.Match[str]) -> str:
+        nonlocal root_done
+        name, attributes, closing = tag.group(1), tag.group(2) or "", tag.group(3)
+        match = _STYLE_ATTRIBUTE.search(attributes)
+        pairs = _declarations(match.group(1)) if match else []
+        if match:
+            attributes = attributes[:match.start()] + attributes[match.end():]
+        if name == "svg" and not root_done:
+            root_done = True
+            pairs = defaults + pairs
+        present = {n.lower() for n in _ATTRIBUTE_NAME.findall(attributes)}
+        added = "".join(f' {n}="{escape(v)}"' for n, v in dict(pairs).items() if n not in present)
+        return f"<{name}{attributes}{added}{closing}>"
+
+    return _TAG.sub(rewrite, markup)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertCounts:
+    critical: int = 0
+    warning: int = 0
+    info: int = 0
+    invalid: bool = False
+    """The stored record no longer validates (e.g. the pack changed): no assessment."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Clinic:
+    params: EngineParams = field(default_factory=bootstrap.default_params)
+    parse: RecordParser = field(default_factory=bootstrap.make_live_parser)
+    figure_cache_size: int = 32
+    _figures: OrderedDict[tuple[str, int, dt.date, dt.date], str] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def citations(self) -> dict[str, str]:
+        return dict(self.params.pack.citations)
+
+    @staticmethod
+    def today() -> dt.date:
+        return bootstrap.current_date()
+
+    def as_of(self, value: dt.date | None) -> dt.date:
+        """The assessment date: ``value`` (not after today) or today."""
+        today = self.today()
+        if value is None:
+            return today
+        if value > today:
+            raise RecordValidationError(
+                [FieldError(path="as_of", value=value.isoformat(),
+                            expected=f"a date on or before today ({today.isoformat()})")],
+                source="query")
+        return value
+
+    def record(self, document: object) -> PatientRecord:
+        return self.parse(document, prefix="$", source="patient record")
+
+    def assessment(self, document: object, as_of: dt.date) -> dict[str, Any]:
+        return to_dict(assess(self.record(document), as_of, self.params))
+
+    def timeline(self, document: object, as_of: dt.date) -> dict[str, Any]:
+        return timeline_to_dict(build_timeline(self.record(document), as_of, self.params))
+
+    def alert_counts(self, document: Mapping[str, object], as_of: dt.date) -> AlertCounts:
+        try:
+            result = assess(self.record(document), as_of, self.params)
+        except RecordValidationError:
+            return AlertCounts(invalid=True)
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for alert in result.alerts:
+            counts[alert.severity] += 1
+        return AlertCounts(critical=counts["critical"], warning=counts["warning"],
+                           info=counts["info"])
+
+    def figures(self, *, patient_key: str, version: int, document: object, as_of: dt.date) -> str:
+        """The trend figures (inline SVG with captions) of a stored patient at ``version``."""
+        from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only to draw
+
+        key = (patient_key, version, as_of, self.today())
+        with self._lock:  # matplotlib's rc_context is process-global: one figure at a time
+            cached = self._figures.get(key)
+            if cached is not None:
+                self._figures.move_to_end(key)
+                return cached
+            timeline, trends = plots.record_trends(self.record(document), as_of=as_of,
+                                                   params=self.params)
+            markup = svg_with_attributes(plots.trend_figures_html(timeline, trends))
+            self._figures[key] = markup
+            while len(self._figures) > self.figure_cache_size:
+                self._figures.popitem(last=False)
+        return markup

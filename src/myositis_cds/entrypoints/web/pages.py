@@ -1,0 +1,214 @@
+"""Server-rendered pages: sign-in and out, patient list, patient report, import, export, cohort.
+
+Forms work without JavaScript and every state-changing form carries the session's anti-forgery
+token. The patient page embeds the same HTML report as ``myositis-cds assess --format html``
+(every value escaped by its templates) with the trend figures. Researchers are refused patient
+pages by the use cases (403, audited) and see the de-identified cohort page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from myositis_cds.entrypoints.cli.monitoring import file_stem
+from myositis_cds.entrypoints.report import render_html
+from myositis_cds.entrypoints.report.html import jinja_environment as report_templates
+from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
+from myositis_cds.entrypoints.web.auth import (
+    SESSION_COOKIE,
+    PagePrincipal,
+    PageWriter,
+    end_session,
+    set_session_cookie,
+    sign_in,
+)
+from myositis_cds.entrypoints.web.clinical import SEVERITIES
+from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
+from myositis_cds.entrypoints.web.state import web_state
+from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
+from myositis_cds.services import cohort, patients
+from myositis_cds.services.access import PATIENT_ROLES
+
+__all__ = ["LOGIN_COOKIE", "router"]
+
+LOGIN_COOKIE = "myositis_login"
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    html = web_state(request).templates.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("/static/report.css")
+def report_css() -> Response:
+    css = report_templates().get_template("report.css.j2").render()
+    return Response(css, media_type="text/css")
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    state = web_state(request)
+    session = state.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    with state.uow() as work:
+        user = work.users.get(session.username)
+    target = "/patients" if user is not None and user.role in ("clinician", "admin") else "/cohort"
+    return RedirectResponse(target, status_code=303)
+
+
+def _login_page(request: Request, *, status: int = 200, message: str = "",
+                username: str = "") -> HTMLResponse:
+    nonce, token = login_form_token(web_state(request).settings.secret_key)
+    response = _page(request, "login.html.j2", status=status, title="Sign in", principal=None,
+                     message=message, username=username, login_token=token)
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login",
+                        max_age=3600,
+                        secure=web_state(request).settings.secure_cookies or request.url.scheme == "https")
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+@router.post("/login")
+def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
+          password: Annotated[str, Form(max_length=1024)] = "",
+          login_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    settings = web_state(request).settings
+    if not verify_login_form_token(settings.secret_key, request.cookies.get(LOGIN_COOKIE), login_token):
+        return _login_page(request, status=403, username=username[:64],
+                           message="The sign-in form had expired: please sign in again.")
+    try:
+        if not username or not password or "\x00" in username:
+            raise AuthenticationError("enter your username and password")
+        token, _session, user = sign_in(request, username=username, password=password)
+    except AuthenticationError:
+        return _login_page(request, status=401, username=username[:64],
+                           message="Sign-in failed: unknown username, wrong password or disabled "
+                                   "account.")
+    target = "/patients" if user.role in ("clinician", "admin") else "/cohort"
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, token)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, principal: PageWriter) -> Response:
+    del principal
+    response = RedirectResponse("/login", status_code=303)
+    end_session(request, response)
+    return response
+
+
+@router.get("/patients")
+def patient_list(request: Request, principal: PagePrincipal,
+                 q: Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")] = "",
+                 offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> HTMLResponse:
+    state = web_state(request)
+    page = patients.list_patients(state.uow, principal.user, query=q, limit=PAGE_SIZE,
+                                  offset=offset)
+    today = state.clinic.today()
+    rows = [{"patient": p, "alerts": state.clinic.alert_counts(p.record, today)}
+            for p in page.patients]
+    previous_offset = max(0, offset - PAGE_SIZE) if offset > 0 else None
+    next_offset = offset + PAGE_SIZE if offset + PAGE_SIZE < page.total else None
+    return _page(request, "patients.html.j2", title="Patients", principal=principal, page=page,
+                 rows=rows, query=q, today=today, severities=SEVERITIES,
+                 previous_offset=previous_offset, next_offset=next_offset)
+
+
+@router.get("/patients/import")
+def import_form(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    if principal.user.role not in PATIENT_ROLES:
+        raise HTTPException(403, f"permission denied: the role {principal.user.role!r} may not "
+                                 "store patient records")
+    return _page(request, "import.html.j2", title="Import a patient", principal=principal)
+
+
+def _uploaded_record(request: Request, upload: UploadFile) -> dict[str, Any]:
+    limit = web_state(request).settings.max_upload_bytes
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"the file is larger than {limit} bytes")
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordValidationError([FieldError(path="$", value=upload.filename or "file",
+                                                expected=f"a JSON document ({exc})")],
+                                    source="uploaded file") from None
+    if not isinstance(document, dict):
+        raise RecordValidationError([FieldError(path="$", value=type(document).__name__,
+                                                expected="one patient-record@1 JSON object")],
+                                    source="uploaded file")
+    return document
+
+
+@router.post("/patients/import")
+def import_record(request: Request, principal: PageWriter,
+                  file: Annotated[UploadFile, File()]) -> Response:
+    state = web_state(request)
+    stored = patients.create_patient(state.uow, principal.user, _uploaded_record(request, file),
+                                     parse=state.clinic.parse)
+    return RedirectResponse(f"/patients/{stored.id}", status_code=303)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, principal: PagePrincipal, patient_id: PatientId,
+                 as_of: dt.date | None = None) -> HTMLResponse:
+    state = web_state(request)
+    day = state.clinic.as_of(as_of)
+    stored = patients.read_patient(state.uow, principal.user, patient_id)
+    document = state.clinic.assessment(stored.record, day)
+    figures = state.clinic.figures(patient_key=stored.patient_key, version=stored.version,
+                                   document=stored.record, as_of=day)
+    report = Markup(render_html(document, state.clinic.citations,  # noqa: S704 - escaped by the report's templates
+                                figures={str(document["patient_id"]): figures}))
+    return _page(request, "patient.html.j2", title=stored.patient_key, principal=principal,
+                 patient=stored, as_of=day.isoformat(), today=state.clinic.today().isoformat(),
+                 report=report)
+
+
+@router.get("/patients/{patient_id}/export")
+def export_record(request: Request, principal: PagePrincipal, patient_id: PatientId) -> Response:
+    stored = patients.read_patient(web_state(request).uow, principal.user, patient_id)
+    body = orjson.dumps(stored.record, option=orjson.OPT_INDENT_2) + b"\n"
+    name = f"{file_stem(stored.patient_key)}.json"
+    return Response(body, media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/patients/{patient_id}/replace")
+def replace_record(request: Request, principal: PageWriter, patient_id: PatientId,
+                   version: Annotated[int, Form(ge=1, le=MAX_ID)],
+                   file: Annotated[UploadFile, File()]) -> Response:
+    state = web_state(request)
+    patients.update_patient(state.uow, principal.user, patient_id, _uploaded_record(request, file),
+                            expected_version=version, parse=state.clinic.parse)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/delete")
+def delete_record(request: Request, principal: PageWriter, patient_id: PatientId,
+                  version: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
+    patients.delete_patient(web_state(request).uow, principal.user, patient_id,
+                            expected_version=version)
+    return RedirectResponse("/patients", status_code=303)
+
+
+@router.get("/cohort")
+def cohort_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    summary = cohort.cohort_summary(web_state(request).uow, principal.user)
+    return _page(request, "cohort.html.j2", title="Cohort", principal=principal, summary=summary)
+

@@ -1,0 +1,58 @@
+"""Operational settings of the web application (not clinical settings).
+
+These say how the server runs: where the database is, how sessions and cookies behave and how
+sign-in attempts are limited. They change nothing in an assessment; the clinical [INTERP] settings
+stay in the knowledge pack and a site's settings file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+__all__ = ["WebSettings"]
+
+
+def _random_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """How the web application runs. Every field has a safe default except the database URL."""
+
+    database_url: str
+    """SQLAlchemy URL of the application database (SQLite file or PostgreSQL)."""
+    secret_key: bytes = field(default_factory=_random_key, repr=False)
+    """Signs the sign-in form's anti-forgery token. A random key per process by default: a restart
+    only invalidates sign-in forms that are open at that moment (sessions are kept in memory)."""
+    secure_cookies: bool = False
+    """Mark cookies ``Secure`` even when the request arrived over plain HTTP (behind a TLS proxy).
+    Requests that arrive over HTTPS always get ``Secure`` cookies."""
+    session_lifetime: dt.timedelta = dt.timedelta(hours=8)
+    """A session ends this long after sign-in, whatever happens."""
+    session_idle_timeout: dt.timedelta = dt.timedelta(minutes=30)
+    """A session ends when unused for this long."""
+    max_sessions: int = 10_000
+    """Sessions kept in memory at most; the oldest are ended first when full."""
+    login_max_failures: int = 5
+    """Failed sign-ins allowed per client address and per username within ``login_window``."""
+    login_window: dt.timedelta = dt.timedelta(minutes=15)
+    rate_limit_max_keys: int = 10_000
+    """Client addresses and usernames tracked by the sign-in limiter at most (least recent dropped)."""
+    max_upload_bytes: int = 5 * 1024 * 1024
+    """Largest JSON body or uploaded record file accepted."""
+
+    def __post_init__(self) -> None:
+        if len(self.secret_key) < 16:
+            msg = f"secret_key: got {len(self.secret_key)} bytes; expected at least 16 random bytes"
+            raise ValueError(msg)
+        for name in ("max_sessions", "login_max_failures", "rate_limit_max_keys", "max_upload_bytes"):
+            if getattr(self, name) < 1:
+                msg = f"{name}: got {getattr(self, name)}; expected a positive number"
+                raise ValueError(msg)
+        for name in ("session_lifetime", "session_idle_timeout", "login_window"):
+            if getattr(self, name) <= dt.timedelta(0):
+                msg = f"{name}: got {getattr(self, name)}; expected a positive duration"
+                raise ValueError(msg)

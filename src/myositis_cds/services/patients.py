@@ -1,0 +1,123 @@
+"""Use cases on stored patients: create, read, update, delete and list, audited.
+
+Each call is one transaction: the record is validated by the ``parse`` port first (an invalid
+record is refused before anything is written), then the change and its audit event are committed
+together. Reads are audited too (``patient.read``, ``patient.list``). Audit details never hold
+patient data beyond the patient key; a list's search text is not recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from myositis_cds.errors import NotFoundError
+from myositis_cds.services.access import PATIENT_ROLES, event, require
+from myositis_cds.services.assessing import RecordParser
+from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWorkFactory
+
+__all__ = [
+    "PatientPage",
+    "create_patient",
+    "delete_patient",
+    "list_patients",
+    "read_patient",
+    "update_patient",
+]
+
+MAX_PAGE = 500
+
+
+def _key_of(document: Mapping[str, object], parse: RecordParser) -> str:
+    """Validate ``document`` (raising RecordValidationError listing every problem); its ``id``."""
+    return parse(document, prefix="$", source="patient record").id
+
+
+def _missing(patient_id: int) -> NotFoundError:
+    return NotFoundError(f"no stored patient with id {patient_id}: it may have been deleted; "
+                         "reload the patient list")
+
+
+def create_patient(uow: UnitOfWorkFactory, actor: Actor, document: Mapping[str, object], *,
+                   parse: RecordParser) -> StoredPatient:
+    require(uow, actor, "patient.create", PATIENT_ROLES, what="create patient records")
+    key = _key_of(document, parse)
+    with uow() as work:
+        stored = work.patients.add(patient_key=key, record=dict(document))
+        work.audit.append(event(actor, "patient.create", patient_key=key,
+                                detail=f"id {stored.id}, version {stored.version}"))
+        work.commit()
+    return stored
+
+
+def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int) -> StoredPatient:
+    require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
+    with uow() as work:
+        stored = work.patients.get(patient_id)
+        if stored is None:
+            raise _missing(patient_id)
+        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
+                                detail=f"id {stored.id}, version {stored.version}"))
+        work.commit()
+    return stored
+
+
+def update_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int,
+                   document: Mapping[str, object], *, expected_version: int,
+                   parse: RecordParser) -> StoredPatient:
+    """Replace the record; refused with StaleEditError if the stored version is not ``expected_version``."""
+    require(uow, actor, "patient.update", PATIENT_ROLES, what="change patient records")
+    key = _key_of(document, parse)
+    with uow() as work:
+        current = work.patients.get(patient_id)
+        if current is None:
+            raise _missing(patient_id)
+        changed = StoredPatient(id=current.id, patient_key=key, record=dict(document),
+                                version=current.version, created_at=current.created_at,
+                                updated_at=current.updated_at)
+        stored = work.patients.update(changed, expected_version=expected_version)
+        renamed = "" if key == current.patient_key else f", key changed from {current.patient_key}"
+        work.audit.append(event(actor, "patient.update", patient_key=key,
+                                detail=f"id {stored.id}, version {expected_version} → "
+                                       f"{stored.version}{renamed}"))
+        work.commit()
+    return stored
+
+
+def delete_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
+                   expected_version: int) -> None:
+    require(uow, actor, "patient.delete", PATIENT_ROLES, what="delete patient records")
+    with uow() as work:
+        current = work.patients.get(patient_id)
+        if current is None:
+            raise _missing(patient_id)
+        work.patients.delete(patient_id, expected_version=expected_version)
+        work.audit.append(event(actor, "patient.delete", patient_key=current.patient_key,
+                                detail=f"id {patient_id}, version {expected_version}"))
+        work.commit()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatientPage:
+    """One page of a patient list: the patients and how many match in all."""
+
+    patients: tuple[StoredPatient, ...]
+    total: int
+    limit: int
+    offset: int
+
+
+def list_patients(uow: UnitOfWorkFactory, actor: Actor, *, query: str = "", limit: int = 50,
+                  offset: int = 0) -> PatientPage:
+    """Patients whose key contains ``query`` (case-insensitive); ``limit`` is capped at 500."""
+    require(uow, actor, "patient.list", PATIENT_ROLES, what="list identifiable patient records")
+    limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, offset)
+    with uow() as work:
+        patients = work.patients.list(query=query, limit=limit, offset=offset)
+        total = work.patients.count(query=query)
+        work.audit.append(event(actor, "patient.list",
+                                detail=f"{len(patients)} of {total} shown (offset {offset})"
+                                + (", filtered" if query else "")))
+        work.commit()
+    return PatientPage(patients=tuple(patients), total=total, limit=limit, offset=offset)

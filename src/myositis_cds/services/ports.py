@@ -1,0 +1,145 @@
+"""The ports of the clinic use cases: what they need from storage and password hashing.
+
+Standard library only. The use cases in :mod:`myositis_cds.services` take these as arguments; the
+concrete adapters (SQLAlchemy storage, argon2 hashing) live in :mod:`myositis_cds.adapters` and are
+wired in by :mod:`myositis_cds.bootstrap`. Tests use in-memory fakes of the same protocols. The
+plain records exchanged (:class:`StoredPatient`, :class:`User`, :class:`AuditEvent`...) are
+defined in :mod:`myositis_cds.domain.clinic`, because the storage adapters build them and adapters
+may not import services; they are re-exported here.
+
+Every write goes through a :class:`UnitOfWork`: nothing is visible to anyone else until
+:meth:`UnitOfWork.commit`, and leaving the ``with`` block without committing rolls everything back,
+audit events included, so a write and its audit event are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Protocol, Self
+
+from myositis_cds.domain.clinic import (
+    AUDIT_ACTIONS,
+    ROLES,
+    Actor,
+    AuditAction,
+    AuditEvent,
+    AuditQuery,
+    Role,
+    StoredPatient,
+    SystemActor,
+    User,
+)
+
+__all__ = [
+    "AUDIT_ACTIONS",
+    "ROLES",
+    "Actor",
+    "AuditAction",
+    "AuditEvent",
+    "AuditLog",
+    "AuditQuery",
+    "PasswordHasher",
+    "PatientRepository",
+    "Role",
+    "StoredPatient",
+    "SystemActor",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "User",
+    "UserRepository",
+]
+
+class PatientRepository(Protocol):
+    def add(self, *, patient_key: str, record: Mapping[str, object]) -> StoredPatient:
+        """Store a new patient at version 1; :class:`~myositis_cds.errors.AlreadyExistsError` if
+        the key is taken."""
+        ...
+
+    def get(self, patient_id: int) -> StoredPatient | None: ...
+
+    def get_by_key(self, patient_key: str) -> StoredPatient | None: ...
+
+    def list(self, *, query: str = "", limit: int = 50, offset: int = 0) -> list[StoredPatient]:
+        """Patients whose key contains ``query`` (case-insensitive), ordered by key."""
+        ...
+
+    def count(self, *, query: str = "") -> int: ...
+
+    def update(self, patient: StoredPatient, *, expected_version: int) -> StoredPatient:
+        """Replace key and record of ``patient.id`` if its stored version is ``expected_version``.
+
+        Returns the stored patient at the next version. Raises
+        :class:`~myositis_cds.errors.StaleEditError` when the stored version differs and
+        :class:`~myositis_cds.errors.NotFoundError` when the patient is gone.
+        """
+        ...
+
+    def delete(self, patient_id: int, *, expected_version: int) -> None:
+        """Same concurrency rule as :meth:`update`."""
+        ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> User:
+        """:class:`~myositis_cds.errors.AlreadyExistsError` if the username is taken."""
+        ...
+
+    def get(self, username: str) -> User | None: ...
+
+    def list(self) -> list[User]:
+        """Every user, ordered by username."""
+        ...
+
+    def set_active(self, username: str, active: bool) -> User: ...
+
+    def set_password_hash(self, username: str, password_hash: str) -> User: ...
+
+
+class AuditLog(Protocol):
+    """Append-only: there is deliberately no way to change or remove an event."""
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def list(self, query: AuditQuery | None = None, *, limit: int = 100,
+             offset: int = 0) -> list[AuditEvent]:
+        """Newest first."""
+        ...
+
+    def export(self, query: AuditQuery | None = None) -> Iterator[AuditEvent]:
+        """Every matching event, oldest first, streamed."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``commit()`` makes its writes durable; leaving without it rolls back."""
+
+    @property
+    def patients(self) -> PatientRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""Makes a fresh :class:`UnitOfWork` for each use case call."""
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True when ``password`` matches; constant-time; False (never an exception) otherwise."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...

@@ -1,0 +1,184 @@
+"""The pages as a person uses them (no JavaScript): sign in, list, report, import, export, sign out."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import load_example
+from tests.e2e.web_support import Web, make_web, page_sign_in
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    web = make_web(tmp_path)
+    web.add_user("alice")
+    web.add_user("rita", role="researcher")
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def client(web: Web) -> Iterator[TestClient]:
+    with web.client() as client:
+        page_sign_in(client, "alice")
+        yield client
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_sign_in_page_then_patient_list_then_sign_out(web: Web) -> None:
+    web.store("non-severe")
+    with web.client() as client:
+        assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+        form = client.get("/login")
+        assert form.status_code == 200
+        assert '<form class="stack" method="post" action="/login">' in form.text
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        assert token is not None
+        failed = client.post("/login", data={"username": "alice", "password": "wrong password",
+                                             "login_token": token.group(1)})
+        assert failed.status_code == 401
+        assert "Sign-in failed" in failed.text
+        assert 'value="alice"' in failed.text  # the username is kept
+        page_sign_in(client, "alice")
+        listing = client.get("/patients")
+        assert "ex-non-severe" in listing.text
+        assert "alice (clinician)" in listing.text
+        out = client.post("/logout", data={"csrf_token": _csrf(listing.text)}, follow_redirects=False)
+        assert out.status_code == 303
+        assert out.headers["location"] == "/login"
+        assert client.get("/patients", follow_redirects=False).status_code == 303
+
+
+def test_patient_list_searches_and_shows_alert_badges(web: Web, client: TestClient) -> None:
+    for name in ("non-severe", "juvenile", "over-40-no-screening"):
+        web.store(name)
+    listing = client.get("/patients")
+    assert listing.status_code == 200
+    assert "3 patients" in listing.text
+    badges = re.findall(r'<span class="badge sev-(critical|warning|info)">(\d+) \1</span>',
+                        listing.text)
+    assert badges
+    api = client.get("/api/v1/patients").json()
+    counted = 0
+    for patient in api["patients"]:
+        alerts = client.get(f"/api/v1/patients/{patient['id']}/assessment").json()["alerts"]
+        counted += len(alerts)
+    assert sum(int(n) for _, n in badges) == counted
+    found = client.get("/patients", params={"q": "JUVEN"})
+    assert "1 patient matching" in found.text
+    assert "ex-juvenile" in found.text
+    assert "ex-non-severe" not in found.text
+    none = client.get("/patients", params={"q": "<b>x</b>"})
+    assert "&lt;b&gt;x&lt;/b&gt;" in none.text
+    assert "<b>x</b>" not in none.text
+
+
+def test_patient_page_shows_the_report_and_trend_figures(web: Web, client: TestClient) -> None:
+    stored = web.store("drug-free-remission")
+    page = client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"})
+    assert page.status_code == 200
+    html = page.text
+    assert "<h2" in html
+    assert "Patient ex-drug-free-remission" in html
+    assert "2026-11-20" in html
+    assert "ALERT-CONTINUE-MONITORING" in html
+    assert html.count("<svg") == 3
+    assert 'class="trends"' in html
+    assert 'href="/static/report.css"' in html
+    assert "Export JSON" in html
+    future = client.get(f"/patients/{stored.id}", params={"as_of": "2099-01-01"})
+    assert future.status_code == 422
+    assert "on or before today" in future.text
+    assert client.get("/patients/999999").status_code == 404
+
+
+def test_export_downloads_the_stored_record(web: Web, client: TestClient) -> None:
+    stored = web.store("juvenile")
+    response = client.get(f"/patients/{stored.id}/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-disposition"] == 'attachment; filename="ex-juvenile.json"'
+    assert json.loads(response.content) == load_example("juvenile")
+
+
+def test_import_stores_a_record_file_and_refuses_bad_ones(web: Web, client: TestClient) -> None:
+    form = client.get("/patients/import")
+    csrf = _csrf(form.text)
+    record = json.dumps(load_example("severe-ild")).encode()
+    response = client.post("/patients/import", data={"csrf_token": csrf},
+                           files={"file": ("severe.json", record, "application/json")},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "Patient ex-severe-ild" in page.text
+    again = client.post("/patients/import", data={"csrf_token": csrf},
+                        files={"file": ("severe.json", record, "application/json")})
+    assert again.status_code == 409
+    assert "already stored" in again.text
+    bad = load_example("non-severe")
+    bad["labs"][0]["value"] = -5
+    refused = client.post("/patients/import", data={"csrf_token": csrf},
+                          files={"file": ("bad.json", json.dumps(bad).encode(), "application/json")})
+    assert refused.status_code == 422
+    assert "<code>$.labs[0].value</code>" in refused.text
+    assert "greater than or equal to 0" in refused.text
+    garbage = client.post("/patients/import", data={"csrf_token": csrf},
+                          files={"file": ("x.json", b"{oops", "application/json")})
+    assert garbage.status_code == 422
+    assert "a JSON document" in garbage.text
+    assert client.get("/api/v1/patients").json()["total"] == 1
+
+
+def test_replace_with_a_stale_version_is_refused_and_delete_removes(web: Web,
+                                                                     client: TestClient) -> None:
+    stored = web.store("non-severe")
+    page = client.get(f"/patients/{stored.id}")
+    csrf = _csrf(page.text)
+    assert 'name="version" value="1"' in page.text
+    edited = load_example("non-severe")
+    edited["body_measurements"][-1]["weight_kg"] = 70.0
+    upload = {"file": ("p.json", json.dumps(edited).encode(), "application/json")}
+    first = client.post(f"/patients/{stored.id}/replace", data={"csrf_token": csrf, "version": "1"},
+                        files=upload, follow_redirects=False)
+    assert first.status_code == 303
+    other = load_example("non-severe")
+    other["body_measurements"][-1]["weight_kg"] = 40.0
+    stale = client.post(f"/patients/{stored.id}/replace", data={"csrf_token": csrf, "version": "1"},
+                        files={"file": ("p.json", json.dumps(other).encode(), "application/json")})
+    assert stale.status_code == 409
+    assert "version 2" in stale.text
+    assert "based on 1" in stale.text
+    kept = client.get(f"/api/v1/patients/{stored.id}").json()
+    assert kept["record"]["body_measurements"][-1]["weight_kg"] == 70.0
+    assert client.post(f"/patients/{stored.id}/delete",
+                       data={"csrf_token": csrf, "version": "1"}).status_code == 409
+    gone = client.post(f"/patients/{stored.id}/delete", data={"csrf_token": csrf, "version": "2"},
+                       follow_redirects=False)
+    assert gone.status_code == 303
+    assert client.get(f"/patients/{stored.id}").status_code == 404
+
+
+def test_researcher_sees_the_cohort_page_only(web: Web) -> None:
+    stored = web.store("non-severe")
+    with web.client() as client:
+        page_sign_in(client, "rita")
+        cohort = client.get("/cohort")
+        assert "Stored patients" in cohort.text
+        assert 'href="/patients"' not in cohort.text
+        assert client.get(f"/patients/{stored.id}").status_code == 403
+        assert client.get("/patients/import").status_code == 403
+        refused = client.post("/patients/import", data={"csrf_token": _csrf(cohort.text)},
+                              files={"file": ("p.json", json.dumps(load_example("juvenile")).encode(),
+                                              "application/json")})
+        assert refused.status_code == 403
