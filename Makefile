@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck architecture unit bench clean
+.PHONY: run demo test lint typecheck architecture unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## make run: assess every example patient and write HTML and JSON reports to out/
+## make run: the clinic web application on the SQLite database ./var/myositis-cds.sqlite3
+## (migrated, seeded with the examples; a demo login is printed the first time) at http://127.0.0.1:8000/
 run: $(STAMP)
+	$(BIN)/myositis-cds serve --seed-examples
+
+## make demo: assess every example patient and write HTML and JSON reports to out/
+demo: $(STAMP)
 	$(BIN)/myositis-cds demo --out out
 
 ## make test: lint, type-check, architecture contracts, then every test (warnings are errors)
@@ -35,6 +40,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_timeline.py
+	$(BIN)/python benchmarks/bench_web.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -206,3 +206,21 @@ def test_too_few_haq_answers_leave_haq_missing() -> None:
     record = parse_record(minimal(assessments=[{"date": "2026-01-01", "haq_answers": answers}]),
                           today=TODAY)
     assert record.assessments[0].haq is None
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_nul_characters_are_refused_with_their_paths(as_text: bool) -> None:
+    import json  # noqa: PLC0415
+
+    document = minimal(labs=[{"test": "CK\x00", "value": 100, "unit": "U/L", "date": "2026-01-01"}],
+                       name="A\x00B")
+    data: object = json.dumps(document).encode() if as_text else document
+    found = errors_of(data)
+    nul = {p for p, e in found if e == "text without NUL characters"}
+    assert nul == {"$.labs[0].test", "$.name"}, found
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul() -> None:
+    record = parse_record(b'{"format": "myositis-cds/patient-record@1", "id": "p\\\\u0000"}',
+                          today=TODAY)
+    assert record.id == "p\\u0000"

@@ -161,3 +161,12 @@ def test_argon2_hasher_stores_argon2id_hashes_not_passwords(db: FakeDatabase) ->
     users.disable_user(db, SHELL, "alice")
     with pytest.raises(AuthenticationError):
         users.authenticate(db, argon, username="alice", password=PASSWORD)
+
+
+def test_get_user_resolves_a_session_username(db: FakeDatabase, hasher: FakeHasher) -> None:
+    assert users.get_user(db, "alice") is None
+    users.add_user(db, hasher, SHELL, username="alice", password=PASSWORD, role="clinician")
+    users.disable_user(db, SHELL, "alice")
+    found = users.get_user(db, "alice")
+    assert found is not None
+    assert (found.username, found.active) == ("alice", False)

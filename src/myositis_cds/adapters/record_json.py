@@ -463,6 +463,35 @@ def _non_finite(value: object, path: str) -> Iterator[tuple[str, float]]:
                 yield from _non_finite(item, f"{path}[{index}]")
 
 
+def _nul_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    """Paths of strings (values or keys) holding U+0000, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                yield f"{path}.{key}", key
+            yield from _nul_strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_strings(item, f"{path}[{index}]")
+
+
+def _nul_errors(raw: str | bytes, data: object, prefix: str) -> list[FieldError]:
+    """Only when the JSON text holds the escape ``\\u0000`` is the decoded document walked."""
+    escaped = b"\\u0000" in raw if isinstance(raw, bytes) else "\\u0000" in raw
+    if not escaped:
+        return []
+    if not isinstance(data, Mapping):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return []  # malformed JSON: pydantic names the problem
+    return [FieldError(path=p, value=v, expected="text without NUL characters")
+            for p, v in _nul_strings(data, prefix)]
+
+
 def parse_record(data: object, *, today: dt.date, prefix: str = "$",
                  source: str = "record") -> domain.PatientRecord:
     """Validate one ``patient-record@1`` document (decoded, or raw JSON bytes) into the domain record.
@@ -490,11 +519,12 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$",
         raise RecordValidationError(
             [FieldError(path=prefix, value=data, expected="a JSON object (patient-record@1)")],
             source=source)
+    nul = _nul_errors(raw, data, prefix)
     try:
         model = PatientRecordModel.model_validate_json(raw)
     except ValidationError as exc:
-        raise RecordValidationError(_field_errors(exc, prefix), source=source) from None
-    errors = _check_dates(model, prefix, today) + _check_items(model, prefix)
+        raise RecordValidationError(nul + _field_errors(exc, prefix), source=source) from None
+    errors = nul + _check_dates(model, prefix, today) + _check_items(model, prefix)
     if errors:
         raise RecordValidationError(errors, source=source)
     return _to_domain(model)

@@ -32,6 +32,7 @@ __all__ = [
     "authenticate",
     "check_password",
     "disable_user",
+    "get_user",
     "list_users",
 ]
 
@@ -78,6 +79,16 @@ def add_user(uow: UnitOfWorkFactory, hasher: PasswordHasher, actor: Actor, *, us
         work.audit.append(event(actor, "user.add", detail=f"{username} ({checked_role})"))
         work.commit()
     return stored
+
+
+def get_user(uow: UnitOfWorkFactory, username: str) -> User | None:
+    """The account ``username`` (active or not), or ``None``: who a session belongs to.
+
+    Not audited and not permission-checked: it resolves the signed-in user of a session (the
+    username comes from the server's own session store, never from the request).
+    """
+    with uow() as work:
+        return work.users.get(username)
 
 
 def list_users(uow: UnitOfWorkFactory, actor: Actor) -> list[User]:

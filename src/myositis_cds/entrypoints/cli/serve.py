@@ -69,6 +69,9 @@ def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
             lines.append(f"created the clinician {DEMO_USERNAME!r} with the one-time password "
                          f"{password}  (shown only now; add real accounts with `myositis-cds users "
                          "add`, then `myositis-cds users disable demo`)")
+        else:
+            lines.append("accounts exist already (no demo login created): add one with "
+                         "`myositis-cds users add USERNAME --role clinician`")
     finally:
         database.dispose()
     return lines

@@ -71,8 +71,7 @@ def _principal(request: Request, token: str | None) -> Principal | None:
     session = state.sessions.get(token)
     if session is None or token is None:
         return None
-    with state.uow() as work:
-        user = work.users.get(session.username)
+    user = users.get_user(state.uow, session.username)
     if user is None or not user.active:
         state.sessions.end(token)
         return None

@@ -1,4 +1,6 @@
-"""Server-rendered pages: sign-in and out, patient list, patient report, import, export, cohort.
+"""Server-rendered pages: sign-in and out, patient list, patient report and print view, import,
+export, cohort; the data-entry forms (:mod:`.form_pages`) and administration pages
+(:mod:`.admin_pages`) are included here, ahead of the ``/patients/{patient_id}`` routes.
 
 Forms work without JavaScript and every state-changing form carries the session's anti-forgery
 token. The patient page embeds the same HTML report as ``myositis-cds assess --format html``
@@ -17,8 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.report import render_html
+from myositis_cds.entrypoints.report import render_html, render_timeline_html_fragment
 from myositis_cds.entrypoints.report.html import jinja_environment as report_templates
+from myositis_cds.entrypoints.web import admin_pages, form_pages
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import (
     SESSION_COOKIE,
@@ -29,17 +32,21 @@ from myositis_cds.entrypoints.web.auth import (
     sign_in,
 )
 from myositis_cds.entrypoints.web.clinical import SEVERITIES
+from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
-from myositis_cds.services import cohort, patients
+from myositis_cds.services import cohort, patients, users
 from myositis_cds.services.access import PATIENT_ROLES
 
 __all__ = ["LOGIN_COOKIE", "router"]
 
 LOGIN_COOKIE = "myositis_login"
 router = APIRouter(include_in_schema=False)
+router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
+router.include_router(admin_pages.router)
 PAGE_SIZE = 50
+ENTRY_LINKS = tuple((slug, slug.capitalize()) for slug in ENTRY_FORMS)
 
 
 def _page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -59,8 +66,7 @@ def home(request: Request) -> Response:
     session = state.sessions.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return RedirectResponse("/login", status_code=303)
-    with state.uow() as work:
-        user = work.users.get(session.username)
+    user = users.get_user(state.uow, session.username)
     target = "/patients" if user is not None and user.role in ("clinician", "admin") else "/cohort"
     return RedirectResponse(target, status_code=303)
 
@@ -164,9 +170,9 @@ def import_record(request: Request, principal: PageWriter,
     return RedirectResponse(f"/patients/{stored.id}", status_code=303)
 
 
-@router.get("/patients/{patient_id}")
-def patient_page(request: Request, principal: PagePrincipal, patient_id: PatientId,
-                 as_of: dt.date | None = None) -> HTMLResponse:
+def _report(request: Request, principal: PagePrincipal, patient_id: int,
+            as_of: dt.date | None) -> dict[str, Any]:
+    """What the patient page and its print view show: report, timeline and trend figures."""
     state = web_state(request)
     day = state.clinic.as_of(as_of)
     stored = patients.read_patient(state.uow, principal.user, patient_id)
@@ -175,9 +181,25 @@ def patient_page(request: Request, principal: PagePrincipal, patient_id: Patient
                                    document=stored.record, as_of=day)
     report = Markup(render_html(document, state.clinic.citations,  # noqa: S704 - escaped by the report's templates
                                 figures={str(document["patient_id"]): figures}))
-    return _page(request, "patient.html.j2", title=stored.patient_key, principal=principal,
-                 patient=stored, as_of=day.isoformat(), today=state.clinic.today().isoformat(),
-                 report=report)
+    timeline = Markup(render_timeline_html_fragment(  # noqa: S704 - escaped by the report's templates
+        state.clinic.timeline(stored.record, day), state.clinic.citations))
+    return {"title": stored.patient_key, "principal": principal, "patient": stored,
+            "as_of": day.isoformat(), "today": state.clinic.today().isoformat(), "report": report,
+            "timeline": timeline}
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, principal: PagePrincipal, patient_id: PatientId,
+                 as_of: dt.date | None = None) -> HTMLResponse:
+    return _page(request, "patient.html.j2", entry_links=ENTRY_LINKS,
+                 **_report(request, principal, patient_id, as_of))
+
+
+@router.get("/patients/{patient_id}/print")
+def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId,
+               as_of: dt.date | None = None) -> HTMLResponse:
+    """The report, timeline and figures without navigation or forms, styled for paper."""
+    return _page(request, "print.html.j2", **_report(request, principal, patient_id, as_of))
 
 
 @router.get("/patients/{patient_id}/export")

@@ -1,0 +1,297 @@
+"""Benchmark: the web application under 20 concurrent clients, with 10,000 stored patients.
+
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_web.py [--quick]``). Loopback only.
+
+A temporary SQLite database is migrated and filled with generated (not real) patients, inserted
+through the storage adapter in batches. The application is started with uvicorn
+(``myositis-cds serve``) on 127.0.0.1 on a free port in a child process; the benchmark signs in one
+API session per client, then 20 client threads (one ``httpx2.Client`` each, keep-alive) each send a
+bounded number of requests, one at a time, to:
+
+a. ``POST /api/v1/assess`` with an example record (validate + assess, nothing stored);
+b. ``GET /patients/{id}`` (the stored-patient page: read, audit, assess, report, trend figures) for
+   random ids among the 10,000 - almost every request misses the figure cache (32 entries);
+c. the same page for 20 ids whose figures are already cached (what a clinician re-opening a patient
+   sees).
+
+Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
+whole phase. The target is p99 < 100 ms on SQLite. Afterwards the time of one patient page is split
+in this process (no server): read + parse + assess, the HTML report, and the trend figures.
+The server is stopped at the end, also on error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from bench_assess import generate_patient
+from myositis_cds import bootstrap
+from myositis_cds.entrypoints.cli.common import examples_dir
+from myositis_cds.services import users
+from myositis_cds.services.ports import SystemActor
+from synthetic import TODAY
+
+CLIENTS = 20
+USERNAME = "bench"
+PASSWORD = secrets.token_urlsafe(16)
+TARGET_P99_MS = 100.0
+ACTOR = SystemActor(username="system:bench")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fill_database(url: str, patients: int, batch: int = 500) -> list[int]:
+    """Migrate, add the sign-in account and ``patients`` generated records; returns their ids."""
+    bootstrap.upgrade(url)
+    database = bootstrap.make_unit_of_work(url)
+    rng = random.Random(20260420)
+    ids: list[int] = []
+    try:
+        users.add_user(database, bootstrap.password_hasher(), ACTOR, username=USERNAME,
+                       password=PASSWORD, role="clinician")
+        for start in range(0, patients, batch):
+            with database() as work:
+                for index in range(start, min(start + batch, patients)):
+                    document = generate_patient(rng, index)
+                    ids.append(work.patients.add(patient_key=str(document["id"]),
+                                                 record=document).id)
+                work.commit()
+    finally:
+        database.dispose()
+    return ids
+
+
+def start_server(url: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [str(Path(sys.executable).with_name("myositis-cds")), "serve", "--database-url", url,
+               "--port", str(port)]
+    if not Path(command[0]).exists():
+        command[:1] = [sys.executable, "-m", "myositis_cds"]
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, env=env, stdout=output,  # noqa: S603 - our own CLI
+                                stderr=subprocess.STDOUT)
+
+
+def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            msg = f"the server exited with {server.returncode} (its output is shown below)"
+            raise RuntimeError(msg)
+        try:
+            if httpx2.get(f"{base}/login", timeout=2.0).status_code == 200:
+                return
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    msg = f"the server did not answer within {timeout:.0f} s"
+    raise RuntimeError(msg)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def sign_in(base: str) -> httpx2.Client:
+    client = httpx2.Client(base_url=base, timeout=120.0)
+    response = client.post("/api/v1/session", json={"username": USERNAME, "password": PASSWORD})
+    response.raise_for_status()
+    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return client
+
+
+Request = Callable[[httpx2.Client, random.Random], httpx2.Response]
+
+
+def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request,
+              seed: int) -> dict[str, Any]:
+    """Every client sends ``requests_each`` requests one after another; all clients at once."""
+    latencies: list[list[float]] = [[] for _ in clients]
+    failures: list[str] = []
+    barrier = threading.Barrier(len(clients) + 1)
+
+    def work(index: int) -> None:
+        rng = random.Random(seed + index)
+        barrier.wait()
+        for _ in range(requests_each):
+            began = time.perf_counter()
+            try:
+                response = request(clients[index], rng)
+            except httpx2.HTTPError as exc:
+                failures.append(type(exc).__name__)
+                continue
+            latencies[index].append(time.perf_counter() - began)
+            if response.status_code != 200:
+                failures.append(str(response.status_code))
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    samples = sorted(ms * 1000 for per_client in latencies for ms in per_client)
+    centiles = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "clients": len(clients), "requests": len(clients) * requests_each,
+        "failures": len(failures), "failure_kinds": sorted(set(failures)),
+        "requests_per_s": len(samples) / elapsed, "mean_ms": statistics.fmean(samples),
+        "p50_ms": centiles[49], "p95_ms": centiles[94], "p99_ms": centiles[98],
+        "max_ms": samples[-1], "meets_p99_target": centiles[98] < TARGET_P99_MS and not failures,
+    }
+
+
+def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
+    """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
+    from markupsafe import Markup  # noqa: PLC0415
+
+    from myositis_cds.entrypoints.report import render_html  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415
+    from myositis_cds.services import patients  # noqa: PLC0415
+
+    clinic = Clinic(figure_cache_size=1)
+    database = bootstrap.make_unit_of_work(url)
+    user = users.get_user(database, USERNAME)
+    assert user is not None
+    steps = {"read_ms": 0.0, "parse_assess_ms": 0.0, "figures_ms": 0.0, "report_html_ms": 0.0,
+             "figures_cached_ms": 0.0}
+    today = bootstrap.current_date()
+    try:
+        # the first page loads matplotlib and warms caches: not counted
+        for n, patient_id in enumerate(random.Random(7).sample(ids, samples + 1)):
+            t0 = time.perf_counter()
+            stored = patients.read_patient(database, user, patient_id)
+            t1 = time.perf_counter()
+            document = clinic.assessment(stored.record, today)
+            t2 = time.perf_counter()
+            figures = clinic.figures(patient_key=stored.patient_key, version=stored.version,
+                                     document=stored.record, as_of=today)
+            t3 = time.perf_counter()
+            clinic.figures(patient_key=stored.patient_key, version=stored.version,
+                           document=stored.record, as_of=today)
+            t4 = time.perf_counter()
+            Markup(render_html(document, clinic.citations,  # noqa: S704 - not served
+                               figures={str(document["patient_id"]): figures}))
+            t5 = time.perf_counter()
+            if n == 0:
+                continue
+            for name, seconds in (("read_ms", t1 - t0), ("parse_assess_ms", t2 - t1),
+                                  ("figures_ms", t3 - t2), ("figures_cached_ms", t4 - t3),
+                                  ("report_html_ms", t5 - t4)):
+                steps[name] += seconds * 1000 / samples
+    finally:
+        database.dispose()
+    return steps
+
+
+def show(name: str, row: dict[str, Any]) -> None:
+    verdict = "met" if row["meets_p99_target"] else "NOT met"
+    print(f"  {name}: {row['requests']} requests, {row['requests_per_s']:,.0f} req/s, "
+          f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+          f"max {row['max_ms']:.0f} ms, {row['failures']} failures "
+          f"(p99 < {TARGET_P99_MS:.0f} ms: {verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 patients and fewer requests per client")
+    args = parser.parse_args()
+    stored_patients = 2_000 if args.quick else 10_000
+    assess_each, page_each, warm_each = (10, 3, 10) if args.quick else (50, 10, 50)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; {platform.platform()}")
+    example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    os.environ["MYOSITIS_CDS_TODAY"] = TODAY.isoformat()  # the generated dates end there
+    log = tmp / "server.log"
+    server: subprocess.Popen[bytes] | None = None
+    clients: list[httpx2.Client] = []
+    try:
+        began = time.perf_counter()
+        ids = fill_database(url, stored_patients)
+        print(f"stored {len(ids):,} generated patients in {time.perf_counter() - began:.1f} s "
+              "(SQLite, batches of 500)")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
+                              log)
+        wait_until_up(base, server)
+        clients = [sign_in(base) for _ in range(CLIENTS)]
+        print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
+        warm_ids = random.Random(1).sample(ids, 20)
+        for patient_id in warm_ids:  # fills the figure cache (32 entries) for phase c
+            clients[0].get(f"/patients/{patient_id}").raise_for_status()
+        results = {
+            "assess_api": run_phase(
+                clients, assess_each, lambda c, _r: c.post("/api/v1/assess", json=example), 1),
+            "patient_page_random": run_phase(
+                clients, page_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 2),
+        }
+        for patient_id in warm_ids:  # phase b evicted them
+            clients[0].get(f"/patients/{patient_id}").raise_for_status()
+        results["patient_page_cached_figures"] = run_phase(
+            clients, warm_each, lambda c, r: c.get(f"/patients/{r.choice(warm_ids)}"), 3)
+        print(f"{CLIENTS} concurrent clients, {stored_patients:,} stored patients, one uvicorn "
+              "worker:")
+        show("a. POST /api/v1/assess (example record)", results["assess_api"])
+        show("b. GET /patients/{id}, random ids (figures drawn)", results["patient_page_random"])
+        show("c. GET /patients/{id}, figures cached", results["patient_page_cached_figures"])
+        for client in clients:
+            client.close()
+        stop_server(server)
+        breakdown = page_breakdown(url, ids, 5 if args.quick else 20)
+    except BaseException:
+        if log.exists():
+            sys.stderr.write("server output (last 40 lines):\n" + "\n".join(
+                log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]) + "\n")
+        raise
+    finally:
+        for client in clients:
+            client.close()
+        if server is not None:
+            stop_server(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("one patient page in-process, ms: " + ", ".join(
+        f"{name.removesuffix('_ms')} {ms:.1f}" for name, ms in breakdown.items()))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "bench_web.json").write_text(json.dumps(
+        {"machine": machine, "platform": platform.platform(), "clients": CLIENTS,
+         "stored_patients": stored_patients, "target_p99_ms": TARGET_P99_MS,
+         "as_of": TODAY.isoformat(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+         "results": results, "page_breakdown_ms": breakdown}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

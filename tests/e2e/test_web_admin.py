@@ -1,0 +1,140 @@
+"""Administration pages: users (list, add, disable) and the audit log (filters, pages, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.web_support import Web, make_web, page_sign_in
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    web = make_web(tmp_path)
+    web.add_user("ada", role="admin")
+    web.add_user("alice")
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def admin(web: Web) -> Iterator[TestClient]:
+    with web.client() as client:
+        page_sign_in(client, "ada")
+        yield client
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_admin_adds_and_disables_users(web: Web, admin: TestClient) -> None:
+    page = admin.get("/admin/users")
+    assert page.status_code == 200
+    assert "<td>alice</td>" in page.text
+    csrf = _csrf(page.text)
+    short = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
+                                             "role": "researcher", "password": "too short"})
+    assert short.status_code == 422
+    assert "at least 12" in short.text
+    assert 'value="carol"' in short.text
+    assert "too short" not in short.text  # the password is never echoed
+    assert '<option value="researcher" selected>' in short.text
+    added = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
+                                             "role": "researcher",
+                                             "password": "a long enough passphrase"},
+                       follow_redirects=False)
+    assert added.status_code == 303
+    again = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
+                                             "role": "clinician",
+                                             "password": "a long enough passphrase"})
+    assert again.status_code == 409
+    assert "already exists" in again.text
+    listing = admin.get("/admin/users").text
+    assert re.search(r"<td>carol</td>\s*<td>researcher</td>\s*<td>active</td>", listing)
+    with web.client() as carol:
+        page_sign_in(carol, "carol", "a long enough passphrase")
+    disabled = admin.post("/admin/users/carol/disable", data={"csrf_token": csrf},
+                          follow_redirects=False)
+    assert disabled.status_code == 303
+    listing = admin.get("/admin/users").text
+    assert re.search(r"<td>carol</td>\s*<td>researcher</td>\s*<td><span class=\"muted\">disabled",
+                     listing)
+    assert admin.post("/admin/users/carol/disable", data={}).status_code == 403  # no CSRF token
+    assert admin.post("/admin/users/nobody/disable", data={"csrf_token": csrf}).status_code == 404
+    actions = [(e.actor, e.action) for e in web.audit()]
+    assert ("ada", "user.add") in actions
+    assert ("ada", "user.disable") in actions
+
+
+def test_audit_view_filters_and_pages(web: Web, admin: TestClient) -> None:
+    stored = web.store("non-severe")
+    with web.client() as alice:
+        page_sign_in(alice, "alice")
+        for _ in range(55):
+            assert alice.get(f"/api/v1/patients/{stored.id}").status_code == 200
+        assert alice.get("/admin/users").status_code == 403
+    everything = admin.get("/admin/audit")
+    assert everything.status_code == 200
+    assert everything.text.count("<tr><td>") == 50
+    assert "offset=50" in everything.text
+    older = admin.get("/admin/audit", params={"offset": 50})
+    assert older.text.count("<tr><td>") >= 8
+    reads = admin.get("/admin/audit", params={"actor": "alice", "action": "patient.read",
+                                              "patient_key": "ex-non-severe",
+                                              "since": "2020-01-01", "until": "2099-12-31"})
+    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
+                      reads.text)
+    assert len(rows) == 50
+    assert set(rows) == {("alice", "patient.read", "ex-non-severe")}
+    assert '<option value="patient.read" selected>' in reads.text
+    denied = admin.get("/admin/audit", params={"action": "access.denied"})
+    assert re.findall(r"<td>alice</td><td>access.denied</td>", denied.text)
+    none = admin.get("/admin/audit", params={"until": "2000-01-01"})
+    assert "No audit event matches" in none.text
+    assert admin.get("/admin/audit", params={"since": "not a date"}).status_code == 422
+    assert admin.get("/admin/audit", params={"action": "patient.eat"}).status_code == 422
+
+
+def test_audit_csv_export(web: Web, admin: TestClient) -> None:
+    stored = web.store("juvenile")
+    with web.client() as alice:
+        page_sign_in(alice, "alice")
+        alice.get(f"/patients/{stored.id}")
+    response = admin.get("/admin/audit.csv", params={"actor": "alice"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="audit-log.csv"'
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["at", "actor", "action", "patient_key", "detail"]
+    assert [r[1:4] for r in rows[1:]] == [["alice", "auth.login", ""],
+                                         ["alice", "patient.read", "ex-juvenile"]]
+    assert ("ada", "audit.export") in [(e.actor, e.action) for e in web.audit()]
+
+
+def test_clinician_is_refused_every_admin_page(web: Web) -> None:
+    with web.client() as alice:
+        csrf = page_sign_in(alice, "alice")
+        assert alice.get("/admin/users").status_code == 403
+        assert alice.get("/admin/audit").status_code == 403
+        assert alice.get("/admin/audit.csv").status_code == 403
+        assert alice.post("/admin/users", data={"csrf_token": csrf, "username": "eve",
+                                                "role": "admin",
+                                                "password": "a long enough passphrase"}
+                          ).status_code == 403
+        assert alice.post("/admin/users/ada/disable", data={"csrf_token": csrf}).status_code == 403
+    with web.uow() as work:
+        assert work.users.get("eve") is None
+        ada = work.users.get("ada")
+        assert ada is not None
+        assert ada.active
+    with web.client() as anonymous:
+        assert anonymous.get("/admin/users", follow_redirects=False).status_code == 303

@@ -1,0 +1,245 @@
+"""The data-entry forms as a person uses them (no JavaScript): create, edit, add entries, print."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.web_support import Web, make_web, page_sign_in
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    web = make_web(tmp_path)
+    web.add_user("alice")
+    web.add_user("bob")
+    web.add_user("rita", role="researcher")
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def client(web: Web) -> Iterator[TestClient]:
+    with web.client() as client:
+        page_sign_in(client, "alice")
+        yield client
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match is not None, name
+    return match.group(1)
+
+
+def _submit(client: TestClient, path: str, fields: dict[str, str]) -> tuple[int, str, str]:
+    """Open the form at ``path``, post ``fields`` with its hidden fields; (status, location, html)."""
+    form = client.get(path)
+    assert form.status_code == 200, form.text
+    data = {"csrf_token": _hidden(form.text, "csrf_token"), **fields}
+    if 'name="version"' in form.text:
+        data["version"] = _hidden(form.text, "version")
+    response = client.post(path, data=data, follow_redirects=False)
+    return response.status_code, response.headers.get("location", ""), response.text
+
+
+PATIENT = {"id": "web-001", "sex": "female", "birth_date": "1980-05-02",
+           "diagnosis_name": "dermatomyositis", "diagnosis_date": "2026-06-01",
+           "diagnosis_symptom_onset_date": "2026-04-15"}
+BASELINE = {"date": "2026-06-02", "physician_global": "6", "patient_global": "6.5",
+            "extramuscular_global": "4", "mmt8": "58", "mmt8_max": "", "haq": "1.5",
+            "cdasi_activity": "20"}
+FOLLOW_UP = {"date": "2026-10-20", "physician_global": "1.5", "patient_global": "2",
+             "extramuscular_global": "0.5", "mmt8": "76", "mmt8_max": "80", "haq": "0.25",
+             "cdasi_activity": ""}
+
+
+def _create(client: TestClient) -> str:
+    status, location, html = _submit(client, "/patients/new", PATIENT)
+    assert status == 303, html
+    assert re.fullmatch(r"/patients/\d+", location)
+    return location
+
+
+def test_create_patient_add_entries_and_see_the_tis_and_an_alert(client: TestClient) -> None:
+    patient = _create(client)
+    entries = {
+        "antibody": {"target": "Mi-2", "result": "positive", "date": "2026-05-28", "titer": "90",
+                     "unit": "U/mL", "cutoff": "20", "method": "ELISA"},
+        "lab": {"test": "CK", "value": "3900", "unit": "U/L", "uln": "200", "date": "2026-06-02"},
+        "finding": {"code": "gottron_papules", "present": "yes", "date": "2026-06-02"},
+        "treatment": {"drug": "prednisone", "dose": "50", "unit": "mg", "frequency": "daily",
+                      "route": "oral", "start": "2026-06-03", "stop": ""},
+        "investigation": {"kind": "pulmonary_function_tests", "date": "2026-06-10",
+                          "result": "normal", "abnormal": "no"},
+        "measurement": {"date": "2026-06-02", "weight_kg": "61.5", "height_cm": "166"},
+    }
+    for slug, fields in entries.items():
+        status, location, html = _submit(client, f"{patient}/add/{slug}", fields)
+        assert (status, location) == (303, patient), html
+    for visit in (BASELINE, FOLLOW_UP):
+        status, location, html = _submit(client, f"{patient}/add/visit", visit)
+        assert (status, location) == (303, patient), html
+    record = client.get("/api/v1" + patient).json()["record"]
+    assert record["assessments"][0] == {"date": "2026-06-02", "physician_global": 6,
+                                        "patient_global": 6.5, "extramuscular_global": 4,
+                                        "mmt8": 58, "haq": 1.5, "cdasi_activity": 20}
+    assert "cdasi_activity" not in record["assessments"][1]  # empty is absent, never 0
+    assert record["findings"] == [{"code": "gottron_papules", "present": True, "date": "2026-06-02"}]
+    assert record["treatments"][0] == {"drug": "prednisone", "dose": 50, "unit": "mg",
+                                       "frequency": "daily", "route": "oral", "start": "2026-06-03"}
+    page = client.get(patient)
+    assert page.status_code == 200
+    html = page.text
+    assert "TIS and IMACS DOI of each visit" in html
+    assert re.search(r"<th scope=\"row\">2026-10-20</th><td class=\"num\"><strong>\d+(\.\d+)?</strong>",
+                     html)
+    assert "ALERT-" in html
+    assert html.count("<svg") >= 1
+    assert 'href="' + patient + '/add/visit"' in html
+    assert client.get("/api/v1" + patient).json()["version"] == 9
+
+
+def test_edit_patient_details_and_empty_means_absent(client: TestClient) -> None:
+    patient = _create(client)
+    form = client.get(f"{patient}/edit")
+    assert 'value="web-001"' in form.text
+    assert '<option value="dermatomyositis" selected>' in form.text
+    status, location, _ = _submit(client, f"{patient}/edit",
+                                  {**PATIENT, "id": "web-002", "birth_date": "",
+                                   "diagnosis_symptom_onset_date": ""})
+    assert (status, location) == (303, patient)
+    record = client.get("/api/v1" + patient).json()["record"]
+    assert record["id"] == "web-002"
+    assert "birth_date" not in record
+    assert record["diagnosis"] == {"name": "dermatomyositis", "date": "2026-06-01"}
+
+
+def test_invalid_visit_is_shown_next_to_the_fields_with_the_input_kept(client: TestClient) -> None:
+    patient = _create(client)
+    typed = {**BASELINE, "date": "2027-01-05", "haq": "5", "patient_global": "abc"}
+    status, _, html = _submit(client, f"{patient}/add/visit", typed)
+    assert status == 422
+    assert 'value="abc"' in html  # a non-number is refused before the record is built
+    assert re.search(r'id="e-patient_global">got &#39;abc&#39;; expected a number</span>', html)
+    typed["patient_global"] = "6.5"
+    status, _, html = _submit(client, f"{patient}/add/visit", typed)
+    assert status == 422
+    assert re.search(r'id="e-haq">got 5[^<]*less than or equal to 3', html)
+    for name, value in typed.items():
+        assert f'name="{name}" value="{value}"' in html
+    assert "nothing was stored" in html
+    typed["haq"] = "1.5"  # dates are checked once every value has its type
+    status, _, html = _submit(client, f"{patient}/add/visit", typed)
+    assert status == 422
+    assert re.search(r'id="e-date">got &#39;2027-01-05&#39;; expected a date on or before today', html)
+    assert 'name="date" value="2027-01-05"' in html
+    stored = client.get("/api/v1" + patient).json()
+    assert stored["version"] == 1
+    assert "assessments" not in stored["record"] or stored["record"]["assessments"] == []
+    missing = client.post(f"{patient}/add/finding", data={
+        "csrf_token": _hidden(html, "csrf_token"), "version": "1", "code": "dysphagia",
+        "present": "", "date": "2026-06-02"})
+    assert missing.status_code == 422
+    assert 'id="e-present">got nothing; expected a value for present' in missing.text
+
+
+def test_new_patient_form_errors_and_duplicate_id(client: TestClient) -> None:
+    status, _, html = _submit(client, "/patients/new", {**PATIENT, "birth_date": "2030-01-01",
+                                                        "id": ""})
+    assert status == 422
+    assert 'id="e-id">got nothing' in html
+    _create(client)
+    status, _, html = _submit(client, "/patients/new", PATIENT)
+    assert status == 409
+    assert "already" in html
+    assert 'name="diagnosis_date" value="2026-06-01"' in html
+
+
+def test_stale_edit_from_a_second_session_is_refused(web: Web, client: TestClient) -> None:
+    patient = _create(client)
+    mine = client.get(f"{patient}/add/lab")
+    with web.client() as other:
+        page_sign_in(other, "bob")
+        status, location, _ = _submit(other, f"{patient}/add/visit", BASELINE)
+        assert (status, location) == (303, patient)
+    lab = {"test": "CK", "value": "800", "unit": "U/L", "uln": "200", "date": "2026-06-02"}
+    refused = client.post(f"{patient}/add/lab", data={
+        "csrf_token": _hidden(mine.text, "csrf_token"), "version": _hidden(mine.text, "version"),
+        **lab}, follow_redirects=False)
+    assert refused.status_code == 409
+    assert "changed by someone else" in refused.text
+    assert "Reload" in refused.text
+    assert 'name="value" value="800"' in refused.text
+    record = client.get("/api/v1" + patient).json()
+    assert record["version"] == 2
+    assert len(record["record"]["assessments"]) == 1
+    assert "labs" not in record["record"]
+
+
+def test_forms_need_the_csrf_token(client: TestClient) -> None:
+    patient = _create(client)
+    assert client.post("/patients/new", data={**PATIENT, "id": "x"}).status_code == 403
+    assert client.post(f"{patient}/add/visit", data={**BASELINE, "version": "1"}).status_code == 403
+    assert client.post(f"{patient}/edit", data={**PATIENT, "version": "1",
+                                                "csrf_token": "forged"}).status_code == 403
+    assert client.get("/api/v1" + patient).json()["version"] == 1
+
+
+def test_researcher_is_refused_every_form(web: Web, client: TestClient) -> None:
+    patient = _create(client)
+    with web.client() as researcher:
+        csrf = page_sign_in(researcher, "rita")
+        assert researcher.get("/patients/new").status_code == 403
+        assert researcher.post("/patients/new", data={"csrf_token": csrf, **PATIENT,
+                                                      "id": "r-1"}).status_code == 403
+        assert researcher.get(f"{patient}/edit").status_code == 403
+        assert researcher.post(f"{patient}/edit", data={"csrf_token": csrf, "version": "1",
+                                                        **PATIENT}).status_code == 403
+        assert researcher.get(f"{patient}/print").status_code == 403
+        for slug in ("visit", "lab", "antibody", "finding", "treatment", "investigation",
+                     "measurement"):
+            assert researcher.get(f"{patient}/add/{slug}").status_code == 403
+            assert researcher.post(f"{patient}/add/{slug}",
+                                   data={"csrf_token": csrf, "version": "1"}).status_code == 403
+    assert client.get("/api/v1" + patient).json()["version"] == 1
+    denied = [e for e in web.audit() if e.action == "access.denied" and e.actor == "rita"]
+    assert len(denied) >= 18
+
+
+def test_print_view_has_no_navigation_and_no_script(client: TestClient) -> None:
+    patient = _create(client)
+    _submit(client, f"{patient}/add/visit", BASELINE)
+    page = client.get(f"{patient}/print")
+    assert page.status_code == 200
+    assert "Patient web-001" in page.text
+    assert "<nav" not in page.text
+    assert "<script" not in page.text.lower()
+    assert "<form" not in page.text
+    assert 'href="/static/app.css"' in page.text
+    css = client.get("/static/app.css").text
+    assert "@media print" in css
+    assert client.get("/patients/999999/print").status_code == 404
+    assert client.get(f"{patient}/add/nonsense").status_code == 404
+
+
+def test_navigation_by_role(web: Web, client: TestClient) -> None:
+    html = client.get("/patients").text
+    for link in ("/patients", "/patients/new", "/patients/import"):
+        assert f'href="{link}"' in html
+    assert 'href="/admin/users"' not in html
+    assert 'action="/logout"' in html
+    web.add_user("ada", role="admin")
+    with web.client() as admin:
+        page_sign_in(admin, "ada")
+        html = admin.get("/patients").text
+        assert 'href="/admin/users"' in html
+        assert 'href="/admin/audit"' in html
+    with web.client() as researcher:
+        page_sign_in(researcher, "rita")
+        html = researcher.get("/cohort").text
+        assert 'href="/cohort"' in html
+        assert 'href="/patients/new"' not in html
