@@ -9,14 +9,16 @@ API session per client, then 20 client threads (one ``httpx2.Client`` each, keep
 bounded number of requests, one at a time, to:
 
 a. ``POST /api/v1/assess`` with an example record (validate + assess, nothing stored);
-b. ``GET /patients/{id}`` (the stored-patient page: read, audit, assess, report, trend figures) for
-   random ids among the 10,000 - almost every request misses the figure cache (32 entries);
-c. the same page for 20 ids whose figures are already cached (what a clinician re-opening a patient
-   sees).
+b. ``GET /patients/{id}`` (the stored-patient page: read, audit, assess, report, timeline and
+   ``<img>`` references to the trend figures, which are not drawn by the page) for random ids;
+c. the same page for 20 ids seen before (what a clinician re-opening a patient sees);
+d. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw the figures (a miss
+   draws all three of the patient; the server keeps 96 rendered SVGs).
 
 Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
 whole phase. The target is p99 < 100 ms on SQLite. Afterwards the time of one patient page is split
-in this process (no server): read + parse + assess, the HTML report, and the trend figures.
+in this process (no server): read + parse + assess, trend references, the HTML report, and
+drawing the figures (what the figure URLs cost, not the page).
 The server is stopped at the end, also on error or Ctrl-C.
 """
 
@@ -178,12 +180,12 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415
     from myositis_cds.services import patients  # noqa: PLC0415
 
-    clinic = Clinic(figure_cache_size=1)
+    clinic = Clinic(figure_cache_size=3)
     database = bootstrap.make_unit_of_work(url)
     user = users.get_user(database, USERNAME)
     assert user is not None
-    steps = {"read_ms": 0.0, "parse_assess_ms": 0.0, "figures_ms": 0.0, "report_html_ms": 0.0,
-             "figures_cached_ms": 0.0}
+    steps = {"read_ms": 0.0, "parse_assess_ms": 0.0, "figure_references_ms": 0.0,
+             "report_html_ms": 0.0, "figures_drawn_ms": 0.0, "figures_cached_ms": 0.0}
     today = bootstrap.current_date()
     try:
         # the first page loads matplotlib and warms caches: not counted
@@ -193,20 +195,24 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
             t1 = time.perf_counter()
             document = clinic.assessment(stored.record, today)
             t2 = time.perf_counter()
-            figures = clinic.figures(patient_key=stored.patient_key, version=stored.version,
-                                     document=stored.record, as_of=today)
+            figures = clinic.figure_references(document=stored.record, as_of=today,
+                                               src_of=lambda name: f"{name}.svg")
             t3 = time.perf_counter()
-            clinic.figures(patient_key=stored.patient_key, version=stored.version,
-                           document=stored.record, as_of=today)
-            t4 = time.perf_counter()
             Markup(render_html(document, clinic.citations,  # noqa: S704 - not served
                                figures={str(document["patient_id"]): figures}))
+            t4 = time.perf_counter()
+            for name in ("ck", "mmt8", "titer"):  # the first draws all three
+                clinic.figure_svg(patient_id=stored.id, version=stored.version,
+                                  document=stored.record, as_of=today, name=name)
             t5 = time.perf_counter()
+            clinic.figure_svg(patient_id=stored.id, version=stored.version,
+                              document=stored.record, as_of=today, name="ck")
+            t6 = time.perf_counter()
             if n == 0:
                 continue
             for name, seconds in (("read_ms", t1 - t0), ("parse_assess_ms", t2 - t1),
-                                  ("figures_ms", t3 - t2), ("figures_cached_ms", t4 - t3),
-                                  ("report_html_ms", t5 - t4)):
+                                  ("figure_references_ms", t3 - t2), ("report_html_ms", t4 - t3),
+                                  ("figures_drawn_ms", t5 - t4), ("figures_cached_ms", t6 - t5)):
                 steps[name] += seconds * 1000 / samples
     finally:
         database.dispose()
@@ -250,7 +256,7 @@ def main() -> None:
         clients = [sign_in(base) for _ in range(CLIENTS)]
         print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
         warm_ids = random.Random(1).sample(ids, 20)
-        for patient_id in warm_ids:  # fills the figure cache (32 entries) for phase c
+        for patient_id in warm_ids:  # as a clinician re-opening them, for phase c
             clients[0].get(f"/patients/{patient_id}").raise_for_status()
         results = {
             "assess_api": run_phase(
@@ -258,15 +264,20 @@ def main() -> None:
             "patient_page_random": run_phase(
                 clients, page_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 2),
         }
-        for patient_id in warm_ids:  # phase b evicted them
-            clients[0].get(f"/patients/{patient_id}").raise_for_status()
-        results["patient_page_cached_figures"] = run_phase(
+        results["patient_page_seen"] = run_phase(
             clients, warm_each, lambda c, r: c.get(f"/patients/{r.choice(warm_ids)}"), 3)
+        figure = {"as_of": TODAY.isoformat()}
+        results["figure_random"] = run_phase(
+            clients, page_each,
+            lambda c, r: c.get(f"/patients/{r.choice(ids)}/figures/ck.svg", params=figure), 4)
         print(f"{CLIENTS} concurrent clients, {stored_patients:,} stored patients, one uvicorn "
               "worker:")
-        show("a. POST /api/v1/assess (example record)", results["assess_api"])
-        show("b. GET /patients/{id}, random ids (figures drawn)", results["patient_page_random"])
-        show("c. GET /patients/{id}, figures cached", results["patient_page_cached_figures"])
+        for label, key in (("a. POST /api/v1/assess (example record)", "assess_api"),
+                           ("b. GET /patients/{id}, random ids", "patient_page_random"),
+                           ("c. GET /patients/{id}, 20 ids seen before", "patient_page_seen"),
+                           ("d. GET /patients/{id}/figures/ck.svg, random ids (drawn)",
+                            "figure_random")):
+            show(label, results[key])
         for client in clients:
             client.close()
         stop_server(server)

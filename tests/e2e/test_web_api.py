@@ -1,27 +1,47 @@
-"""The JSON API as an integrator uses it: sessions, assess, timeline, stored patients with versions."""
+"""The JSON API as an integrator uses it: sessions, assess, timeline, stored patients with versions.
+
+Every test here runs on SQLite and on PostgreSQL (a fresh, migrated database each; see
+:mod:`tests.postgres`).
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from myositis_cds.entrypoints.cli import main
 from myositis_cds.entrypoints.cli.serve import DEMO_USERNAME, SERVE_ACTOR, prepare_database
+from myositis_cds.entrypoints.web import WebSettings, create_app
 from myositis_cds.services import users
 from tests.conftest import ROOT, TODAY, load_example
-from tests.e2e.web_support import Web, api_sign_in, make_web
+from tests.e2e.web_support import PASSWORD, Web, api_sign_in, make_web
+from tests.postgres import BACKENDS, database_url_on
 
 AS_OF = "2026-11-20"
 
 
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    yield from database_url_on(request.param, request, tmp_path, migrated=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, on each backend."""
+    yield from database_url_on(request.param, request, tmp_path, migrated=False)
+
+
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    web = make_web(tmp_path)
+def web(tmp_path: Path, database_url: str) -> Iterator[Web]:
+    web = make_web(tmp_path, url=database_url)
     web.add_user("alice")
     yield web
     web.close()
@@ -196,6 +216,56 @@ def test_list_search_paging_and_stored_assessment(client: TestClient, web: Web) 
     assert stored.json() == posted.json()
 
 
+def test_search_is_case_insensitive_and_takes_like_wildcards_literally(client: TestClient,
+                                                                       web: Web) -> None:
+    for name in ("non-severe", "juvenile", "severe-ild"):
+        web.store(name)
+
+    def keys(q: str) -> list[str]:
+        response = client.get("/api/v1/patients", params={"q": q})
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == len(response.json()["patients"])
+        return [p["patient_key"] for p in response.json()["patients"]]
+
+    assert keys("Ex-SeVeRe") == ["ex-severe-ild"]
+    assert keys("-SEVERE") == ["ex-non-severe", "ex-severe-ild"]
+    for wildcard in ("%", "_", "ex%severe", "ex_severe", "/", "\\"):
+        assert keys(wildcard) == [], wildcard
+    nul = client.get("/api/v1/patients", params={"q": "ex\x00"})
+    assert nul.status_code == 422
+
+
+def test_a_database_lost_while_signed_in_is_503_without_details(client: TestClient, web: Web,
+                                                                database_url: str,
+                                                                request: pytest.FixtureRequest) -> None:
+    web.store("non-severe")
+    assert client.get("/api/v1/patients").json()["total"] == 1
+    web.close()
+    name = make_url(database_url).database
+    assert name
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(name)
+        connection.execute("DROP TABLE patients")
+        connection.commit()
+        connection.close()
+    else:  # the whole database goes; the app's pooled connections are terminated
+        request.getfixturevalue("postgres_server").drop_database(name)
+    response = client.get("/api/v1/patients")
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("the database is unavailable")
+    assert response.headers["retry-after"]
+    for leak in ("Traceback", "psycopg", "sqlite", "127.0.0.1", name):
+        assert leak not in response.text
+
+
+def test_a_database_without_migrations_is_503(empty_database_url: str) -> None:
+    with TestClient(create_app(WebSettings(database_url=empty_database_url))) as client:
+        response = client.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
+        assert response.status_code == 503
+        assert response.json()["detail"].startswith("the database is unavailable")
+        assert "Traceback" not in response.text
+
+
 def test_reads_and_writes_are_audited_with_who_what_and_which_patient(client: TestClient,
                                                                       web: Web) -> None:
     created = client.post("/api/v1/patients", json=load_example("juvenile")).json()
@@ -234,8 +304,9 @@ def test_openapi_documents_every_api_route_with_the_record_schema(client: TestCl
     assert {"session", "csrf"} <= set(document["components"]["securitySchemes"])
 
 
-def test_serve_migrates_seeds_once_as_a_system_actor_and_creates_one_demo_user(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+def test_serve_migrates_seeds_once_as_a_system_actor_and_creates_one_demo_user(
+        empty_database_url: str) -> None:
+    url = empty_database_url
     first = prepare_database(url, seed_examples=True)
     examples = len(list((ROOT / "examples").glob("*.json")))
     assert f"seeded {examples} example patient(s) (0 already stored)" in first

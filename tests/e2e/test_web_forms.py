@@ -98,7 +98,8 @@ def test_create_patient_add_entries_and_see_the_tis_and_an_alert(client: TestCli
     assert re.search(r"<th scope=\"row\">2026-10-20</th><td class=\"num\"><strong>\d+(\.\d+)?</strong>",
                      html)
     assert "ALERT-" in html
-    assert html.count("<svg") >= 1
+    assert html.count('class="trend-figure') == 3  # the trend figures, served on their own URLs
+    assert patient + "/figures/ck.svg?v=" in html
     assert 'href="' + patient + '/add/visit"' in html
     assert client.get("/api/v1" + patient).json()["version"] == 9
 

@@ -93,7 +93,7 @@ def test_patient_page_shows_the_report_and_trend_figures(web: Web, client: TestC
     assert "Patient ex-drug-free-remission" in html
     assert "2026-11-20" in html
     assert "ALERT-CONTINUE-MONITORING" in html
-    assert html.count("<svg") == 3
+    assert html.count('class="trend-figure') == 3  # figures are referenced, drawn on their own URLs
     assert 'class="trends"' in html
     assert 'href="/static/report.css"' in html
     assert "Export JSON" in html
@@ -182,3 +182,67 @@ def test_researcher_sees_the_cohort_page_only(web: Web) -> None:
                               files={"file": ("p.json", json.dumps(load_example("juvenile")).encode(),
                                               "application/json")})
         assert refused.status_code == 403
+
+
+FIGURES = ("ck", "mmt8", "titer")
+
+
+def test_patient_page_references_the_figures_instead_of_drawing_them(web: Web,
+                                                                     client: TestClient) -> None:
+    stored = web.store("drug-free-remission")
+    for path in (f"/patients/{stored.id}", f"/patients/{stored.id}/print"):
+        html = client.get(path, params={"as_of": "2026-11-20"}).text
+        assert "<svg" not in html
+        for name in FIGURES:
+            url = f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}&amp;as_of=2026-11-20"
+            img = re.search(rf'<img src="{re.escape(url)}" alt="([^"]+)" width="\d+" height="\d+"',
+                            html)
+            assert img is not None, (path, name)
+            assert "ex-drug-free-remission" in img.group(1)
+            assert "over time" in img.group(1)
+
+
+def test_figure_endpoint_serves_svg_with_one_element_per_measurement(web: Web,
+                                                                     client: TestClient) -> None:
+    stored = web.store("drug-free-remission")
+    before = len([e for e in web.audit() if e.actor == "alice" and e.action == "patient.read"])
+    counts = {}
+    for name in FIGURES:
+        response = client.get(f"/patients/{stored.id}/figures/{name}.svg",
+                              params={"v": stored.version, "as_of": "2026-11-20"})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("image/svg+xml")
+        assert response.headers["cache-control"].startswith("private, max-age=")
+        svg = response.text
+        assert "<svg" in svg
+        assert "<style" not in svg
+        assert " style=" not in svg
+        ids = re.findall(r'\bid="([^"]+)"', svg)
+        counts[name] = sum(1 for i in ids if re.fullmatch(rf"{name}-point-\d+", i))
+    assert counts == {"ck": 7, "mmt8": 7, "titer": 6}
+    reads = [e for e in web.audit() if e.actor == "alice" and e.action == "patient.read"]
+    assert len(reads) == before + 3
+    assert {e.patient_key for e in reads[before:]} == {stored.patient_key}
+    unversioned = client.get(f"/patients/{stored.id}/figures/ck.svg")
+    assert unversioned.status_code == 200
+    assert unversioned.headers["cache-control"] == "no-store"
+    stale = client.get(f"/patients/{stored.id}/figures/ck.svg",
+                       params={"v": stored.version + 1, "as_of": "2026-11-20"})
+    assert stale.headers["cache-control"] == "no-store"
+    assert client.get(f"/patients/{stored.id}/figures/other.svg").status_code == 404
+    assert client.get("/patients/999999/figures/ck.svg").status_code == 404
+
+
+def test_figure_endpoint_requires_sign_in_and_refuses_researchers(web: Web) -> None:
+    stored = web.store("non-severe")
+    with web.client() as anonymous:
+        response = anonymous.get(f"/patients/{stored.id}/figures/ck.svg", follow_redirects=False)
+        assert response.status_code in (303, 401)
+        assert "<svg" not in response.text
+    with web.client() as client:
+        page_sign_in(client, "rita")
+        refused = client.get(f"/patients/{stored.id}/figures/ck.svg",
+                             params={"v": stored.version})
+        assert refused.status_code == 403
+        assert "<svg" not in refused.text
+        assert refused.headers["cache-control"] == "no-store"

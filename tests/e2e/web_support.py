@@ -1,4 +1,4 @@
-"""Helpers for the web application tests: a migrated SQLite database in tmp_path, users, clients."""
+"""Helpers for the web application tests: a migrated database, users, clients."""
 
 from __future__ import annotations
 
@@ -45,9 +45,11 @@ class Web:
         self.uow.dispose()
 
 
-def make_web(tmp_path: Path, **settings: Any) -> Web:
-    url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
-    bootstrap.upgrade(url)
+def make_web(tmp_path: Path, *, url: str | None = None, **settings: Any) -> Web:
+    """The app on ``url`` (already migrated), or on a new, migrated SQLite file in ``tmp_path``."""
+    if url is None:
+        url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
+        bootstrap.upgrade(url)
     app = create_app(WebSettings(database_url=url, **settings))
     return Web(url=url, app=app, uow=bootstrap.make_unit_of_work(url))
 

@@ -62,6 +62,16 @@ def test_migrations_upgrade_an_empty_database(empty_database_url: str) -> None:
         engine.dispose()
 
 
+def test_a_missing_table_is_database_not_ready_on_both_backends(empty_database_url: str) -> None:
+    # SQLite says OperationalError and PostgreSQL ProgrammingError; callers see one error.
+    with Database(empty_database_url) as database, database() as work:
+        with pytest.raises(DatabaseNotReadyError, match="myositis-cds db upgrade"):
+            work.patients.count()
+        work.rollback()
+        with pytest.raises(DatabaseNotReadyError, match="myositis-cds db upgrade"):
+            work.users.get("alice")
+
+
 def test_create_read_by_id_and_key(database: Database) -> None:
     stored = add(database, "demo-001", sex="female")
     assert stored.version == 1

@@ -4,6 +4,11 @@ A SQLite file by default (``sqlite:///<path>``; the folder is created; foreign k
 timeout are switched on for every connection), PostgreSQL through psycopg 3
 (``postgresql+psycopg://...``; a plain ``postgresql://`` or ``postgres://`` URL is taken to mean
 psycopg 3 too).
+
+On both backends a statement on a table that does not exist (migrations not applied, or a table
+gone) raises :class:`~myositis_cds.errors.DatabaseNotReadyError`: SQLite reports it as an
+``OperationalError`` but PostgreSQL as a ``ProgrammingError``, which callers would otherwise have to
+tell apart from a bug.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -23,6 +28,7 @@ from myositis_cds.adapters.storage.repositories import (
     SqlPatientRepository,
     SqlUserRepository,
 )
+from myositis_cds.errors import DatabaseNotReadyError
 
 __all__ = ["Database", "SqlUnitOfWork", "display_url", "make_engine", "normalise_url"]
 
@@ -51,6 +57,20 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
+_UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
+
+
+def _missing_table(context: ExceptionContext) -> None:
+    original = context.original_exception
+    missing = (getattr(original, "sqlstate", None) == _UNDEFINED_TABLE
+               or (isinstance(original, sqlite3.OperationalError)
+                   and str(original).startswith("no such table")))
+    if missing:
+        msg = ("the database lacks a table (its migrations were not applied?): run "
+               "`myositis-cds db upgrade`")
+        raise DatabaseNotReadyError(msg) from context.sqlalchemy_exception
+
+
 def make_engine(url: str | URL) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -59,8 +79,10 @@ def make_engine(url: str | URL) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _missing_table)
+    return engine
 
 
 class SqlUnitOfWork:

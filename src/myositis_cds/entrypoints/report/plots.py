@@ -46,6 +46,7 @@ __all__ = [
     "record_trends",
     "render_trend_figures",
     "time_unit_for",
+    "trend_figure_references_html",
     "trend_figures_html",
 ]
 
@@ -339,6 +340,27 @@ def trend_figures_html(timeline: Timeline, trends: PatientTrends) -> str:
         svg = inline_svg(figures[series.key], id_prefix=f"{base}-{series.key}-",
                          label=f"{trends.patient_id}: {series.label} over time")
         blocks.append(f'<figure class="trend-figure trend-{series.key}">\n{svg}\n'
+                      f"<figcaption>{escape(_caption(series, trends))}</figcaption>\n</figure>")
+    blocks.append(f'<p class="muted">Time axis: {escape(trends.x_description)}. {escape(trends.method)}. '
+                  "Shaded: treatment periods by role.</p>")
+    return "\n".join(blocks)
+
+
+FIGURE_PIXELS: Final = (round(_FIGSIZE[0] * 96), round(_FIGSIZE[1] * 96))
+"""CSS pixel size of an SVG trend figure (matplotlib writes points; 1 in = 96 px)."""
+
+
+def trend_figure_references_html(trends: PatientTrends, *, src_of: Callable[[str], str]) -> str:
+    """The three plots as ``<figure>`` elements referencing each SVG by URL (``src_of(key)``),
+    with alt text and captions: nothing is drawn here (no matplotlib work)."""
+    width, height = FIGURE_PIXELS
+    blocks = []
+    for series in trends.series:
+        alt = (f"{trends.patient_id}: {series.label} ({series.unit}) over time, "
+               f"{len(series.points)} measurement(s)")
+        blocks.append(f'<figure class="trend-figure trend-{series.key}">\n'
+                      f'<img src="{escape(src_of(series.key))}" alt="{escape(alt)}" '
+                      f'width="{width}" height="{height}" decoding="async">\n'
                       f"<figcaption>{escape(_caption(series, trends))}</figcaption>\n</figure>")
     blocks.append(f'<p class="muted">Time axis: {escape(trends.x_description)}. {escape(trends.method)}. '
                   "Shaded: treatment periods by role.</p>")

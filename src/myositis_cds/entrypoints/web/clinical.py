@@ -5,9 +5,10 @@ settings as the command line, so the API's assessment of a record equals ``myosi
 --format json``. "Today" is read at each call (``MYOSITIS_CDS_TODAY`` pins it), because the server
 runs for days.
 
-Trend figures are our matplotlib SVG; for the page they are made to work under a Content Security
-Policy without ``'unsafe-inline'`` styles: every ``style="..."`` declaration becomes the equivalent
-SVG presentation attribute and the ``<style>`` element (stroke defaults) becomes attributes of the
+Trend figures are our matplotlib SVG, each served at its own URL (the page only references
+them with ``<img>``). They are made to work under a Content Security Policy without
+``'unsafe-inline'`` styles: every ``style="..."`` declaration becomes the equivalent SVG
+presentation attribute and the ``<style>`` element (stroke defaults) becomes attributes of the
 root element.
 """
 
@@ -17,7 +18,7 @@ import datetime as dt
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Final
@@ -29,9 +30,10 @@ from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.services import RecordParser
 
-__all__ = ["SEVERITIES", "AlertCounts", "Clinic", "svg_with_attributes"]
+__all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "svg_with_attributes"]
 
 SEVERITIES: Final = ("critical", "warning", "info")
+FIGURE_NAMES: Final = ("ck", "mmt8", "titer")
 _PRESENTATION: Final = frozenset({
     "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
     "stroke-dasharray", "stroke-dashoffset", "stroke-opacity", "stroke-miterlimit", "opacity",
@@ -97,8 +99,9 @@ class AlertCounts:
 class Clinic:
     params: EngineParams = field(default_factory=bootstrap.default_params)
     parse: RecordParser = field(default_factory=bootstrap.make_live_parser)
-    figure_cache_size: int = 32
-    _figures: OrderedDict[tuple[str, int, dt.date, dt.date], str] = field(default_factory=OrderedDict)
+    figure_cache_size: int = 96
+    """Rendered SVG figures kept (three per patient page)."""
+    _figures: OrderedDict[tuple[int, int, dt.date, str], bytes] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -141,11 +144,26 @@ class Clinic:
         return AlertCounts(critical=counts["critical"], warning=counts["warning"],
                            info=counts["info"])
 
-    def figures(self, *, patient_key: str, version: int, document: object, as_of: dt.date) -> str:
-        """The trend figures (inline SVG with captions) of a stored patient at ``version``."""
+    def figure_references(self, *, document: object, as_of: dt.date,
+                          src_of: Callable[[str], str]) -> str:
+        """The trend section of a page: one ``<img>`` per figure (URL ``src_of(name)``) with alt
+        text and caption. Only the trends are computed (no drawing, no lock)."""
+        from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only when needed
+
+        _, trends = plots.record_trends(self.record(document), as_of=as_of, params=self.params)
+        return plots.trend_figure_references_html(trends, src_of=src_of)
+
+    def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
+                   name: str) -> bytes:
+        """One trend figure (``name`` in :data:`FIGURE_NAMES`) of a stored patient at ``version``
+        as a standalone SVG document without inline CSS, from a bounded LRU of rendered figures.
+
+        A miss draws the patient's three figures at once (a page asks for all three)."""
         from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only to draw
 
-        key = (patient_key, version, as_of, self.today())
+        if name not in FIGURE_NAMES:
+            raise KeyError(name)
+        key = (patient_id, version, as_of, name)
         with self._lock:  # matplotlib's rc_context is process-global: one figure at a time
             cached = self._figures.get(key)
             if cached is not None:
@@ -153,8 +171,10 @@ class Clinic:
                 return cached
             timeline, trends = plots.record_trends(self.record(document), as_of=as_of,
                                                    params=self.params)
-            markup = svg_with_attributes(plots.trend_figures_html(timeline, trends))
-            self._figures[key] = markup
+            for figure, data in plots.render_trend_figures(timeline, trends, fmt="svg").items():
+                svg = svg_with_attributes(data.decode("utf-8")).encode("utf-8")
+                self._figures[(patient_id, version, as_of, figure)] = svg
+                self._figures.move_to_end((patient_id, version, as_of, figure))
             while len(self._figures) > self.figure_cache_size:
                 self._figures.popitem(last=False)
-        return markup
+            return self._figures.get(key, b"")

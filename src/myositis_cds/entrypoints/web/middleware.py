@@ -78,7 +78,8 @@ class SecurityMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
-                headers["Cache-Control"] = "private, max-age=300" if cacheable else "no-store"
+                if "cache-control" not in headers:  # a route may allow private caching itself
+                    headers["Cache-Control"] = "private, max-age=300" if cacheable else "no-store"
             await send(message)
 
         try:

@@ -4,8 +4,10 @@ export, cohort; the data-entry forms (:mod:`.form_pages`) and administration pag
 
 Forms work without JavaScript and every state-changing form carries the session's anti-forgery
 token. The patient page embeds the same HTML report as ``myositis-cds assess --format html``
-(every value escaped by its templates) with the trend figures. Researchers are refused patient
-pages by the use cases (403, audited) and see the de-identified cohort page.
+(every value escaped by its templates) with the trend figures, which are referenced by URL
+(``/patients/{id}/figures/{name}.svg?v={version}&as_of={date}``) and drawn on their own request.
+Researchers are refused patient pages by the use cases (403, audited) and see the de-identified
+cohort page.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from myositis_cds.entrypoints.web.auth import (
     set_session_cookie,
     sign_in,
 )
-from myositis_cds.entrypoints.web.clinical import SEVERITIES
+from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import web_state
@@ -46,6 +48,8 @@ router = APIRouter(include_in_schema=False)
 router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
 router.include_router(admin_pages.router)
 PAGE_SIZE = 50
+FIGURE_MAX_AGE = 3600
+"""Seconds a browser may keep a figure requested at its current version and date."""
 ENTRY_LINKS = tuple((slug, slug.capitalize()) for slug in ENTRY_FORMS)
 
 
@@ -172,13 +176,17 @@ def import_record(request: Request, principal: PageWriter,
 
 def _report(request: Request, principal: PagePrincipal, patient_id: int,
             as_of: dt.date | None) -> dict[str, Any]:
-    """What the patient page and its print view show: report, timeline and trend figures."""
+    """What the patient page and its print view show: report, timeline and references to the
+    trend figures (drawn by :func:`trend_figure`, one request each, not here)."""
     state = web_state(request)
     day = state.clinic.as_of(as_of)
     stored = patients.read_patient(state.uow, principal.user, patient_id)
     document = state.clinic.assessment(stored.record, day)
-    figures = state.clinic.figures(patient_key=stored.patient_key, version=stored.version,
-                                   document=stored.record, as_of=day)
+
+    def figure_url(name: str) -> str:
+        return f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}&as_of={day.isoformat()}"
+
+    figures = state.clinic.figure_references(document=stored.record, as_of=day, src_of=figure_url)
     report = Markup(render_html(document, state.clinic.citations,  # noqa: S704 - escaped by the report's templates
                                 figures={str(document["patient_id"]): figures}))
     timeline = Markup(render_timeline_html_fragment(  # noqa: S704 - escaped by the report's templates
@@ -186,6 +194,25 @@ def _report(request: Request, principal: PagePrincipal, patient_id: int,
     return {"title": stored.patient_key, "principal": principal, "patient": stored,
             "as_of": day.isoformat(), "today": state.clinic.today().isoformat(), "report": report,
             "timeline": timeline}
+
+
+@router.get("/patients/{patient_id}/figures/{name}.svg")
+def trend_figure(request: Request, principal: PagePrincipal, patient_id: PatientId, name: str, *,
+                 v: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 as_of: dt.date | None = None) -> Response:
+    """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG; read and
+    audited like the patient page. With the current version ``v`` and ``as_of`` (the URLs the
+    page uses) the figure never changes, so the browser may keep it privately."""
+    if name not in FIGURE_NAMES:
+        raise HTTPException(status_code=404, detail="no such figure")
+    state = web_state(request)
+    day = state.clinic.as_of(as_of)
+    stored = patients.read_patient(state.uow, principal.user, patient_id)
+    svg = state.clinic.figure_svg(patient_id=stored.id, version=stored.version,
+                                  document=stored.record, as_of=day, name=name)
+    versioned = v == stored.version and as_of is not None
+    return Response(svg, media_type="image/svg+xml", headers={
+        "Cache-Control": f"private, max-age={FIGURE_MAX_AGE}" if versioned else "no-store"})
 
 
 @router.get("/patients/{patient_id}")
@@ -198,7 +225,7 @@ def patient_page(request: Request, principal: PagePrincipal, patient_id: Patient
 @router.get("/patients/{patient_id}/print")
 def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId,
                as_of: dt.date | None = None) -> HTMLResponse:
-    """The report, timeline and figures without navigation or forms, styled for paper."""
+    """The report, timeline and figures (by URL) without navigation or forms, styled for paper."""
     return _page(request, "print.html.j2", **_report(request, principal, patient_id, as_of))
 
 
