@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, make_web, page_sign_in
+from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -30,17 +30,12 @@ def admin(web: Web) -> Iterator[TestClient]:
         yield client
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
-
 
 def test_admin_adds_and_disables_users(web: Web, admin: TestClient) -> None:
     page = admin.get("/admin/users")
     assert page.status_code == 200
     assert "<td>alice</td>" in page.text
-    csrf = _csrf(page.text)
+    csrf = hidden_value(page.text, "csrf_token")
     short = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
                                              "role": "researcher", "password": "too short"})
     assert short.status_code == 422

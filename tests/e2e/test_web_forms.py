@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, make_web, page_sign_in
+from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -29,19 +29,14 @@ def client(web: Web) -> Iterator[TestClient]:
         yield client
 
 
-def _hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match is not None, name
-    return match.group(1)
-
 
 def _submit(client: TestClient, path: str, fields: dict[str, str]) -> tuple[int, str, str]:
     """Open the form at ``path``, post ``fields`` with its hidden fields; (status, location, html)."""
     form = client.get(path)
     assert form.status_code == 200, form.text
-    data = {"csrf_token": _hidden(form.text, "csrf_token"), **fields}
+    data = {"csrf_token": hidden_value(form.text, "csrf_token"), **fields}
     if 'name="version"' in form.text:
-        data["version"] = _hidden(form.text, "version")
+        data["version"] = hidden_value(form.text, "version")
     response = client.post(path, data=data, follow_redirects=False)
     return response.status_code, response.headers.get("location", ""), response.text
 
@@ -142,7 +137,7 @@ def test_invalid_visit_is_shown_next_to_the_fields_with_the_input_kept(client: T
     assert stored["version"] == 1
     assert "assessments" not in stored["record"] or stored["record"]["assessments"] == []
     missing = client.post(f"{patient}/add/finding", data={
-        "csrf_token": _hidden(html, "csrf_token"), "version": "1", "code": "dysphagia",
+        "csrf_token": hidden_value(html, "csrf_token"), "version": "1", "code": "dysphagia",
         "present": "", "date": "2026-06-02"})
     assert missing.status_code == 422
     assert 'id="e-present">got nothing; expected a value for present' in missing.text
@@ -169,7 +164,7 @@ def test_stale_edit_from_a_second_session_is_refused(web: Web, client: TestClien
         assert (status, location) == (303, patient)
     lab = {"test": "CK", "value": "800", "unit": "U/L", "uln": "200", "date": "2026-06-02"}
     refused = client.post(f"{patient}/add/lab", data={
-        "csrf_token": _hidden(mine.text, "csrf_token"), "version": _hidden(mine.text, "version"),
+        "csrf_token": hidden_value(mine.text, "csrf_token"), "version": hidden_value(mine.text, "version"),
         **lab}, follow_redirects=False)
     assert refused.status_code == 409
     assert "changed by someone else" in refused.text

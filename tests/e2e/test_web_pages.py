@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import load_example
-from tests.e2e.web_support import Web, make_web, page_sign_in
+from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -29,11 +29,6 @@ def client(web: Web) -> Iterator[TestClient]:
         page_sign_in(client, "alice")
         yield client
 
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
 
 
 def test_sign_in_page_then_patient_list_then_sign_out(web: Web) -> None:
@@ -54,7 +49,8 @@ def test_sign_in_page_then_patient_list_then_sign_out(web: Web) -> None:
         listing = client.get("/patients")
         assert "ex-non-severe" in listing.text
         assert "alice (clinician)" in listing.text
-        out = client.post("/logout", data={"csrf_token": _csrf(listing.text)}, follow_redirects=False)
+        out = client.post("/logout", data={"csrf_token": hidden_value(listing.text, "csrf_token")},
+                          follow_redirects=False)
         assert out.status_code == 303
         assert out.headers["location"] == "/login"
         assert client.get("/patients", follow_redirects=False).status_code == 303
@@ -114,7 +110,7 @@ def test_export_downloads_the_stored_record(web: Web, client: TestClient) -> Non
 
 def test_import_stores_a_record_file_and_refuses_bad_ones(web: Web, client: TestClient) -> None:
     form = client.get("/patients/import")
-    csrf = _csrf(form.text)
+    csrf = hidden_value(form.text, "csrf_token")
     record = json.dumps(load_example("severe-ild")).encode()
     response = client.post("/patients/import", data={"csrf_token": csrf},
                            files={"file": ("severe.json", record, "application/json")},
@@ -144,7 +140,7 @@ def test_replace_with_a_stale_version_is_refused_and_delete_removes(web: Web,
                                                                      client: TestClient) -> None:
     stored = web.store("non-severe")
     page = client.get(f"/patients/{stored.id}")
-    csrf = _csrf(page.text)
+    csrf = hidden_value(page.text, "csrf_token")
     assert 'name="version" value="1"' in page.text
     edited = load_example("non-severe")
     edited["body_measurements"][-1]["weight_kg"] = 70.0
@@ -178,7 +174,8 @@ def test_researcher_sees_the_cohort_page_only(web: Web) -> None:
         assert 'href="/patients"' not in cohort.text
         assert client.get(f"/patients/{stored.id}").status_code == 403
         assert client.get("/patients/import").status_code == 403
-        refused = client.post("/patients/import", data={"csrf_token": _csrf(cohort.text)},
+        refused = client.post("/patients/import",
+                              data={"csrf_token": hidden_value(cohort.text, "csrf_token")},
                               files={"file": ("p.json", json.dumps(load_example("juvenile")).encode(),
                                               "application/json")})
         assert refused.status_code == 403

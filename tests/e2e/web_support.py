@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,10 @@ def page_sign_in(client: TestClient, username: str, password: str = PASSWORD) ->
     assert session.status_code == 200
     csrf: str = session.json()["csrf_token"]
     return csrf
+
+
+def hidden_value(html: str, name: str) -> str:
+    """The value of the hidden form field ``name`` (e.g. ``csrf_token``, ``version``) in a page."""
+    match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)
+    assert match is not None, f"no hidden field {name!r} in the page"
+    return match.group(1)
