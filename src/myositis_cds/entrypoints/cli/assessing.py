@@ -19,8 +19,10 @@ from myositis_cds.entrypoints.cli.common import (
     error_dict,
     example_names,
     examples_dir,
+    first_of,
     outcomes_of,
     params_from,
+    start_run,
     to_json,
 )
 from myositis_cds.entrypoints.cli.monitoring import trend_figures
@@ -39,16 +41,10 @@ __all__ = ["cmd_assess", "cmd_demo", "cmd_example", "cmd_pack", "cmd_schema"]
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    today = current_date()
-    as_of = as_of_from(args, today)
-    params = params_from(args)
-    path = Path(args.file)
-    citations = dict(params.pack.citations)
-    outcomes = outcomes_of(path, as_of, today, params)
-    first = next(outcomes, None)
-    if first is None:
-        msg = f"{path}: the batch holds no records"
-        raise UsageError(msg)
+    run = start_run(args)
+    citations = run.citations
+    outcomes = outcomes_of(run.path, run.as_of, run.today, run.params)
+    first = first_of(outcomes, run.path)
     if first.path == "$":  # a single record: all or nothing
         if first.error is not None:
             raise first.error
@@ -60,14 +56,15 @@ def cmd_assess(args: argparse.Namespace) -> int:
             "markdown": lambda: render_markdown(document, citations),
             "html": lambda: render_html_document([document], citations,
                                                  title=f"myositis-cds — {document['patient_id']}",
-                                                 figures=trend_figures(path, as_of, today, params)),
+                                                 figures=trend_figures(run.path, run.as_of, run.today,
+                                                                       run.params)),
         }
         text = renderers[args.format]()
         with AtomicOutput(args.out) as out:
             out.write(text if text.endswith("\n") else text + "\n")
         return 0
     return _assess_batch(args, [first], outcomes, citations,
-                         lambda: trend_figures(path, as_of, today, params))
+                         lambda: trend_figures(run.path, run.as_of, run.today, run.params))
 
 
 def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[Outcome],

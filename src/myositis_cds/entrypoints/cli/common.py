@@ -7,9 +7,10 @@ import datetime as dt
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import orjson
 
@@ -24,20 +25,25 @@ __all__ = [
     "ERROR_FORMAT",
     "FORMATS",
     "AtomicOutput",
+    "Run",
     "as_of_from",
     "current_date",
     "error_dict",
     "example_names",
     "examples_dir",
+    "first_of",
     "outcomes_of",
     "params_from",
     "parse_date",
+    "start_run",
     "to_json",
 ]
 
 
 FORMATS = ("text", "markdown", "json", "html")
 ERROR_FORMAT = "myositis-cds/assessment-error@1"
+
+T = TypeVar("T")
 
 
 def current_date() -> dt.date:
@@ -132,3 +138,31 @@ class AtomicOutput:
             Path(self._tmp.name).unlink(missing_ok=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What every record-reading command starts from: the dates, the settings and the file."""
+
+    today: dt.date
+    as_of: dt.date
+    params: EngineParams
+    path: Path
+
+    @property
+    def citations(self) -> dict[str, str]:
+        return dict(self.params.pack.citations)
+
+
+def start_run(args: argparse.Namespace) -> Run:
+    """Today, ``--as-of`` (checked), ``--settings`` and the FILE argument of a command."""
+    today = current_date()
+    return Run(today=today, as_of=as_of_from(args, today), params=params_from(args),
+               path=Path(args.file))
+
+
+def first_of(items: Iterator[T], path: Path) -> T:
+    """The first record's result; a batch without records is a usage error."""
+    first = next(items, None)
+    if first is None:
+        msg = f"{path}: the batch holds no records"
+        raise UsageError(msg)
+    return first

@@ -19,7 +19,9 @@ from myositis_cds.entrypoints.cli.common import (
     as_of_from,
     current_date,
     error_dict,
+    first_of,
     params_from,
+    start_run,
     to_json,
 )
 from myositis_cds.entrypoints.report.timeline import (
@@ -58,16 +60,10 @@ def _timelines(path: Path, as_of: dt.date, today: dt.date,
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    today = current_date()
-    as_of = as_of_from(args, today)
-    params = params_from(args)
-    path = Path(args.file)
-    citations = dict(params.pack.citations)
-    items = _timelines(path, as_of, today, params)
-    first = next(items, None)
-    if first is None:
-        msg = f"{path}: the batch holds no records"
-        raise UsageError(msg)
+    run = start_run(args)
+    citations = run.citations
+    items = _timelines(run.path, run.as_of, run.today, run.params)
+    first = first_of(items, run.path)
     if first[0] == "$":  # a single record: all or nothing
         document = first[1]
         if isinstance(document, RecordValidationError):
