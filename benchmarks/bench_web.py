@@ -6,19 +6,22 @@ A temporary SQLite database is migrated and filled with generated (not real) pat
 through the storage adapter in batches. The application is started with uvicorn
 (``myositis-cds serve``) on 127.0.0.1 on a free port in a child process; the benchmark signs in one
 API session per client, then 20 client threads (one ``httpx2.Client`` each, keep-alive) each send a
-bounded number of requests, one at a time, to:
+bounded number of requests, one at a time, to the server (``--workers`` processes, default one per
+core):
 
 a. ``POST /api/v1/assess`` with an example record (validate + assess, nothing stored);
-b. ``GET /patients/{id}`` (the stored-patient page: read, audit, assess, report, timeline and
-   ``<img>`` references to the trend figures, which are not drawn by the page) for random ids;
-c. the same page for 20 ids seen before (what a clinician re-opening a patient sees);
-d. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw the figures (a miss
-   draws all three of the patient; the server keeps 96 rendered SVGs).
+b. ``GET /patients/{id}`` for random ids before any page was rendered (read, audit, assess, report,
+   timeline and ``<img>`` references to the trend figures, which the page does not draw; the
+   rendered parts are stored for that version and date);
+c. the same for random ids after ``myositis-cds views render`` (the nightly pre-render, timed);
+d. the page for 20 ids seen before (what a clinician re-opening a patient sees);
+e. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw the figures (a miss
+   draws all three of the patient; each process keeps 96 rendered SVGs).
 
 Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
 whole phase. The target is p99 < 100 ms on SQLite. Afterwards the time of one patient page is split
-in this process (no server): read + parse + assess, trend references, the HTML report, and
-drawing the figures (what the figure URLs cost, not the page).
+in this process (no server): the audited read with its stored view, decoding it, rendering the
+parts when there is none, and drawing the figures (what the figure URLs cost, not the page).
 The server is stopped at the end, also on error or Ctrl-C.
 """
 
@@ -86,9 +89,10 @@ def fill_database(url: str, patients: int, batch: int = 500) -> list[int]:
     return ids
 
 
-def start_server(url: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, env: dict[str, str], log: Path,
+                 workers: int) -> subprocess.Popen[bytes]:
     command = [str(Path(sys.executable).with_name("myositis-cds")), "serve", "--database-url", url,
-               "--port", str(port)]
+               "--port", str(port), "--workers", str(workers)]
     if not Path(command[0]).exists():
         command[:1] = [sys.executable, "-m", "myositis_cds"]
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
@@ -174,49 +178,55 @@ def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request
 
 def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
-    from markupsafe import Markup  # noqa: PLC0415
-
-    from myositis_cds.entrypoints.report import render_html  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.clinical import Clinic, PageParts  # noqa: PLC0415
     from myositis_cds.services import patients  # noqa: PLC0415
 
     clinic = Clinic(figure_cache_size=3)
     database = bootstrap.make_unit_of_work(url)
     user = users.get_user(database, USERNAME)
     assert user is not None
-    steps = {"read_ms": 0.0, "parse_assess_ms": 0.0, "figure_references_ms": 0.0,
-             "report_html_ms": 0.0, "figures_drawn_ms": 0.0, "figures_cached_ms": 0.0}
+    steps = {"read_with_stored_view_ms": 0.0, "decode_view_ms": 0.0, "render_parts_ms": 0.0,
+             "figures_drawn_ms": 0.0, "figures_cached_ms": 0.0}
     today = bootstrap.current_date()
     try:
         # the first page loads matplotlib and warms caches: not counted
         for n, patient_id in enumerate(random.Random(7).sample(ids, samples + 1)):
             t0 = time.perf_counter()
-            stored = patients.read_patient(database, user, patient_id)
+            stored, body = patients.read_patient_with_view(
+                database, user, patient_id, as_of=today, fingerprint=clinic.fingerprint)
             t1 = time.perf_counter()
-            document = clinic.assessment(stored.record, today)
+            if body is not None:
+                PageParts.decode(body)
             t2 = time.perf_counter()
-            figures = clinic.figure_references(document=stored.record, as_of=today,
-                                               src_of=lambda name: f"{name}.svg")
+            clinic.page_parts(stored, today)  # what a page without a stored view renders
             t3 = time.perf_counter()
-            Markup(render_html(document, clinic.citations,  # noqa: S704 - not served
-                               figures={str(document["patient_id"]): figures}))
-            t4 = time.perf_counter()
             for name in ("ck", "mmt8", "titer"):  # the first draws all three
                 clinic.figure_svg(patient_id=stored.id, version=stored.version,
                                   document=stored.record, as_of=today, name=name)
-            t5 = time.perf_counter()
+            t4 = time.perf_counter()
             clinic.figure_svg(patient_id=stored.id, version=stored.version,
                               document=stored.record, as_of=today, name="ck")
-            t6 = time.perf_counter()
+            t5 = time.perf_counter()
             if n == 0:
                 continue
-            for name, seconds in (("read_ms", t1 - t0), ("parse_assess_ms", t2 - t1),
-                                  ("figure_references_ms", t3 - t2), ("report_html_ms", t4 - t3),
-                                  ("figures_drawn_ms", t5 - t4), ("figures_cached_ms", t6 - t5)):
+            for name, seconds in (("read_with_stored_view_ms", t1 - t0),
+                                  ("decode_view_ms", t2 - t1), ("render_parts_ms", t3 - t2),
+                                  ("figures_drawn_ms", t4 - t3), ("figures_cached_ms", t5 - t4)):
                 steps[name] += seconds * 1000 / samples
     finally:
         database.dispose()
     return steps
+
+
+def prerender(url: str) -> dict[str, float]:
+    """``myositis-cds views render`` (the nightly pre-render) on the benchmark database."""
+    command = [str(Path(sys.executable).with_name("myositis-cds")), "views", "render"]
+    began = time.perf_counter()
+    done = subprocess.run(command, env={**os.environ, "MYOSITIS_CDS_DATABASE_URL": url},  # noqa: S603
+                          capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - began
+    print(f"views render: {done.stdout.strip()} in {seconds:.1f} s")
+    return {"seconds": seconds}
 
 
 def show(name: str, row: dict[str, Any]) -> None:
@@ -227,13 +237,47 @@ def show(name: str, row: dict[str, Any]) -> None:
           f"(p99 < {TARGET_P99_MS:.0f} ms: {verdict})")
 
 
+def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dict[str, Any],
+            args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, float]]:
+    """The five phases (see the module's docstring); prints them and returns the figures."""
+    assess_each, page_each, warm_each = (10, 3, 10) if args.quick else (50, 10, 50)
+    assess = run_phase(
+        clients, assess_each, lambda c, _r: c.post("/api/v1/assess", json=example), 1)
+    cold = run_phase(clients, page_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 2)
+    rendering = prerender(url)
+    warm_ids = random.Random(1).sample(ids, 20)
+    results = {
+        "assess_api": assess, "patient_page_not_prerendered": cold,
+        "patient_page_random": run_phase(
+            clients, warm_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 3),
+        "patient_page_seen": run_phase(
+            clients, warm_each, lambda c, r: c.get(f"/patients/{r.choice(warm_ids)}"), 4),
+    }
+    figure = {"as_of": TODAY.isoformat()}
+    results["figure_random"] = run_phase(
+        clients, page_each,
+        lambda c, r: c.get(f"/patients/{r.choice(ids)}/figures/ck.svg", params=figure), 5)
+    print(f"{CLIENTS} concurrent clients, {len(ids):,} stored patients, "
+          f"{args.workers} uvicorn worker(s):")
+    for label, key in (("a. POST /api/v1/assess (example record)", "assess_api"),
+                       ("b. GET /patients/{id}, random ids, before the nightly pre-render",
+                        "patient_page_not_prerendered"),
+                       ("c. GET /patients/{id}, random ids, pre-rendered", "patient_page_random"),
+                       ("d. GET /patients/{id}, 20 ids seen before", "patient_page_seen"),
+                       ("e. GET /patients/{id}/figures/ck.svg, random ids (drawn)",
+                        "figure_random")):
+        show(label, results[key])
+    return results, rendering
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="2,000 patients and fewer requests per client")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes (default: one per core)")
     args = parser.parse_args()
     stored_patients = 2_000 if args.quick else 10_000
-    assess_each, page_each, warm_each = (10, 3, 10) if args.quick else (50, 10, 50)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; {platform.platform()}")
     example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
@@ -251,33 +295,11 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
-                              log)
+                              log, args.workers)
         wait_until_up(base, server)
         clients = [sign_in(base) for _ in range(CLIENTS)]
         print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
-        warm_ids = random.Random(1).sample(ids, 20)
-        for patient_id in warm_ids:  # as a clinician re-opening them, for phase c
-            clients[0].get(f"/patients/{patient_id}").raise_for_status()
-        results = {
-            "assess_api": run_phase(
-                clients, assess_each, lambda c, _r: c.post("/api/v1/assess", json=example), 1),
-            "patient_page_random": run_phase(
-                clients, page_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 2),
-        }
-        results["patient_page_seen"] = run_phase(
-            clients, warm_each, lambda c, r: c.get(f"/patients/{r.choice(warm_ids)}"), 3)
-        figure = {"as_of": TODAY.isoformat()}
-        results["figure_random"] = run_phase(
-            clients, page_each,
-            lambda c, r: c.get(f"/patients/{r.choice(ids)}/figures/ck.svg", params=figure), 4)
-        print(f"{CLIENTS} concurrent clients, {stored_patients:,} stored patients, one uvicorn "
-              "worker:")
-        for label, key in (("a. POST /api/v1/assess (example record)", "assess_api"),
-                           ("b. GET /patients/{id}, random ids", "patient_page_random"),
-                           ("c. GET /patients/{id}, 20 ids seen before", "patient_page_seen"),
-                           ("d. GET /patients/{id}/figures/ck.svg, random ids (drawn)",
-                            "figure_random")):
-            show(label, results[key])
+        results, rendering = measure(clients, url, ids, example, args)
         for client in clients:
             client.close()
         stop_server(server)
@@ -300,6 +322,7 @@ def main() -> None:
     (out / "bench_web.json").write_text(json.dumps(
         {"machine": machine, "platform": platform.platform(), "clients": CLIENTS,
          "stored_patients": stored_patients, "target_p99_ms": TARGET_P99_MS,
+         "workers": args.workers, "prerender": rendering,
          "as_of": TODAY.isoformat(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
          "results": results, "page_breakdown_ms": breakdown}, indent=2) + "\n")
 

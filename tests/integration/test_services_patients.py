@@ -160,6 +160,10 @@ class FailingCommit:
     def audit(self) -> Any:
         return self._work.audit
 
+    @property
+    def views(self) -> Any:
+        return self._work.views
+
     def commit(self) -> None:
         self._work.session.flush()
         msg = "connection lost during commit"

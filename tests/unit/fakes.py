@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
-from myositis_cds.services.ports import AuditEvent, AuditQuery, StoredPatient, User
+from myositis_cds.services.ports import AuditEvent, AuditQuery, StoredPatient, StoredView, User
 
 
 @dataclasses.dataclass
@@ -22,6 +22,7 @@ class State:
     patients: dict[int, StoredPatient] = dataclasses.field(default_factory=dict)
     users: dict[str, User] = dataclasses.field(default_factory=dict)
     audit: list[AuditEvent] = dataclasses.field(default_factory=list)
+    views: dict[tuple[int, str], StoredView] = dataclasses.field(default_factory=dict)
     next_id: int = 1
 
 
@@ -80,6 +81,8 @@ class FakePatients:
     def delete(self, patient_id: int, *, expected_version: int) -> None:
         self._check(patient_id, f"#{patient_id}", expected_version)
         del self._state.patients[patient_id]
+        for key in [k for k in self._state.views if k[0] == patient_id]:
+            del self._state.views[key]
 
 
 class FakeUsers:
@@ -138,6 +141,22 @@ class FakeAudit:
         yield from self._matching(query)
 
 
+class FakeViews:
+    """Views go with their patient, as the real table's ``ON DELETE CASCADE`` does."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def get(self, patient_id: int, fingerprint: str) -> StoredView | None:
+        return self._state.views.get((patient_id, fingerprint))
+
+    def put(self, view: StoredView) -> None:
+        if view.patient_id not in self._state.patients:
+            msg = f"no patient {view.patient_id} for the view (foreign key)"
+            raise NotFoundError(msg)
+        self._state.views[(view.patient_id, view.fingerprint)] = view
+
+
 class FakeUnitOfWork:
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -162,6 +181,10 @@ class FakeUnitOfWork:
     @property
     def audit(self) -> FakeAudit:
         return FakeAudit(self._state)
+
+    @property
+    def views(self) -> FakeViews:
+        return FakeViews(self._state)
 
     def commit(self) -> None:
         self._database.committed = copy.deepcopy(self._state)

@@ -21,6 +21,7 @@ __all__ = [
     "AuditQuery",
     "Role",
     "StoredPatient",
+    "StoredView",
     "SystemActor",
     "User",
 ]
@@ -38,6 +39,22 @@ AUDIT_ACTIONS: tuple[AuditAction, ...] = (
     "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
     "audit.read", "audit.export",
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredView:
+    """A rendered view of one stored patient: derived data, valid only for exactly these inputs.
+
+    ``body`` is opaque to storage (the web application's compressed page parts). It was made from
+    the patient at ``version`` for the assessment date ``as_of`` with the knowledge pack, settings
+    and templates summarised by ``fingerprint``; any other version, date or fingerprint is a miss.
+    """
+
+    patient_id: int
+    version: int
+    as_of: dt.date
+    fingerprint: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,13 +8,14 @@ patient data beyond the patient key; a list's search text is not recorded.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from myositis_cds.errors import NotFoundError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
 from myositis_cds.services.assessing import RecordParser
-from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWorkFactory
+from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "PatientPage",
@@ -22,6 +23,7 @@ __all__ = [
     "delete_patient",
     "list_patients",
     "read_patient",
+    "read_patient_with_view",
     "update_patient",
 ]
 
@@ -50,16 +52,35 @@ def create_patient(uow: UnitOfWorkFactory, actor: Actor, document: Mapping[str, 
     return stored
 
 
+def _read(work: UnitOfWork, actor: Actor, patient_id: int) -> StoredPatient:
+    stored = work.patients.get(patient_id)
+    if stored is None:
+        raise _missing(patient_id)
+    work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
+                            detail=f"id {stored.id}, version {stored.version}"))
+    return stored
+
+
 def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int) -> StoredPatient:
     require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
     with uow() as work:
-        stored = work.patients.get(patient_id)
-        if stored is None:
-            raise _missing(patient_id)
-        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
-                                detail=f"id {stored.id}, version {stored.version}"))
+        stored = _read(work, actor, patient_id)
         work.commit()
     return stored
+
+
+def read_patient_with_view(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
+                           as_of: dt.date, fingerprint: str) -> tuple[StoredPatient, bytes | None]:
+    """The patient (one audited read, as :func:`read_patient`) and its stored view body for exactly
+    this version, date and fingerprint, or None (see :mod:`myositis_cds.services.views`)."""
+    require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
+    with uow() as work:
+        stored = _read(work, actor, patient_id)
+        view = work.views.get(patient_id, fingerprint)
+        work.commit()
+    if view is None or view.version != stored.version or view.as_of != as_of:
+        return stored, None
+    return stored, view.body
 
 
 def update_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int,

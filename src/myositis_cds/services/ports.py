@@ -27,6 +27,7 @@ from myositis_cds.domain.clinic import (
     AuditQuery,
     Role,
     StoredPatient,
+    StoredView,
     SystemActor,
     User,
 )
@@ -43,11 +44,13 @@ __all__ = [
     "PatientRepository",
     "Role",
     "StoredPatient",
+    "StoredView",
     "SystemActor",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "User",
     "UserRepository",
+    "ViewStore",
 ]
 
 class PatientRepository(Protocol):
@@ -111,6 +114,16 @@ class AuditLog(Protocol):
         ...
 
 
+class ViewStore(Protocol):
+    """Rendered patient views, one per patient and fingerprint (derived data, never audited data)."""
+
+    def get(self, patient_id: int, fingerprint: str) -> StoredView | None: ...
+
+    def put(self, view: StoredView) -> None:
+        """Store ``view``, replacing the patient's view for that fingerprint."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit()`` makes its writes durable; leaving without it rolls back."""
 
@@ -120,6 +133,8 @@ class UnitOfWork(Protocol):
     def users(self) -> UserRepository: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def views(self) -> ViewStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -28,6 +28,7 @@ from myositis_cds.adapters.storage.repositories import (
     SqlPatientRepository,
     SqlUserRepository,
 )
+from myositis_cds.adapters.storage.views import SqlViewStore
 from myositis_cds.errors import DatabaseNotReadyError
 
 __all__ = ["Database", "SqlUnitOfWork", "display_url", "make_engine", "normalise_url"]
@@ -91,6 +92,7 @@ class SqlUnitOfWork:
     patients: SqlPatientRepository
     users: SqlUserRepository
     audit: SqlAuditLog
+    views: SqlViewStore
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -101,6 +103,7 @@ class SqlUnitOfWork:
         self.patients = SqlPatientRepository(self._session)
         self.users = SqlUserRepository(self._session)
         self.audit = SqlAuditLog(self._session)
+        self.views = SqlViewStore(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -10,13 +10,34 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["AuditRow", "Base", "PatientRow", "UserRow", "UtcDateTime"]
+__all__ = [
+    "AuditRow",
+    "Base",
+    "PageViewRow",
+    "PatientRow",
+    "SignInFailureRow",
+    "UserRow",
+    "UtcDateTime",
+    "WebSessionRow",
+]
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -83,3 +104,35 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     patient_key: Mapped[str | None] = mapped_column(String(200), index=True)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class PageViewRow(Base):
+    """The last rendered page of a patient for one knowledge fingerprint (derived data)."""
+
+    __tablename__ = "page_views"
+
+    patient_id: Mapped[int] = mapped_column(Integer, ForeignKey("patients.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SignInFailureRow(Base):
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_digest: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

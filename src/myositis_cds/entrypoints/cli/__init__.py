@@ -16,6 +16,7 @@ from myositis_cds.entrypoints.cli.admin import (
     cmd_users_add,
     cmd_users_disable,
     cmd_users_list,
+    cmd_views_render,
 )
 from myositis_cds.entrypoints.cli.assessing import (
     cmd_assess,
@@ -119,6 +120,12 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations (creates the tables)").set_defaults(
         handler=cmd_db_upgrade)
+    views = sub.add_parser("views", help="the clinic application's rendered patient pages")
+    views_sub = views.add_subparsers(dest="views_command", required=True)
+    render = views_sub.add_parser("render", help="render every stored patient's page for a date "
+                                  "(default today), e.g. nightly; each read is audited")
+    render.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
+    render.set_defaults(handler=cmd_views_render)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Administration at the server's shell: ``users add|list|disable`` and ``db upgrade``.
+"""Administration at the server's shell: ``users add|list|disable``, ``db upgrade`` and
+``views render`` (pre-render every patient page for a date, e.g. nightly after midnight).
 
 The database is ``MYOSITIS_CDS_DATABASE_URL`` or the SQLite file ``./var/myositis-cds.sqlite3``.
 User commands act as ``cli:<os user>`` (trusted like an admin: whoever has the shell has the
@@ -17,11 +18,19 @@ from typing import TypeVar
 
 from myositis_cds import bootstrap
 from myositis_cds.adapters.storage import Database, check_database, display_url
+from myositis_cds.entrypoints.cli.common import as_of_from
 from myositis_cds.errors import UsageError
-from myositis_cds.services import users
+from myositis_cds.services import users, views
 from myositis_cds.services.ports import SystemActor
 
-__all__ = ["cmd_db_upgrade", "cmd_users_add", "cmd_users_disable", "cmd_users_list", "shell_actor"]
+__all__ = [
+    "cmd_db_upgrade",
+    "cmd_users_add",
+    "cmd_users_disable",
+    "cmd_users_list",
+    "cmd_views_render",
+    "shell_actor",
+]
 
 T = TypeVar("T")
 
@@ -90,4 +99,29 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:  # noqa: ARG001 - every com
     url = bootstrap.database_url()
     revision = bootstrap.upgrade(url)
     sys.stdout.write(f"database {display_url(url)} is at revision {revision} (latest)\n")
+    return 0
+
+
+def cmd_views_render(args: argparse.Namespace) -> int:
+    """Render and store the patient page of every stored patient for ``--as-of`` (default today)
+    with the server's knowledge pack and settings, so the first opening of each page that day is as
+    fast as the next. Each patient read is audited."""
+    from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415 - loads matplotlib
+
+    clinic = Clinic()
+    as_of = as_of_from(args, clinic.today())
+
+    def progress(done: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{done} patients checked")
+            sys.stderr.flush()
+
+    summary = _with_database(lambda db: views.render_views(
+        db, shell_actor(), as_of=as_of, fingerprint=clinic.fingerprint,
+        render=lambda stored, day: clinic.page_parts(stored, day).encode(), progress=progress))
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    sys.stdout.write(f"pages for {summary.as_of}: {summary.rendered} rendered, {summary.current} "
+                     f"already current, {summary.invalid} not rendered (the stored record no "
+                     "longer validates; its page lists the errors)\n")
     return 0

@@ -41,7 +41,21 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                        "or ./var/myositis-cds.sqlite3)")
     serve.add_argument("--seed-examples", action="store_true",
                        help="store the example patients that are not stored yet")
+    serve.add_argument("--workers", type=_workers, default=1,
+                       help="server processes (default 1; sessions, sign-in limits and rendered "
+                            "pages are shared through the database)")
     serve.set_defaults(handler=cmd_serve)
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        msg = f"got {value!r}; expected a whole number of processes from 1 to 64"
+        raise argparse.ArgumentTypeError(msg)
+    return workers
 
 
 def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
@@ -88,20 +102,19 @@ def _log_config() -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - the server loads only to serve
 
-    from myositis_cds.entrypoints.web import WebSettings, create_app  # noqa: PLC0415
-
     url = args.database_url or bootstrap.database_url()
     for line in prepare_database(url, seed_examples=args.seed_examples):
         sys.stdout.write(line + "\n")
-    key = os.environ.get("MYOSITIS_CDS_SECRET_KEY", "").encode()
-    settings = WebSettings(
-        database_url=url, secret_key=key or secrets.token_bytes(32),
-        secure_cookies=os.environ.get("MYOSITIS_CDS_SECURE_COOKIES", "") in ("1", "true", "yes"))
+    # Every server process reads its settings from the environment (see
+    # WebSettings.from_environment); they must share one signing key, made here if none is given.
+    os.environ["MYOSITIS_CDS_DATABASE_URL"] = url
+    os.environ.setdefault("MYOSITIS_CDS_SECRET_KEY", secrets.token_urlsafe(32))
     host = f"[{args.host}]" if ":" in args.host else args.host
     sys.stdout.write(f"myositis-cds is at http://{host}:{args.port}/  (Ctrl-C stops it)\n")
     sys.stdout.flush()
     # The access log is ours (method, route template, status, duration, user): uvicorn's would
     # print full paths and query strings, which can hold patient data.
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False,
+    uvicorn.run("myositis_cds.entrypoints.web.app:create_app_from_environment", factory=True,
+                host=args.host, port=args.port, workers=args.workers, access_log=False,
                 log_config=_log_config(), server_header=False)
     return 0

@@ -16,11 +16,11 @@ from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
 from myositis_cds.entrypoints.web.middleware import SecurityMiddleware
 from myositis_cds.entrypoints.web.openapi import install_openapi
-from myositis_cds.entrypoints.web.sessions import LoginLimiter, SessionStore
+from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.entrypoints.web.state import WebState
 
-__all__ = ["OPENAPI_URL", "create_app"]
+__all__ = ["OPENAPI_URL", "create_app", "create_app_from_environment"]
 
 OPENAPI_URL = "/api/v1/openapi.json"
 _DESCRIPTION = """Clinical decision support for dermatomyositis with anti-Mi-2 antibodies.
@@ -58,12 +58,13 @@ def create_app(settings: WebSettings) -> FastAPI:
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.web = WebState(
         settings=settings, uow=database, hasher=bootstrap.password_hasher(),
-        sessions=SessionStore(lifetime=settings.session_lifetime.total_seconds(),
-                              idle=settings.session_idle_timeout.total_seconds(),
-                              max_sessions=settings.max_sessions),
-        limiter=LoginLimiter(max_failures=settings.login_max_failures,
-                             window=settings.login_window.total_seconds(),
-                             max_keys=settings.rate_limit_max_keys),
+        sessions=SqlSessionStore(database.engine,
+                                 lifetime=settings.session_lifetime.total_seconds(),
+                                 idle=settings.session_idle_timeout.total_seconds(),
+                                 max_sessions=settings.max_sessions),
+        limiter=SqlLoginLimiter(database.engine, max_failures=settings.login_max_failures,
+                                window=settings.login_window.total_seconds(),
+                                max_keys=settings.rate_limit_max_keys),
         clinic=Clinic(), templates=_templates())
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -73,3 +74,9 @@ def create_app(settings: WebSettings) -> FastAPI:
     install_openapi(app)
     app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The application of one server process (``myositis-cds serve --workers N`` starts N), with
+    :meth:`WebSettings.from_environment`; every process shares sessions through the database."""
+    return create_app(WebSettings.from_environment())

@@ -15,22 +15,27 @@ root element.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import threading
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
+from importlib import resources
 from typing import Any, Final
 
-from myositis_cds import bootstrap
+from myositis_cds import __version__, bootstrap
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams, assess, to_dict
 from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.services import RecordParser
+from myositis_cds.services.ports import StoredPatient
 
-__all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "svg_with_attributes"]
+__all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]
 
 SEVERITIES: Final = ("critical", "warning", "info")
 FIGURE_NAMES: Final = ("ck", "mmt8", "titer")
@@ -86,6 +91,45 @@ def svg_with_attributes(markup: str) -> str:
     return _TAG.sub(rewrite, markup)
 
 
+VIEW_FORMAT: Final = b"page-parts@1"
+"""Changes whenever what :meth:`Clinic.page_parts` produces changes shape."""
+
+
+def view_fingerprint(params: EngineParams) -> str:
+    """What a stored page view depends on besides the record, version and date: this release,
+    the view format, the knowledge pack and settings in force and the report's templates and code.
+
+    Equal fingerprints mean equal pages for equal inputs; anything else is a miss, so a new pack,
+    a site setting or an upgraded release never shows a page made with the old ones."""
+    digest = hashlib.sha256(__version__.encode() + b"\0" + VIEW_FORMAT + b"\0")
+    digest.update(repr(params.pack).encode() + b"\0")
+    digest.update(repr(sorted(params.settings.values.items())).encode() + b"\0")
+    report = resources.files("myositis_cds.entrypoints.report")
+    for part in sorted([*report.iterdir(), *report.joinpath("templates").iterdir()],
+                       key=lambda t: t.name):
+        if part.is_file() and part.name.endswith((".py", ".j2")):
+            digest.update(part.name.encode() + b"\0" + part.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageParts:
+    """What a patient page shows of a stored patient at one version and date, already escaped:
+    the report (with the trend figure references) and the timeline."""
+
+    report: str
+    timeline: str
+
+    def encode(self) -> bytes:
+        return zlib.compress(json.dumps({"report": self.report, "timeline": self.timeline})
+                             .encode("utf-8"), 6)
+
+    @classmethod
+    def decode(cls, body: bytes) -> PageParts:
+        parts = json.loads(zlib.decompress(body))
+        return cls(report=parts["report"], timeline=parts["timeline"])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertCounts:
     critical: int = 0
@@ -103,6 +147,11 @@ class Clinic:
     """Rendered SVG figures kept (three per patient page)."""
     _figures: OrderedDict[tuple[int, int, dt.date, str], bytes] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    fingerprint: str = field(init=False)
+    """:func:`view_fingerprint` of :attr:`params` (stored page views are keyed by it)."""
+
+    def __post_init__(self) -> None:
+        self.fingerprint = view_fingerprint(self.params)
 
     @property
     def citations(self) -> dict[str, str]:
@@ -144,14 +193,30 @@ class Clinic:
         return AlertCounts(critical=counts["critical"], warning=counts["warning"],
                            info=counts["info"])
 
-    def figure_references(self, *, document: object, as_of: dt.date,
-                          src_of: Callable[[str], str]) -> str:
-        """The trend section of a page: one ``<img>`` per figure (URL ``src_of(name)``) with alt
-        text and caption. Only the trends are computed (no drawing, no lock)."""
-        from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only when needed
+    @staticmethod
+    def figure_url(stored: StoredPatient, as_of: dt.date, name: str) -> str:
+        """The versioned URL of one trend figure (it never changes, so browsers may keep it)."""
+        return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
+                f"&as_of={as_of.isoformat()}")
 
-        _, trends = plots.record_trends(self.record(document), as_of=as_of, params=self.params)
-        return plots.trend_figure_references_html(trends, src_of=src_of)
+    def page_parts(self, stored: StoredPatient, as_of: dt.date) -> PageParts:
+        """Report, trend references and timeline of ``stored`` on ``as_of``: one parse of the
+        record and one timeline (the figures are drawn by their own requests)."""
+        from myositis_cds.entrypoints.report import (  # noqa: PLC0415 - loads matplotlib
+            plots,
+            render_html,
+            render_timeline_html_fragment,
+        )
+
+        record = self.record(stored.record)
+        document = to_dict(assess(record, as_of, self.params))
+        timeline, trends = plots.record_trends(record, as_of=as_of, params=self.params)
+        figures = plots.trend_figure_references_html(
+            trends, src_of=lambda name: self.figure_url(stored, as_of, name))
+        citations = self.citations
+        report = render_html(document, citations, figures={str(document["patient_id"]): figures})
+        return PageParts(report=report, timeline=render_timeline_html_fragment(
+            timeline_to_dict(timeline), citations))
 
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:

@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.report import render_html, render_timeline_html_fragment
 from myositis_cds.entrypoints.report.html import jinja_environment as report_templates
 from myositis_cds.entrypoints.web import admin_pages, form_pages
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
@@ -33,13 +32,14 @@ from myositis_cds.entrypoints.web.auth import (
     set_session_cookie,
     sign_in,
 )
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES
+from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES, PageParts
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
-from myositis_cds.services import cohort, patients, users
+from myositis_cds.services import cohort, patients, users, views
 from myositis_cds.services.access import PATIENT_ROLES
+from myositis_cds.services.ports import StoredView
 
 __all__ = ["LOGIN_COOKIE", "router"]
 
@@ -177,23 +177,26 @@ def import_record(request: Request, principal: PageWriter,
 def _report(request: Request, principal: PagePrincipal, patient_id: int,
             as_of: dt.date | None) -> dict[str, Any]:
     """What the patient page and its print view show: report, timeline and references to the
-    trend figures (drawn by :func:`trend_figure`, one request each, not here)."""
+    trend figures (drawn by :func:`trend_figure`, one request each, not here).
+
+    The parts come from the stored view of this version, date and fingerprint when there is one
+    (see :mod:`myositis_cds.services.views`); otherwise they are rendered and kept."""
     state = web_state(request)
-    day = state.clinic.as_of(as_of)
-    stored = patients.read_patient(state.uow, principal.user, patient_id)
-    document = state.clinic.assessment(stored.record, day)
-
-    def figure_url(name: str) -> str:
-        return f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}&as_of={day.isoformat()}"
-
-    figures = state.clinic.figure_references(document=stored.record, as_of=day, src_of=figure_url)
-    report = Markup(render_html(document, state.clinic.citations,  # noqa: S704 - escaped by the report's templates
-                                figures={str(document["patient_id"]): figures}))
-    timeline = Markup(render_timeline_html_fragment(  # noqa: S704 - escaped by the report's templates
-        state.clinic.timeline(stored.record, day), state.clinic.citations))
+    clinic = state.clinic
+    day = clinic.as_of(as_of)
+    stored, body = patients.read_patient_with_view(state.uow, principal.user, patient_id, as_of=day,
+                                                   fingerprint=clinic.fingerprint)
+    if body is None:
+        parts = clinic.page_parts(stored, day)
+        views.save_view(state.uow, StoredView(patient_id=stored.id, version=stored.version,
+                                              as_of=day, fingerprint=clinic.fingerprint,
+                                              body=parts.encode()))
+    else:
+        parts = PageParts.decode(body)
     return {"title": stored.patient_key, "principal": principal, "patient": stored,
-            "as_of": day.isoformat(), "today": state.clinic.today().isoformat(), "report": report,
-            "timeline": timeline}
+            "as_of": day.isoformat(), "today": clinic.today().isoformat(),
+            "report": Markup(parts.report),  # noqa: S704 - escaped by the report's templates
+            "timeline": Markup(parts.timeline)}  # noqa: S704 - escaped by the report's templates
 
 
 @router.get("/patients/{patient_id}/figures/{name}.svg")

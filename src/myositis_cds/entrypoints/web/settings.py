@@ -8,7 +8,9 @@ stay in the knowledge pack and a site's settings file.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["WebSettings"]
@@ -43,6 +45,21 @@ class WebSettings:
     """Client addresses and usernames tracked by the sign-in limiter at most (least recent dropped)."""
     max_upload_bytes: int = 5 * 1024 * 1024
     """Largest JSON body or uploaded record file accepted."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
+        """Settings for a server process: ``MYOSITIS_CDS_DATABASE_URL`` (required here),
+        ``MYOSITIS_CDS_SECRET_KEY`` (the same in every process of one server; random if unset) and
+        ``MYOSITIS_CDS_SECURE_COOKIES`` (``1``, ``true`` or ``yes``)."""
+        env = os.environ if environ is None else environ
+        url = env.get("MYOSITIS_CDS_DATABASE_URL", "")
+        if not url:
+            msg = "MYOSITIS_CDS_DATABASE_URL: not set; expected the application database's URL"
+            raise ValueError(msg)
+        key = env.get("MYOSITIS_CDS_SECRET_KEY", "").encode()
+        return cls(database_url=url, secret_key=key or _random_key(),
+                   secure_cookies=env.get("MYOSITIS_CDS_SECURE_COOKIES", "").lower()
+                   in ("1", "true", "yes"))
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 16:

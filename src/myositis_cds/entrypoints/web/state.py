@@ -9,7 +9,7 @@ import jinja2
 from starlette.requests import Request
 
 from myositis_cds.entrypoints.web.clinical import Clinic
-from myositis_cds.entrypoints.web.sessions import LoginLimiter, SessionStore
+from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.services.ports import PasswordHasher, UnitOfWorkFactory
 
@@ -21,8 +21,8 @@ class WebState:
     settings: WebSettings
     uow: UnitOfWorkFactory
     hasher: PasswordHasher
-    sessions: SessionStore
-    limiter: LoginLimiter
+    sessions: SqlSessionStore
+    limiter: SqlLoginLimiter
     clinic: Clinic
     templates: jinja2.Environment
 

@@ -1,0 +1,44 @@
+"""The rendered-view store (``page_views``): one row per patient and fingerprint, replaced in place.
+
+``put`` is an upsert (``INSERT ... ON CONFLICT DO UPDATE`` on both SQLite and PostgreSQL), so two
+server processes that render the same patient at once both succeed and the last one wins; the
+views are derived data that either would have produced identically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from myositis_cds.adapters.storage.models import PageViewRow
+from myositis_cds.domain.clinic import StoredView
+
+__all__ = ["SqlViewStore"]
+
+
+class SqlViewStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, patient_id: int, fingerprint: str) -> StoredView | None:
+        row = self._session.scalar(
+            select(PageViewRow).where(PageViewRow.patient_id == patient_id,
+                                      PageViewRow.fingerprint == fingerprint))
+        if row is None:
+            return None
+        return StoredView(patient_id=row.patient_id, version=row.version, as_of=row.as_of,
+                          fingerprint=row.fingerprint, body=row.body)
+
+    def put(self, view: StoredView) -> None:
+        values = {"patient_id": view.patient_id, "fingerprint": view.fingerprint,
+                  "version": view.version, "as_of": view.as_of, "body": view.body,
+                  "created_at": dt.datetime.now(dt.UTC)}
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(PageViewRow).values(**values)
+        changed = {k: stmt.excluded[k] for k in ("version", "as_of", "body", "created_at")}
+        self._session.execute(stmt.on_conflict_do_update(
+            index_elements=[PageViewRow.patient_id, PageViewRow.fingerprint], set_=changed))
