@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from myositis_cds.engine import EngineParams
 from myositis_cds.entrypoints.cli import main
@@ -115,3 +117,9 @@ def test_serve_refuses_a_bad_number_of_workers(workers: str,
     assert exit_info.value.code == 2
     assert (f"argument --workers: got {workers!r}; expected a whole number of processes from 1 "
             "to 64") in capsys.readouterr().err
+
+
+@given(report=st.text(), timeline=st.text())
+def test_page_parts_survive_storage_exactly(report: str, timeline: str) -> None:
+    parts = PageParts(report=report, timeline=timeline)
+    assert PageParts.decode(parts.encode()) == parts

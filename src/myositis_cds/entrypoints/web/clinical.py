@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import threading
 import zlib
@@ -91,7 +90,7 @@ def svg_with_attributes(markup: str) -> str:
     return _TAG.sub(rewrite, markup)
 
 
-VIEW_FORMAT: Final = b"page-parts@1"
+VIEW_FORMAT: Final = b"page-parts@2"
 """Changes whenever what :meth:`Clinic.page_parts` produces changes shape."""
 
 
@@ -121,13 +120,16 @@ class PageParts:
     timeline: str
 
     def encode(self) -> bytes:
-        return zlib.compress(json.dumps({"report": self.report, "timeline": self.timeline})
-                             .encode("utf-8"), 6)
+        """zlib of the report's UTF-8 length (4 bytes, big-endian), the report and the timeline."""
+        report = self.report.encode("utf-8")
+        return zlib.compress(len(report).to_bytes(4, "big") + report
+                             + self.timeline.encode("utf-8"), 6)
 
     @classmethod
     def decode(cls, body: bytes) -> PageParts:
-        parts = json.loads(zlib.decompress(body))
-        return cls(report=parts["report"], timeline=parts["timeline"])
+        data = zlib.decompress(body)
+        end = 4 + int.from_bytes(data[:4], "big")
+        return cls(report=data[4:end].decode("utf-8"), timeline=data[end:].decode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
