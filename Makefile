@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_timeline.py
 	$(BIN)/python benchmarks/bench_web.py
+	$(BIN)/python benchmarks/bench_cohort.py
+	$(BIN)/python benchmarks/bench_fhir_export.py
+	$(BIN)/python benchmarks/bench_fhir_import.py
+	$(BIN)/python benchmarks/bench_cds_hooks.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from myositis_cds.adapters.storage import Database
+from myositis_cds.adapters.storage import Database, head_revision
 from myositis_cds.entrypoints.cli import main
 
 PASSWORD = "correct horse battery staple"
@@ -53,7 +53,7 @@ def test_db_upgrade_creates_the_database(database_url: str, capsys: pytest.Captu
                                          tmp_path: Path) -> None:
     assert main(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert out == f"database {database_url} is at revision 0002 (latest)\n"
+    assert out == f"database {database_url} is at revision {head_revision()} (latest)\n"
     assert (tmp_path / "var" / "cds.sqlite3").is_file()
     assert main(["db", "upgrade"]) == 0
 
@@ -64,7 +64,7 @@ def test_users_commands_need_an_upgraded_database(database_url: str,
     code, out, err = run(capsys, monkeypatch, "users", "list")
     assert (code, out) == (2, "")
     assert err.startswith("error: the database sqlite:///")
-    assert "has no tables yet; expected revision 0002: run `myositis-cds db upgrade`" in err
+    assert f"has no tables yet; expected revision {head_revision()}: run `myositis-cds db upgrade`" in err
 
 
 def test_add_list_disable(upgraded: str, capsys: pytest.CaptureFixture[str],

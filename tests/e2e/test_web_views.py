@@ -51,7 +51,10 @@ def test_the_page_is_rendered_once_per_version_and_date_then_read_back(web: Web)
         # What is served next comes from the stored view: replace it and see the replacement.
         views.save_view(web.uow, StoredView(
             patient_id=stored.id, version=1, as_of=TODAY, fingerprint=fingerprint,
-            body=PageParts(report="<p>stored view</p>", timeline="").encode()))
+            body=PageParts(report="<p>stored view</p>", timeline="").encode(),
+            summary={"critical": 7, "warning": 0, "info": 0}))
+        # The list's badges come from the stored view too.
+        assert "7 critical" in client.get("/patients").text
         assert "<p>stored view</p>" in client.get(f"/patients/{stored.id}").text
         assert "<p>stored view</p>" in client.get(f"/patients/{stored.id}/print").text
         # Another date is another view; the stored one stays for today.

@@ -26,9 +26,9 @@ DAY = dt.date(2026, 11, 21)
 
 
 def view(stored: StoredPatient, *, as_of: dt.date = DAY, fingerprint: str = "f1",
-         body: bytes = b"page") -> StoredView:
+         body: bytes = b"page", alerts: int = 1) -> StoredView:
     return StoredView(patient_id=stored.id, version=stored.version, as_of=as_of,
-                      fingerprint=fingerprint, body=body)
+                      fingerprint=fingerprint, body=body, summary={"alerts": alerts})
 
 
 @pytest.fixture
@@ -86,14 +86,17 @@ def test_pre_rendering_renders_what_is_missing_and_audits_each_read(database: Da
     views.save_view(database, view(stored[0], body=b"current"))
     rendered: list[tuple[str, dt.date]] = []
 
-    def render(patient: StoredPatient, as_of: dt.date) -> bytes:
+    def render(patient: StoredPatient, as_of: dt.date) -> tuple[bytes, dict[str, int]]:
         rendered.append((patient.patient_key, as_of))
-        return f"{patient.patient_key}@{as_of}".encode()
+        return f"{patient.patient_key}@{as_of}".encode(), {"alerts": len(rendered)}
 
     summary = views.render_views(database, ACTOR, as_of=DAY, fingerprint="f1", render=render)
     assert (summary.rendered, summary.current, summary.invalid) == (2, 1, 0)
     assert sorted(rendered) == [("ex-non-severe", DAY), ("ex-severe-ild", DAY)]
     assert read(database, stored[2]) == b"ex-severe-ild@2026-11-21"
+    listed = patients.list_patients(database, ACTOR, views_of=(DAY, "f1"))
+    assert {p.patient_key: listed.summaries.get(p.id) for p in listed.patients} == {
+        "ex-juvenile": {"alerts": 1}, "ex-non-severe": {"alerts": 1}, "ex-severe-ild": {"alerts": 2}}
     assert read(database, stored[0]) == b"current"
     with database() as work:
         details = [e.detail for e in work.audit.export() if "pre-rendered" in e.detail]
@@ -102,3 +105,16 @@ def test_pre_rendering_renders_what_is_missing_and_audits_each_read(database: Da
     assert (again.rendered, again.current) == (0, 3)
     with pytest.raises(PermissionDeniedError):
         views.render_views(database, RESEARCHER, as_of=DAY, fingerprint="f1", render=render)
+
+
+def test_the_list_carries_only_current_summaries(database: Database, stored: StoredPatient) -> None:
+    assert patients.list_patients(database, ACTOR).summaries == {}
+    views.save_view(database, view(stored, alerts=3))
+    assert patients.list_patients(database, ACTOR, views_of=(DAY, "f1")).summaries == {
+        stored.id: {"alerts": 3}}
+    for other in ((DAY - dt.timedelta(days=1), "f1"), (DAY, "f2")):
+        assert patients.list_patients(database, ACTOR, views_of=other).summaries == {}
+    changed: dict[str, Any] = copy.deepcopy(dict(stored.record))
+    changed["sex"] = "male"
+    patients.update_patient(database, ACTOR, stored.id, changed, expected_version=1, parse=PARSE)
+    assert patients.list_patients(database, ACTOR, views_of=(DAY, "f1")).summaries == {}

@@ -9,12 +9,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from types import TracebackType
 from typing import Self
 
 from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
-from myositis_cds.services.ports import AuditEvent, AuditQuery, StoredPatient, StoredView, User
+from myositis_cds.services.ports import (
+    AuditEvent,
+    AuditQuery,
+    StoredPatient,
+    StoredView,
+    User,
+    ViewSummary,
+)
 
 
 @dataclasses.dataclass
@@ -149,6 +156,12 @@ class FakeViews:
 
     def get(self, patient_id: int, fingerprint: str) -> StoredView | None:
         return self._state.views.get((patient_id, fingerprint))
+
+    def summaries(self, patient_ids: Collection[int], fingerprint: str) -> list[ViewSummary]:
+        return [ViewSummary(patient_id=v.patient_id, version=v.version, as_of=v.as_of,
+                            summary=v.summary)
+                for (patient_id, kept), v in self._state.views.items()
+                if patient_id in patient_ids and kept == fingerprint]
 
     def put(self, view: StoredView) -> None:
         if view.patient_id not in self._state.patients:

@@ -24,6 +24,7 @@ __all__ = [
     "StoredView",
     "SystemActor",
     "User",
+    "ViewSummary",
 ]
 
 Role = Literal["clinician", "researcher", "admin"]
@@ -32,12 +33,12 @@ ROLES: tuple[Role, ...] = ("clinician", "researcher", "admin")
 AuditAction = Literal[
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
     "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
-    "audit.read", "audit.export",
+    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = (
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
     "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
-    "audit.read", "audit.export",
+    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export",
 )
 
 
@@ -55,6 +56,18 @@ class StoredView:
     as_of: dt.date
     fingerprint: str
     body: bytes
+    summary: Mapping[str, int]
+    """A few counts shown without the body (e.g. alerts by severity in the patient list)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewSummary:
+    """A stored view's key and summary, without its body."""
+
+    patient_id: int
+    version: int
+    as_of: dt.date
+    summary: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

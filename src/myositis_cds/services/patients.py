@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from myositis_cds.errors import NotFoundError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
@@ -126,19 +126,33 @@ class PatientPage:
     total: int
     limit: int
     offset: int
+    summaries: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+    """By patient id: the summary of the stored view for exactly the listed version, the asked
+    date and fingerprint (see :func:`list_patients`); patients without one are absent."""
 
 
 def list_patients(uow: UnitOfWorkFactory, actor: Actor, *, query: str = "", limit: int = 50,
-                  offset: int = 0) -> PatientPage:
-    """Patients whose key contains ``query`` (case-insensitive); ``limit`` is capped at 500."""
+                  offset: int = 0, views_of: tuple[dt.date, str] | None = None) -> PatientPage:
+    """Patients whose key contains ``query`` (case-insensitive); ``limit`` is capped at 500.
+
+    With ``views_of=(as_of, fingerprint)`` the page also carries the summaries of the listed
+    patients' stored views for that date and fingerprint (current versions only)."""
     require(uow, actor, "patient.list", PATIENT_ROLES, what="list identifiable patient records")
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
     with uow() as work:
         patients = work.patients.list(query=query, limit=limit, offset=offset)
         total = work.patients.count(query=query)
+        summaries: dict[int, Mapping[str, int]] = {}
+        if views_of is not None:
+            as_of, fingerprint = views_of
+            versions = {p.id: p.version for p in patients}
+            summaries = {v.patient_id: v.summary
+                         for v in work.views.summaries(list(versions), fingerprint)
+                         if v.as_of == as_of and versions.get(v.patient_id) == v.version}
         work.audit.append(event(actor, "patient.list",
                                 detail=f"{len(patients)} of {total} shown (offset {offset})"
                                 + (", filtered" if query else "")))
         work.commit()
-    return PatientPage(patients=tuple(patients), total=total, limit=limit, offset=offset)
+    return PatientPage(patients=tuple(patients), total=total, limit=limit, offset=offset,
+                       summaries=summaries)

@@ -14,7 +14,7 @@ audit events included, so a write and its audit event are stored together or not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -30,6 +30,7 @@ from myositis_cds.domain.clinic import (
     StoredView,
     SystemActor,
     User,
+    ViewSummary,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "User",
     "UserRepository",
     "ViewStore",
+    "ViewSummary",
 ]
 
 class PatientRepository(Protocol):
@@ -118,6 +120,10 @@ class ViewStore(Protocol):
     """Rendered patient views, one per patient and fingerprint (derived data, never audited data)."""
 
     def get(self, patient_id: int, fingerprint: str) -> StoredView | None: ...
+
+    def summaries(self, patient_ids: Collection[int], fingerprint: str) -> list[ViewSummary]:
+        """The stored views' summaries of these patients (bodies are not read)."""
+        ...
 
     def put(self, view: StoredView) -> None:
         """Store ``view``, replacing the patient's view for that fingerprint."""

@@ -11,7 +11,7 @@ nightly job for the new date) reads every patient and audits each read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from myositis_cds.errors import RecordValidationError
@@ -20,8 +20,8 @@ from myositis_cds.services.ports import Actor, StoredPatient, StoredView, UnitOf
 
 __all__ = ["RenderSummary", "render_views", "save_view"]
 
-Render = Callable[[StoredPatient, dt.date], bytes]
-"""Renders the view body of a stored patient for an assessment date."""
+Render = Callable[[StoredPatient, dt.date], tuple[bytes, Mapping[str, int]]]
+"""Renders the view body and summary of a stored patient for an assessment date."""
 
 BATCH = 200
 
@@ -74,12 +74,13 @@ def render_views(uow: UnitOfWorkFactory, actor: Actor, *, as_of: dt.date, finger
             work.commit()
         for stored in todo:
             try:
-                body = render(stored, as_of)
+                body, summary = render(stored, as_of)
             except RecordValidationError:
                 invalid += 1
                 continue
             rendered += save_view(uow, StoredView(patient_id=stored.id, version=stored.version,
-                                                  as_of=as_of, fingerprint=fingerprint, body=body))
+                                                  as_of=as_of, fingerprint=fingerprint, body=body,
+                                                  summary=summary))
         offset += len(batch)
         if progress is not None:
             progress(offset)

@@ -117,6 +117,7 @@ class PageViewRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[dt.date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    summary: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 

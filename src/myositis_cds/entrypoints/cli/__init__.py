@@ -25,7 +25,10 @@ from myositis_cds.entrypoints.cli.assessing import (
     cmd_pack,
     cmd_schema,
 )
+from myositis_cds.entrypoints.cli.cohort import add_cohort_parser
 from myositis_cds.entrypoints.cli.common import FORMATS
+from myositis_cds.entrypoints.cli.fhir import add_fhir_parser
+from myositis_cds.entrypoints.cli.fhir_export import add_fhir_export_parser
 from myositis_cds.entrypoints.cli.monitoring import TIMELINE_FORMATS, cmd_plot, cmd_timeline
 from myositis_cds.entrypoints.cli.serve import add_serve_parser
 from myositis_cds.entrypoints.cli.titers import cmd_titers
@@ -50,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="myositis-cds",
         description="Clinical decision support for dermatomyositis with anti-Mi-2 antibodies.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _assessing_parsers(sub)
+    _monitoring_parsers(sub)
+    _admin_parsers(sub)
+    add_serve_parser(sub)
+    add_cohort_parser(sub)
+    add_fhir_export_parser(sub)
+    add_fhir_parser(sub)
+    return parser
+
+
+def _assessing_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     assess = sub.add_parser("assess", help="assess a patient-record@1 file (or a batch)")
     assess.add_argument("file")
     assess.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
@@ -72,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     pack = sub.add_parser("pack", help="show the knowledge pack's rules and settings")
     pack.add_argument("--settings")
     pack.set_defaults(handler=cmd_pack)
+
+
+def _monitoring_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     timeline = sub.add_parser("timeline", help="every visit's TIS against the baseline, with "
                               "treatments (a patient-record@1 file or a batch)")
     timeline.add_argument("file")
@@ -96,9 +113,6 @@ def _parser() -> argparse.ArgumentParser:
     titers.add_argument("--settings", help="site settings file (TOML or JSON)")
     titers.add_argument("--out", help="write the result to this file instead of stdout")
     titers.set_defaults(handler=cmd_titers)
-    _admin_parsers(sub)
-    add_serve_parser(sub)
-    return parser
 
 
 def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,18 +10,22 @@ not been applied (``myositis-cds db upgrade`` applies them).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from myositis_cds import bootstrap
 from myositis_cds.adapters.storage import Database, check_database, display_url
 from myositis_cds.entrypoints.cli.common import as_of_from
 from myositis_cds.errors import UsageError
 from myositis_cds.services import users, views
-from myositis_cds.services.ports import SystemActor
+from myositis_cds.services.ports import StoredPatient, SystemActor
+
+if TYPE_CHECKING:
+    from myositis_cds.entrypoints.web.clinical import Clinic
 
 __all__ = [
     "cmd_db_upgrade",
@@ -102,11 +106,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:  # noqa: ARG001 - every com
     return 0
 
 
+def _rendered(clinic: Clinic, stored: StoredPatient, as_of: dt.date) -> tuple[bytes, dict[str, int]]:
+    parts, alerts = clinic.page_parts(stored, as_of)
+    return parts.encode(), alerts.to_summary()
+
+
 def cmd_views_render(args: argparse.Namespace) -> int:
     """Render and store the patient page of every stored patient for ``--as-of`` (default today)
     with the server's knowledge pack and settings, so the first opening of each page that day is as
     fast as the next. Each patient read is audited."""
-    from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415 - loads matplotlib
+    from myositis_cds.entrypoints.web.clinical import Clinic  # noqa: PLC0415 - the web app's code
 
     clinic = Clinic()
     as_of = as_of_from(args, clinic.today())
@@ -118,7 +127,7 @@ def cmd_views_render(args: argparse.Namespace) -> int:
 
     summary = _with_database(lambda db: views.render_views(
         db, shell_actor(), as_of=as_of, fingerprint=clinic.fingerprint,
-        render=lambda stored, day: clinic.page_parts(stored, day).encode(), progress=progress))
+        render=lambda stored, day: _rendered(clinic, stored, day), progress=progress))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     sys.stdout.write(f"pages for {summary.as_of}: {summary.rendered} rendered, {summary.current} "

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from myositis_cds import __version__, bootstrap
 from myositis_cds.entrypoints.web import api, pages
+from myositis_cds.entrypoints.web.cds_hooks import install_cds_hooks
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
 from myositis_cds.entrypoints.web.middleware import SecurityMiddleware
@@ -72,6 +73,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     install_error_handlers(app)
     install_openapi(app)
+    install_cds_hooks(app, settings.cds_hooks, engine=database.engine)  # before the security layer
     app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024)
     return app
 

@@ -20,7 +20,7 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
@@ -29,6 +29,7 @@ from typing import Any, Final
 from myositis_cds import __version__, bootstrap
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams, assess, to_dict
+from myositis_cds.engine.results import Alert
 from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.services import RecordParser
@@ -140,6 +141,20 @@ class AlertCounts:
     invalid: bool = False
     """The stored record no longer validates (e.g. the pack changed): no assessment."""
 
+    def to_summary(self) -> dict[str, int]:
+        return {"critical": self.critical, "warning": self.warning, "info": self.info}
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, int]) -> AlertCounts:
+        return cls(critical=summary["critical"], warning=summary["warning"], info=summary["info"])
+
+
+def _alert_counts(alerts: Iterable[Alert]) -> AlertCounts:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for alert in alerts:
+        counts[alert.severity] += 1
+    return AlertCounts.from_summary(counts)
+
 
 @dataclass(slots=True, kw_only=True)
 class Clinic:
@@ -186,14 +201,9 @@ class Clinic:
 
     def alert_counts(self, document: Mapping[str, object], as_of: dt.date) -> AlertCounts:
         try:
-            result = assess(self.record(document), as_of, self.params)
+            return _alert_counts(assess(self.record(document), as_of, self.params).alerts)
         except RecordValidationError:
             return AlertCounts(invalid=True)
-        counts = dict.fromkeys(SEVERITIES, 0)
-        for alert in result.alerts:
-            counts[alert.severity] += 1
-        return AlertCounts(critical=counts["critical"], warning=counts["warning"],
-                           info=counts["info"])
 
     @staticmethod
     def figure_url(stored: StoredPatient, as_of: dt.date, name: str) -> str:
@@ -201,9 +211,10 @@ class Clinic:
         return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
                 f"&as_of={as_of.isoformat()}")
 
-    def page_parts(self, stored: StoredPatient, as_of: dt.date) -> PageParts:
-        """Report, trend references and timeline of ``stored`` on ``as_of``: one parse of the
-        record and one timeline (the figures are drawn by their own requests)."""
+    def page_parts(self, stored: StoredPatient, as_of: dt.date) -> tuple[PageParts, AlertCounts]:
+        """Report, trend references and timeline of ``stored`` on ``as_of`` (one parse of the
+        record and one timeline; the figures are drawn by their own requests), and its alert
+        counts."""
         from myositis_cds.entrypoints.report import (  # noqa: PLC0415 - loads matplotlib
             plots,
             render_html,
@@ -211,14 +222,16 @@ class Clinic:
         )
 
         record = self.record(stored.record)
-        document = to_dict(assess(record, as_of, self.params))
+        result = assess(record, as_of, self.params)
+        document = to_dict(result)
         timeline, trends = plots.record_trends(record, as_of=as_of, params=self.params)
         figures = plots.trend_figure_references_html(
             trends, src_of=lambda name: self.figure_url(stored, as_of, name))
         citations = self.citations
         report = render_html(document, citations, figures={str(document["patient_id"]): figures})
-        return PageParts(report=report, timeline=render_timeline_html_fragment(
+        parts = PageParts(report=report, timeline=render_timeline_html_fragment(
             timeline_to_dict(timeline), citations))
+        return parts, _alert_counts(result.alerts)
 
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:

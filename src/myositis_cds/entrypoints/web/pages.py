@@ -32,14 +32,14 @@ from myositis_cds.entrypoints.web.auth import (
     set_session_cookie,
     sign_in,
 )
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES, PageParts
+from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES, AlertCounts, PageParts
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
 from myositis_cds.services import cohort, patients, users, views
 from myositis_cds.services.access import PATIENT_ROLES
-from myositis_cds.services.ports import StoredView
+from myositis_cds.services.ports import StoredPatient, StoredView
 
 __all__ = ["LOGIN_COOKIE", "router"]
 
@@ -127,11 +127,18 @@ def patient_list(request: Request, principal: PagePrincipal,
                  q: Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")] = "",
                  offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> HTMLResponse:
     state = web_state(request)
+    clinic = state.clinic
+    today = clinic.today()
     page = patients.list_patients(state.uow, principal.user, query=q, limit=PAGE_SIZE,
-                                  offset=offset)
-    today = state.clinic.today()
-    rows = [{"patient": p, "alerts": state.clinic.alert_counts(p.record, today)}
-            for p in page.patients]
+                                  offset=offset, views_of=(today, clinic.fingerprint))
+
+    def alerts(patient: StoredPatient) -> AlertCounts:  # from the stored page when it is current
+        summary = page.summaries.get(patient.id)
+        if summary is None:
+            return clinic.alert_counts(patient.record, today)
+        return AlertCounts.from_summary(summary)
+
+    rows = [{"patient": p, "alerts": alerts(p)} for p in page.patients]
     previous_offset = max(0, offset - PAGE_SIZE) if offset > 0 else None
     next_offset = offset + PAGE_SIZE if offset + PAGE_SIZE < page.total else None
     return _page(request, "patients.html.j2", title="Patients", principal=principal, page=page,
@@ -187,10 +194,10 @@ def _report(request: Request, principal: PagePrincipal, patient_id: int,
     stored, body = patients.read_patient_with_view(state.uow, principal.user, patient_id, as_of=day,
                                                    fingerprint=clinic.fingerprint)
     if body is None:
-        parts = clinic.page_parts(stored, day)
+        parts, alerts = clinic.page_parts(stored, day)
         views.save_view(state.uow, StoredView(patient_id=stored.id, version=stored.version,
                                               as_of=day, fingerprint=clinic.fingerprint,
-                                              body=parts.encode()))
+                                              body=parts.encode(), summary=alerts.to_summary()))
     else:
         parts = PageParts.decode(body)
     return {"title": stored.patient_key, "principal": principal, "patient": stored,

@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from myositis_cds.entrypoints.web.cds_config import CdsHooksConfig, config_from_environment
+
 __all__ = ["WebSettings"]
 
 
@@ -45,12 +47,16 @@ class WebSettings:
     """Client addresses and usernames tracked by the sign-in limiter at most (least recent dropped)."""
     max_upload_bytes: int = 5 * 1024 * 1024
     """Largest JSON body or uploaded record file accepted."""
+    cds_hooks: CdsHooksConfig | None = None
+    """The CDS Hooks service's public URL and registered EHR clients (``MYOSITIS_CDS_CDS_CLIENTS``,
+    ``MYOSITIS_CDS_PUBLIC_URL``); None: every call to ``/cds-services`` is refused (401)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
         """Settings for a server process: ``MYOSITIS_CDS_DATABASE_URL`` (required here),
         ``MYOSITIS_CDS_SECRET_KEY`` (the same in every process of one server; random if unset) and
-        ``MYOSITIS_CDS_SECURE_COOKIES`` (``1``, ``true`` or ``yes``)."""
+        ``MYOSITIS_CDS_SECURE_COOKIES`` (``1``, ``true`` or ``yes``); the CDS Hooks clients file
+        ``MYOSITIS_CDS_CDS_CLIENTS`` with ``MYOSITIS_CDS_PUBLIC_URL``."""
         env = os.environ if environ is None else environ
         url = env.get("MYOSITIS_CDS_DATABASE_URL", "")
         if not url:
@@ -59,7 +65,8 @@ class WebSettings:
         key = env.get("MYOSITIS_CDS_SECRET_KEY", "").encode()
         return cls(database_url=url, secret_key=key or _random_key(),
                    secure_cookies=env.get("MYOSITIS_CDS_SECURE_COOKIES", "").lower()
-                   in ("1", "true", "yes"))
+                   in ("1", "true", "yes"),
+                   cds_hooks=config_from_environment(env))
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 16:

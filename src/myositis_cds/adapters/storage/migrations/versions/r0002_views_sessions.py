@@ -5,7 +5,8 @@ Revises: 0001
 Create Date: 2026-11-21
 
 ``page_views`` keeps, per patient and knowledge fingerprint, the last rendered patient page (the
-report, timeline and figure references for one version and one as-of date): derived data that is
+report, timeline and figure references for one version and one as-of date, and a small summary such
+as the alert counts the patient list shows): derived data that is
 recomputed whenever the version, the date or the fingerprint differ, and removed with the patient.
 ``web_sessions`` and ``sign_in_failures`` move the session store and the sign-in limiter out of a
 single process's memory, so several server processes share them.
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
         _timestamp("created_at"),
     )
     op.create_table(
