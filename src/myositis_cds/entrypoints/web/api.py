@@ -24,7 +24,14 @@ from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.services import patients
 from myositis_cds.services.ports import StoredPatient
 
-__all__ = ["MAX_ID", "USERNAME_PATTERN", "read_json_body", "router"]
+__all__ = [
+    "MAX_ID",
+    "USERNAME_PATTERN",
+    "BodyRefusedError",
+    "json_body_bytes",
+    "read_json_body",
+    "router",
+]
 
 MAX_ID: Final = 2_147_483_647
 """Largest id or version (a 32-bit database integer)."""
@@ -47,18 +54,37 @@ def _ref(name: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
 
 
-async def read_json_body(request: Request) -> object:
-    """The decoded JSON body (at most ``max_upload_bytes``); 415/413/400 with a clear message."""
+class BodyRefusedError(Exception):
+    """A request body refused before decoding: ``status`` 415 (not JSON) or 413 (too large)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def json_body_bytes(request: Request) -> bytes:
+    """The raw body of a JSON request, at most ``max_upload_bytes`` (read no further);
+    :class:`BodyRefusedError` otherwise. Shared by the API and the CDS Hooks service."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
-        raise HTTPException(415, f"Content-Type: got {media or 'nothing'!r}; expected "
-                                 "'application/json' (a patient-record@1 document)")
+        raise BodyRefusedError(415, f"Content-Type: got {media[:60] or 'nothing'!r}; expected "
+                                    "'application/json'")
     limit = web_state(request).settings.max_upload_bytes
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, f"the body is larger than {limit} bytes")
+            raise BodyRefusedError(413, f"the body is larger than {limit} bytes")
+    return body
+
+
+async def read_json_body(request: Request) -> object:
+    """The decoded JSON body (at most ``max_upload_bytes``); 415/413/400 with a clear message."""
+    try:
+        body = await json_body_bytes(request)
+    except BodyRefusedError as exc:
+        raise HTTPException(exc.status, exc.message) from None
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

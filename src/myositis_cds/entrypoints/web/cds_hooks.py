@@ -34,6 +34,7 @@ from myositis_cds.adapters.fhir.importer import patient_document
 from myositis_cds.adapters.fhir.records import validate_import
 from myositis_cds.adapters.storage.cds_hooks import IssuedCard, SqlCardLedger, SqlReplayStore
 from myositis_cds.engine import assess, to_dict
+from myositis_cds.entrypoints.web.api import BodyRefusedError, json_body_bytes
 from myositis_cds.entrypoints.web.cds_cards import (
     CardContext,
     app_context,
@@ -133,16 +134,10 @@ def _authenticate(request: Request) -> CdsClient | Response:
 
 
 async def _body(request: Request) -> object | Response:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json" and not media.endswith("+json"):
-        return _json(415, f"Content-Type: got {media[:60] or 'nothing'!r}; expected "
-                          "'application/json'")
-    limit = web_state(request).settings.max_upload_bytes
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return _json(413, f"the body is larger than {limit} bytes")
+    try:
+        body = await json_body_bytes(request)
+    except BodyRefusedError as exc:
+        return _json(exc.status, exc.message)
     try:
         data: object = orjson.loads(body)
     except orjson.JSONDecodeError:
