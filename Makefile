@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fhir_export.py
 	$(BIN)/python benchmarks/bench_fhir_import.py
 	$(BIN)/python benchmarks/bench_cds_hooks.py
+	$(BIN)/python benchmarks/bench_worklist.py --sizes 100000,300000  # add 1000000: see README
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -32,6 +32,7 @@ from myositis_cds.entrypoints.cli.fhir_export import add_fhir_export_parser
 from myositis_cds.entrypoints.cli.monitoring import TIMELINE_FORMATS, cmd_plot, cmd_timeline
 from myositis_cds.entrypoints.cli.serve import add_serve_parser
 from myositis_cds.entrypoints.cli.titers import cmd_titers
+from myositis_cds.entrypoints.cli.worklist import add_worklist_parser
 from myositis_cds.errors import (
     AlreadyExistsError,
     DatabaseNotReadyError,
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     _monitoring_parsers(sub)
     _admin_parsers(sub)
     add_serve_parser(sub)
+    add_worklist_parser(sub)
     add_cohort_parser(sub)
     add_fhir_export_parser(sub)
     add_fhir_parser(sub)

@@ -1,0 +1,125 @@
+"""The ``local`` engine: plain Python streaming in one process (the reference for the others).
+
+A records folder is read file by file. A FHIR export is read in two passes, as the importer's
+bulk reader does: the first keeps only each patient's (file, byte offset) list, found with the
+importer's ``patient_key_of``; the second reads each patient's lines back and evaluates them.
+The previous run's state (if any) is loaded into a dict: this engine is meant for small
+populations and as the reference the scalable engines are tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pyarrow.parquet as pq
+
+from myositis_cds.adapters.fhir.bulk import ndjson_files
+from myositis_cds.adapters.fhir.importer import default_codes, medication_index, patient_key_of
+from myositis_cds.adapters.population.arrow import STATE_COLUMNS, results_batch
+from myositis_cds.adapters.population.evaluate import evaluate_fhir_patient, evaluate_record_file
+from myositis_cds.adapters.population.records import record_files
+from myositis_cds.adapters.population.sink import PartWriter
+from myositis_cds.domain.worklist import PatientEvaluator, PatientResult
+from myositis_cds.errors import UsageError
+
+__all__ = ["BATCH", "load_state", "run_local"]
+
+BATCH = 1024
+Progress = Callable[[int], None]
+
+
+def load_state(state: Path | None) -> dict[str, dict[str, Any]]:
+    if state is None or not state.exists():
+        return {}
+    table = pq.read_table(state, columns=list(STATE_COLUMNS))
+    return {row["patient_key"]: row for row in table.to_pylist()}
+
+
+def _index(folder: Path, unassigned: list[int]) -> tuple[list[Path], dict[str, list[tuple[int, int]]],
+                                                       list[Mapping[str, Any]]]:
+    """Pass 1: (file number, byte offset) of each patient's lines; Medication resources."""
+    files = ndjson_files(folder)
+    places: dict[str, list[tuple[int, int]]] = {}
+    medications: list[Mapping[str, Any]] = []
+    for number, path in enumerate(files):
+        with path.open("rb") as stream:
+            offset = 0
+            for line_number, line in enumerate(stream, start=1):
+                start, offset = offset, offset + len(line)
+                if not line.strip():
+                    continue
+                try:
+                    resource = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    msg = (f"{path}:{line_number}: got a line that is not valid JSON ({exc}); "
+                           "expected one FHIR resource (a JSON object) per line")
+                    raise UsageError(msg) from None
+                if not isinstance(resource, dict):
+                    msg = (f"{path}:{line_number}: got {type(resource).__name__}; expected a "
+                           "FHIR resource (a JSON object)")
+                    raise UsageError(msg)
+                if resource.get("resourceType") == "Medication":
+                    medications.append(resource)
+                    continue
+                key = patient_key_of(resource)
+                if key is None:
+                    unassigned[0] += 1
+                else:
+                    places.setdefault(key, []).append((number, start))
+    return files, places, medications
+
+
+def _fhir_results(folder: Path, evaluator: PatientEvaluator, previous: dict[str, dict[str, Any]],
+                  unassigned: list[int]) -> Iterator[PatientResult]:
+    files, places, medications = _index(folder, unassigned)
+    codes = default_codes()
+    index = medication_index(medications)
+    streams: dict[int, IO[bytes]] = {}
+    try:
+        for key, where in places.items():
+            texts = []
+            for number, offset in where:
+                stream = streams.get(number)
+                if stream is None:
+                    stream = streams[number] = files[number].open("rb")
+                stream.seek(offset)
+                texts.append(stream.readline())
+            yield evaluate_fhir_patient(evaluator, key, texts, codes=codes, medications=index,
+                                        state=previous.get(key))
+    finally:
+        for stream in streams.values():
+            stream.close()
+
+
+def _record_results(folder: Path, evaluator: PatientEvaluator,
+                    previous: dict[str, dict[str, Any]]) -> Iterator[PatientResult]:
+    for path in record_files(folder):
+        yield from evaluate_record_file(evaluator, path.name, path.read_bytes(), previous.get)
+
+
+def run_local(kind: str, folder: Path, evaluator: PatientEvaluator, *, state: Path | None,
+              parts: Path, progress: Progress) -> int:
+    """Evaluate every patient of ``folder`` (``kind`` ``records`` or ``fhir``); returns the count
+    of FHIR resources that reference no patient."""
+    previous = load_state(state)
+    unassigned = [0]
+    results = (_fhir_results(folder, evaluator, previous, unassigned) if kind == "fhir"
+               else _record_results(folder, evaluator, previous))
+    writer = PartWriter(parts)
+    try:
+        pending: list[PatientResult] = []
+        for result in results:
+            pending.append(result)
+            if len(pending) >= BATCH:
+                writer.write(results_batch(pending))
+                progress(len(pending))
+                pending = []
+        if pending:
+            writer.write(results_batch(pending))
+            progress(len(pending))
+    finally:
+        writer.close()
+    return unassigned[0]

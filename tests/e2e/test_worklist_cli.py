@@ -1,0 +1,202 @@
+"""``myositis-cds worklist`` from the command line: sources, formats, exit codes, incremental runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from myositis_cds import bootstrap
+from myositis_cds.adapters.record_json import parse_record
+from myositis_cds.entrypoints.cli import main
+from myositis_cds.services import audit, patients
+from myositis_cds.services.ports import AuditQuery, SystemActor
+from tests.conftest import EXAMPLES, TODAY
+from tests.worklist_population import generate_record, write_folder, write_ndjson
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["worklist", *argv, "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def examples(tmp_path: Path) -> Path:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for path in EXAMPLES:
+        shutil.copy(path, folder)
+    return folder
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_examples_to_stdout(capsys: pytest.CaptureFixture[str], examples: Path) -> None:
+    code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local")
+    assert code == 0
+    rows = _csv(out)
+    assert len(rows) == 29
+    assert list(rows[0]) == ["patient_key", "severity", "rule_id", "item", "kind", "status", "due",
+                             "values", "scope"]
+    assert (rows[0]["patient_key"], rows[0]["severity"], rows[0]["rule_id"]) == (
+        "ex-incomplete-data", "critical", "ALERT-DELAYED-IMMUNOSUPPRESSION")
+    assert [r["severity"] for r in rows] == sorted(
+        (r["severity"] for r in rows), key=["critical", "warning", "info"].index)
+    assert "9 patients, 6 with open items, 29 rows" in err
+    assert "recomputed 9, reused 0" in err
+    assert "  critical ALERT-DELAYED-IMMUNOSUPPRESSION    fired          1" in err
+
+
+def test_parquet_and_csv_agree_and_summary_json(capsys: pytest.CaptureFixture[str], examples: Path,
+                                                tmp_path: Path) -> None:
+    parquet, text = tmp_path / "w.parquet", tmp_path / "w.csv"
+    summary = tmp_path / "summary.json"
+    assert run(capsys, str(examples), "--out", str(parquet), "--workers", "2",
+               "--summary-json", str(summary))[0] == 0
+    assert run(capsys, str(examples), "--out", str(text), "--workers", "1")[0] == 0
+    table = pq.read_table(parquet).to_pylist()
+    rows = _csv(text.read_text("utf-8"))
+    assert len(table) == len(rows) == 29
+    for from_parquet, from_csv in zip(table, rows, strict=True):
+        due = from_parquet["due"]
+        assert from_csv["due"] == (due.isoformat() if due else "")
+        assert from_csv["values"] == from_parquet["values"]
+        assert from_csv["rule_id"] == from_parquet["rule_id"]
+    document = json.loads(summary.read_text("utf-8"))
+    assert (document["patients"], document["rows"], document["engine"]) == (9, 29, "duckdb")
+    assert document["items"][0] == {"severity": "critical",
+                                    "rule_id": "ALERT-DELAYED-IMMUNOSUPPRESSION",
+                                    "status": "fired", "rows": 1}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["/no/such/folder"], "SOURCE: got '/no/such/folder', which is not a folder"),
+    (["{examples}", "--as-of", "2026-13-01"], "--as-of: got '2026-13-01'; expected an ISO 8601 date"),
+    (["{examples}", "--as-of", "2027-01-01"], "--as-of: got 2027-01-01; expected a date on or before"),
+    (["{examples}", "--out", "w.xlsx"], "--out: got 'w.xlsx'; expected a file name ending in .parquet"),
+    (["{examples}", "--state", "s.json"], "--state: got 's.json'; expected a file name ending in"),
+    (["{empty}"], "holds no .json or .ndjson file"),
+    (["{examples}", "--workers", "0"], "--workers: got 0; expected 1 or more"),
+])
+def test_bad_usage_exits_2_and_writes_nothing(capsys: pytest.CaptureFixture[str], examples: Path,
+                                              tmp_path: Path, argv: list[str], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "never.csv"
+    argv = [a.format(examples=examples, empty=tmp_path / "empty") for a in argv]
+    code, stdout, err = run(capsys, *argv, "--out", str(out)) if "--out" not in argv else \
+        run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert stdout == ""
+    assert not out.exists()
+
+
+def test_mixed_folder_is_refused(capsys: pytest.CaptureFixture[str], examples: Path) -> None:
+    (examples / "Patient.ndjson").write_text("{}\n", encoding="utf-8")
+    code, _, err = run(capsys, str(examples))
+    assert code == 2
+    assert "holds both .json and .ndjson files" in err
+
+
+def test_invalid_records_are_rows_and_exit_2(capsys: pytest.CaptureFixture[str], examples: Path,
+                                             tmp_path: Path) -> None:
+    (examples / "broken.json").write_text("{not json", encoding="utf-8")
+    bad = json.loads(EXAMPLES[0].read_text("utf-8")) | {"id": "bad-ck", "sex": "robot"}
+    (examples / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    out = tmp_path / "w.csv"
+    code, _, err = run(capsys, str(examples), "--out", str(out), "--engine", "duckdb",
+                       "--workers", "1")
+    assert code == 2
+    assert "invalid records 2" in err
+    invalid = [r for r in _csv(out.read_text("utf-8")) if r["rule_id"] == "RECORD-INVALID"]
+    assert sorted(r["patient_key"] for r in invalid) == ["bad-ck", "broken.json"]
+    assert {r["severity"] for r in invalid} == {"warning"}
+    sex = next(r for r in invalid if r["patient_key"] == "bad-ck")
+    assert json.loads(sex["values"])[0]["path"] == "$.sex"
+
+
+@pytest.mark.parametrize("engine", ["local", "duckdb"])
+def test_engines_agree_on_a_generated_population(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path, engine: str) -> None:
+    rng = random.Random(5)
+    records = [generate_record(rng, i, TODAY) for i in range(80)]
+    folder = write_folder(tmp_path / "records", records)
+    export = write_ndjson(tmp_path / "export", records, TODAY)
+    outputs = {}
+    for name, source in (("records", folder), ("fhir", export)):
+        for this in ("local", engine):
+            out = tmp_path / f"{name}-{this}.csv"
+            assert run(capsys, str(source), "--engine", this, "--out", str(out),
+                       "--workers", "2")[0] == 0
+            outputs[name, this] = out.read_text("utf-8")
+    assert outputs["records", engine] == outputs["records", "local"]
+    assert outputs["fhir", engine] == outputs["fhir", "local"]
+    assert len(_csv(outputs["records", "local"])) > 500
+
+
+def test_incremental_runs_reuse_unchanged_patients(capsys: pytest.CaptureFixture[str],
+                                                   examples: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state.parquet"
+    first = tmp_path / "first.csv"
+
+    def nightly(as_of: str, out: Path) -> str:
+        code, _, err = run(capsys, str(examples), "--as-of", as_of, "--state", str(state),
+                           "--out", str(out), "--workers", "1")
+        assert code == 0
+        return err
+
+    assert "recomputed 9, reused 0" in nightly("2026-11-20", first)
+    again = tmp_path / "again.csv"
+    assert "recomputed 0, reused 9" in nightly("2026-11-20", again)
+    assert again.read_text("utf-8") == first.read_text("utf-8")
+    # One record changes: only it is recomputed.
+    changed = json.loads((examples / "juvenile.json").read_text("utf-8"))
+    changed["findings"].append({"code": "dysphagia", "present": True, "date": "2026-11-19"})
+    (examples / "juvenile.json").write_text(json.dumps(changed), encoding="utf-8")
+    assert "recomputed 1, reused 8" in nightly("2026-11-20", tmp_path / "third.csv")
+    # The next day: patients whose recheck date has come are recomputed, and the rows equal a run
+    # without state.
+    stored = pq.read_table(state).to_pylist()
+    due = sum(1 for s in stored if s["recheck_on"] is not None
+              and s["recheck_on"].isoformat() <= "2026-11-21")
+    incremental = tmp_path / "incremental.csv"
+    assert f"recomputed {due}, reused {9 - due}" in nightly("2026-11-21", incremental)
+    fresh = tmp_path / "fresh.csv"
+    assert run(capsys, str(examples), "--as-of", "2026-11-21", "--out", str(fresh),
+               "--engine", "local")[0] == 0
+    assert incremental.read_text("utf-8") == fresh.read_text("utf-8")
+    # An earlier as-of date than the cached one is never served from the cache.
+    assert "recomputed 9, reused 0" in nightly("2026-11-01", tmp_path / "earlier.csv")
+
+
+def test_database_source_reads_through_the_audited_use_case(
+        capsys: pytest.CaptureFixture[str], examples: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"
+    bootstrap.upgrade(url)
+    database = bootstrap.make_unit_of_work(url)
+    actor = SystemActor(username="test:seed")
+    try:
+        for path in EXAMPLES:
+            patients.create_patient(database, actor, json.loads(path.read_text("utf-8")),
+                                    parse=lambda d, *, prefix, source: parse_record(
+                                        d, today=TODAY, prefix=prefix, source=source))
+        from_db, from_folder = tmp_path / "db.csv", tmp_path / "folder.csv"
+        assert run(capsys, "db", "--database-url", url, "--out", str(from_db))[0] == 0
+        assert run(capsys, str(examples), "--out", str(from_folder), "--workers", "1")[0] == 0
+        assert from_db.read_text("utf-8") == from_folder.read_text("utf-8")
+        events = audit.list_audit_events(database, actor, AuditQuery(actor="system:worklist"))
+        assert [e.action for e in events] == ["patient.list"]
+        code, _, err = run(capsys, "db", "--database-url", url, "--engine", "spark")
+        assert code == 2
+        assert "--engine: got 'spark' for SOURCE db" in err
+    finally:
+        database.dispose()

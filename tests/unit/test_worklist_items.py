@@ -1,0 +1,111 @@
+"""Engine result → worklist rows: the mapping of docs/worklist.md on the example patients."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import orjson
+
+from myositis_cds.adapters.record_json import parse_record
+from myositis_cds.bootstrap import default_params
+from myositis_cds.domain.worklist import CachedResult, WorklistItem
+from myositis_cds.engine import assess
+from myositis_cds.services.population import WorklistEvaluator
+from myositis_cds.services.worklist import error_item, sort_key, worklist_items
+from tests.conftest import EXAMPLES, TODAY
+
+# (patient, severity, rule ID, item, status, due) of every example on 2026-11-21, in worklist order.
+EXPECTED = [
+    ("ex-incomplete-data", "critical", "ALERT-DELAYED-IMMUNOSUPPRESSION",
+     "ALERT-DELAYED-IMMUNOSUPPRESSION", "fired", None),
+    ("ex-drug-free-remission", "warning", "ALERT-CONTINUE-MONITORING", "ALERT-CONTINUE-MONITORING",
+     "fired", None),
+    ("ex-over-40-no-screening", "warning", "ALERT-CK-NORMAL-ACTIVE-SKIN",
+     "ALERT-CK-NORMAL-ACTIVE-SKIN", "fired", None),
+    ("ex-over-40-no-screening", "warning", "ALERT-SCREEN-AGE40", "ALERT-SCREEN-AGE40", "fired", None),
+    ("ex-refractory-3-months", "warning", "RESPONSE-INADEQUATE", "inadequate_response", "inadequate",
+     "2026-11-09"),
+    ("ex-refractory-3-months", "warning", "SCREEN-CANCER", "occasion 2026-07-10", "overdue",
+     "2026-07-10"),
+    ("ex-tif1-gamma-copositive", "warning", "ALERT-COEXISTING-MSA", "ALERT-COEXISTING-MSA", "fired",
+     None),
+    ("ex-incomplete-data", "info", "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-INCOMPLETE-MSA-PANEL",
+     "fired", None),
+    ("ex-incomplete-data", "info", "ALERT-SCREEN-AGE40", "ALERT-SCREEN-AGE40", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "PLAN-AZATHIOPRINE", "azathioprine", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "PLAN-CYCLOSPORINE", "cyclosporine", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "PLAN-IVIG", "ivig", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "PLAN-PREDNISONE", "prednisone", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "SCREEN-CANCER", "level", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "SCREEN-CANCER", "occasion 2026-10-08", "due", "2026-10-08"),
+    ("ex-incomplete-data", "info", "SEVERITY-TIER", "tier", "not_evaluable", None),
+    ("ex-incomplete-data", "info", "WORKUP-CHEST-XRAY", "WORKUP-CHEST-XRAY", "missing", None),
+    ("ex-incomplete-data", "info", "WORKUP-EMG", "WORKUP-EMG", "missing", None),
+    ("ex-incomplete-data", "info", "WORKUP-ENZYMES", "WORKUP-ENZYMES", "missing", None),
+    ("ex-incomplete-data", "info", "WORKUP-HRCT", "WORKUP-HRCT", "missing", None),
+    ("ex-incomplete-data", "info", "WORKUP-MSA-PANEL", "WORKUP-MSA-PANEL", "missing", None),
+    ("ex-incomplete-data", "info", "WORKUP-PFT", "WORKUP-PFT", "missing", None),
+    ("ex-juvenile", "info", "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-INCOMPLETE-MSA-PANEL", "fired", None),
+    ("ex-juvenile", "info", "WORKUP-EMG", "WORKUP-EMG", "missing", None),
+    ("ex-juvenile", "info", "WORKUP-MSA-PANEL", "WORKUP-MSA-PANEL", "missing", None),
+    ("ex-over-40-no-screening", "info", "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-INCOMPLETE-MSA-PANEL",
+     "fired", None),
+    ("ex-over-40-no-screening", "info", "SCREEN-CANCER", "occasion 2026-09-21", "due", "2026-09-21"),
+    ("ex-over-40-no-screening", "info", "WORKUP-MSA-PANEL", "WORKUP-MSA-PANEL", "missing", None),
+    ("ex-tif1-gamma-copositive", "info", "SCREEN-CANCER", "occasion 2026-10-05", "due", "2026-10-05"),
+]
+
+
+def _example_rows() -> list[WorklistItem]:
+    rows = []
+    for path in EXAMPLES:
+        record = parse_record(json.loads(path.read_text("utf-8")), today=TODAY)
+        rows += worklist_items(record.id, assess(record, TODAY, default_params()))
+    return sorted(rows, key=sort_key)
+
+
+def test_examples_give_the_documented_rows() -> None:
+    rows = _example_rows()
+    assert [(r.patient_key, r.severity, r.rule_id, r.item, r.status,
+             r.due.isoformat() if r.due else None) for r in rows] == EXPECTED
+
+
+def test_triggering_values_are_the_result_inputs() -> None:
+    rows = {(r.patient_key, r.item): r for r in _example_rows()}
+    delayed = rows[("ex-incomplete-data", "ALERT-DELAYED-IMMUNOSUPPRESSION")]
+    assert orjson.loads(delayed.values) == [
+        {"source": "$.treatments[0]", "name": "prednisone", "value": "2026-10-09 to ongoing",
+         "date": "2026-10-09", "unit": None}]
+    assert delayed.kind == "alert"
+    assert delayed.scope == "in_scope"
+    overdue = rows[("ex-refractory-3-months", "occasion 2026-07-10")]
+    assert orjson.loads(overdue.values)["window"] == ["2026-04-11", "2026-10-08"]
+    missing = rows[("ex-juvenile", "WORKUP-MSA-PANEL")]
+    assert orjson.loads(missing.values) == {"missing": ["HMGCR"]}
+
+
+def test_an_invalid_record_is_a_row_not_a_gap() -> None:
+    evaluator = WorklistEvaluator(as_of=TODAY, params=default_params(),
+                                  parse=lambda data, *, prefix, source: parse_record(
+                                      data, today=TODAY, prefix=prefix, source=source))
+    result = evaluator("p1", {"format": "myositis-cds/patient-record@1", "id": "p1",
+                              "labs": [{"test": "CK", "value": -5, "unit": "U/L",
+                                        "date": "2026-01-01"}]})
+    assert result.invalid is True
+    assert result.recheck_on == TODAY  # never reused
+    (row,) = result.rows
+    assert (row.severity, row.rule_id, row.status) == ("warning", "RECORD-INVALID", "invalid")
+    assert {"path": "$.labs[0].value", "value": -5,
+            "expected": "greater than or equal to 0"} in orjson.loads(row.values)
+    assert error_item("p1", []).values == "[]"
+
+
+def test_cached_rows_are_reused_only_inside_their_window() -> None:
+    cached = CachedResult(content_hash="h", as_of=dt.date(2026, 11, 1),
+                          recheck_on=dt.date(2026, 11, 10), rows=())
+    assert cached.valid_on("h", dt.date(2026, 11, 1))
+    assert cached.valid_on("h", dt.date(2026, 11, 9))
+    assert not cached.valid_on("h", dt.date(2026, 11, 10))  # recheck_on itself is recomputed
+    assert not cached.valid_on("h", dt.date(2026, 10, 31))  # an earlier as-of date
+    assert not cached.valid_on("other", dt.date(2026, 11, 5))
