@@ -75,8 +75,8 @@ def read_patient_with_view(uow: UnitOfWorkFactory, actor: Actor, patient_id: int
     this version, date and fingerprint, or None (see :mod:`myositis_cds.services.views`)."""
     require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
     with uow() as work:
-        stored = _read(work, actor, patient_id)
-        view = work.views.get(patient_id, fingerprint)
+        view = work.views.get(patient_id, fingerprint)  # read before the audit write: the write
+        stored = _read(work, actor, patient_id)         # lock is held only until the commit
         work.commit()
     if view is None or view.version != stored.version or view.as_of != as_of:
         return stored, None

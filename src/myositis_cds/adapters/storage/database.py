@@ -58,6 +58,9 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
+SQLITE_POOL_SIZE = 20
+"""Connections kept open per process on a SQLite file (at most twice as many at once)."""
+
 _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
 
 
@@ -78,7 +81,9 @@ def make_engine(url: str | URL) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        # Every request of every server thread holds a connection briefly: keep enough of them
+        # open that a burst does not open (and set up) new ones.
+        engine = create_engine(parsed, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
