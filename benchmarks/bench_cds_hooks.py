@@ -39,7 +39,14 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from bench_web import free_port, start_server, stop_server, wait_until_up
+from bench_web import (
+    free_port,
+    latency_summary,
+    run_concurrently,
+    start_server,
+    stop_server,
+    wait_until_up,
+)
 from myositis_cds.adapters.fhir.export_record import record_to_bundle
 from myositis_cds.entrypoints.cli.common import examples_dir
 from synthetic import TODAY
@@ -94,11 +101,9 @@ def run(base: str, key: ec.EllipticCurvePrivateKey, bodies: list[dict[str, Any]]
     failures: list[str] = []
     cards: list[int] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
-
     encoded = [json.dumps(body).encode() for body in bodies]
 
-    def work(index: int) -> None:
+    def work(index: int, barrier: threading.Barrier) -> None:
         with httpx2.Client(base_url=base, timeout=60.0) as client:
             barrier.wait()
             for number in range(requests_each):
@@ -115,22 +120,9 @@ def run(base: str, key: ec.EllipticCurvePrivateKey, bodies: list[dict[str, Any]]
                     else:
                         cards.append(len(response.json()["cards"]))
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    samples = sorted(latencies)
-    centiles = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"clients": clients, "requests": len(samples), "failures": len(failures),
-            "failure_kinds": sorted(set(failures)), "cards": sum(cards),
-            "requests_per_s": len(samples) / wall, "mean_ms": statistics.fmean(samples),
-            "p50_ms": centiles[49], "p95_ms": centiles[94], "p99_ms": centiles[98],
-            "max_ms": samples[-1],
-            "meets_p99_target": centiles[98] < TARGET_P99_MS and not failures}
+    wall = run_concurrently(clients, work)
+    return {**latency_summary(latencies, failures, clients=clients, wall=wall,
+                              target_p99_ms=TARGET_P99_MS), "cards": sum(cards)}
 
 
 def breakdown(bodies: list[dict[str, Any]], samples: int) -> dict[str, float]:

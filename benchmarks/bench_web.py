@@ -136,14 +136,42 @@ def sign_in(base: str) -> httpx2.Client:
 Request = Callable[[httpx2.Client, random.Random], httpx2.Response]
 
 
+def run_concurrently(clients: int, work: Callable[[int, threading.Barrier], None]) -> float:
+    """``work(index, barrier)`` in one thread per client; each waits on ``barrier`` before its
+    first request, so all start together. Returns the wall time from that start to the last end."""
+    barrier = threading.Barrier(clients + 1)
+    threads = [threading.Thread(target=work, args=(i, barrier), daemon=True)
+               for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
+def latency_summary(samples_ms: list[float], failures: list[str], *, clients: int, wall: float,
+                    target_p99_ms: float) -> dict[str, Any]:
+    """Throughput, mean, p50/p95/p99 and max of one phase, and whether p99 meets the target."""
+    samples = sorted(samples_ms)
+    centiles = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "clients": clients, "requests": len(samples), "failures": len(failures),
+        "failure_kinds": sorted(set(failures)), "requests_per_s": len(samples) / wall,
+        "mean_ms": statistics.fmean(samples), "p50_ms": centiles[49], "p95_ms": centiles[94],
+        "p99_ms": centiles[98], "max_ms": samples[-1],
+        "meets_p99_target": centiles[98] < target_p99_ms and not failures,
+    }
+
+
 def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request,
               seed: int) -> dict[str, Any]:
     """Every client sends ``requests_each`` requests one after another; all clients at once."""
     latencies: list[list[float]] = [[] for _ in clients]
     failures: list[str] = []
-    barrier = threading.Barrier(len(clients) + 1)
 
-    def work(index: int) -> None:
+    def work(index: int, barrier: threading.Barrier) -> None:
         rng = random.Random(seed + index)
         barrier.wait()
         for _ in range(requests_each):
@@ -157,23 +185,9 @@ def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request
             if response.status_code != 200:
                 failures.append(str(response.status_code))
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    samples = sorted(ms * 1000 for per_client in latencies for ms in per_client)
-    centiles = statistics.quantiles(samples, n=100, method="inclusive")
-    return {
-        "clients": len(clients), "requests": len(clients) * requests_each,
-        "failures": len(failures), "failure_kinds": sorted(set(failures)),
-        "requests_per_s": len(samples) / elapsed, "mean_ms": statistics.fmean(samples),
-        "p50_ms": centiles[49], "p95_ms": centiles[94], "p99_ms": centiles[98],
-        "max_ms": samples[-1], "meets_p99_target": centiles[98] < TARGET_P99_MS and not failures,
-    }
+    wall = run_concurrently(len(clients), work)
+    return latency_summary([s * 1000 for per_client in latencies for s in per_client], failures,
+                           clients=len(clients), wall=wall, target_p99_ms=TARGET_P99_MS)
 
 
 def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
