@@ -47,7 +47,7 @@ from bench_web import (
     stop_server,
     wait_until_up,
 )
-from myositis_cds.adapters.fhir.export_record import record_to_bundle
+from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
 from myositis_cds.entrypoints.cli.common import examples_dir
 from synthetic import TODAY
 
@@ -127,18 +127,18 @@ def run(base: str, key: ec.EllipticCurvePrivateKey, bodies: list[dict[str, Any]]
 
 def breakdown(bodies: list[dict[str, Any]], samples: int) -> dict[str, float]:
     """Median milliseconds of each step of one call, in this process (no HTTP, no database)."""
-    from myositis_cds.adapters.fhir.importer import patient_document  # noqa: PLC0415
-    from myositis_cds.adapters.fhir.records import validate_import  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.importing.importer import patient_document  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.importing.validation import validate_import  # noqa: PLC0415
     from myositis_cds.bootstrap import default_params  # noqa: PLC0415
     from myositis_cds.engine import assess, to_dict  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.cds_cards import CardContext, build_cards  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.cds_config import (  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.cards import CardContext, build_cards  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.config import (  # noqa: PLC0415
         CdsClient,
         CdsHooksConfig,
         parse_jwks,
     )
-    from myositis_cds.entrypoints.web.cds_prefetch import HookRequest, resolve_prefetch  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.cds_security import verify_token  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.prefetch import HookRequest, resolve_prefetch  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.security import verify_token  # noqa: PLC0415
 
     class Replay:  # the database's replay guard is timed with HTTP, not here
         def remember(self, iss: str, jti: str, *, expires: float, now: float) -> bool:

@@ -24,9 +24,9 @@ import orjson
 
 from bench_assess import generate_patient
 from myositis_cds.adapters.fhir.codes import load_codes
-from myositis_cds.adapters.fhir.export_assessment import assessment_bundle
-from myositis_cds.adapters.fhir.export_common import bundle, validate_bundle
-from myositis_cds.adapters.fhir.export_record import record_entries
+from myositis_cds.adapters.fhir.exporting.assessment import assessment_bundle
+from myositis_cds.adapters.fhir.exporting.common import bundle, validate_bundle
+from myositis_cds.adapters.fhir.exporting.record import record_entries
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import assess, to_dict

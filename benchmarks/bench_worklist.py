@@ -37,8 +37,8 @@ from typing import Any
 
 import orjson
 
-from myositis_cds.adapters.fhir.export_record import record_to_bundle
-from myositis_cds.adapters.fhir.importer import default_codes, patient_document
+from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
+from myositis_cds.adapters.fhir.importing.importer import default_codes, patient_document
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.evaluate import canonical_resources
 from myositis_cds.adapters.record_json import parse_record

@@ -84,7 +84,7 @@ def write_folder(folder: Path, records: list[dict[str, Any]]) -> Path:
 def bulk_resources(record: dict[str, Any], today: dt.date) -> list[dict[str, Any]]:
     """The record as the resources of a FHIR Bulk Data export: the exporter's Bundle entries with
     ids, and references to the patient as ``Patient/<id>`` (an export has no Bundle fullUrls)."""
-    from myositis_cds.adapters.fhir.export_record import record_to_bundle  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.exporting.record import record_to_bundle  # noqa: PLC0415
 
     bundle = record_to_bundle(record, today=today)
     patient_url = bundle["entry"][0]["fullUrl"]

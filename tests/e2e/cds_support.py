@@ -20,8 +20,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from myositis_cds.adapters.fhir.export_record import record_to_bundle
-from myositis_cds.entrypoints.web.cds_config import CdsHooksConfig, load_config
+from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
+from myositis_cds.entrypoints.web.cds_hooks.config import CdsHooksConfig, load_config
 from tests.conftest import TODAY, load_example
 
 PUBLIC_URL = "https://cds.example.org"

@@ -263,9 +263,9 @@ def test_a_record_the_validator_refuses_gets_one_warning_card(
     """The importer leaves out refused items; if the record is still refused (no real FHIR input
     does that today, so the validator's answer is replaced here), nothing is assessed and the
     clinician is told so — never an empty answer that reads as "no alerts"."""
-    from myositis_cds.adapters.fhir.records import ValidatedImport  # noqa: PLC0415
-    from myositis_cds.adapters.fhir.report import UnmappedReport  # noqa: PLC0415
-    from myositis_cds.entrypoints.web import cds_hooks  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.importing.report import UnmappedReport  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.importing.validation import ValidatedImport  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks import service as cds_hooks  # noqa: PLC0415
     from myositis_cds.errors import FieldError  # noqa: PLC0415
 
     def refused(item: Any, *, today: Any) -> ValidatedImport:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from myositis_cds.adapters.fhir.export_common import validate_bundle
+from myositis_cds.adapters.fhir.exporting.common import validate_bundle
 from myositis_cds.entrypoints.cli import fhir_export, main
 from tests.conftest import ROOT, load_example
 

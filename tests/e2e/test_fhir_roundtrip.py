@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from myositis_cds.adapters.fhir.export_common import validate_bundle
-from myositis_cds.adapters.fhir.export_record import record_to_bundle
-from myositis_cds.adapters.fhir.importer import iter_bundle_patients
+from myositis_cds.adapters.fhir.exporting.common import validate_bundle
+from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
+from myositis_cds.adapters.fhir.importing.importer import iter_bundle_patients
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.domain.record import PatientRecord

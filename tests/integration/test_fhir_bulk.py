@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from myositis_cds.adapters.fhir import UnmappedReport, iter_bulk_patients, validate_import
-from myositis_cds.adapters.fhir.bulk import index_bulk_folder
+from myositis_cds.adapters.fhir.importing.bulk import index_bulk_folder
 from myositis_cds.errors import UsageError
 from tests.conftest import TODAY
 

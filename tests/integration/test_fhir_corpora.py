@@ -21,8 +21,8 @@ from myositis_cds.adapters.fhir import (
     iter_bundle_patients,
     validate_import,
 )
-from myositis_cds.adapters.fhir.report import REASONS
-from myositis_cds.adapters.fhir.strict import check_resource
+from myositis_cds.adapters.fhir.importing.report import REASONS
+from myositis_cds.adapters.fhir.importing.strict import check_resource
 from tests.conftest import TODAY
 from tests.integration.fhir_corpora import example_files, examples_tarball, synthea_bundles
 

@@ -16,7 +16,7 @@ import duckdb
 import orjson
 import pytest
 
-from myositis_cds.adapters.fhir.importer import patient_key_of
+from myositis_cds.adapters.fhir.importing.importer import patient_key_of
 from myositis_cds.adapters.population.duck import PATIENT_KEY_SQL
 from myositis_cds.adapters.population.spark import KEY_SQL, spark_session
 from myositis_cds.entrypoints.cli import main

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from myositis_cds.entrypoints.web.cds_cards import (
+from myositis_cds.entrypoints.web.cds_hooks.cards import (
     INDICATOR,
     MAX_SUMMARY,
     CardContext,

@@ -12,14 +12,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from myositis_cds.entrypoints.web.cds_config import (
+from myositis_cds.entrypoints.web.cds_hooks.config import (
     CdsClient,
     CdsHooksConfig,
     config_from_environment,
     load_config,
     parse_jwks,
 )
-from myositis_cds.entrypoints.web.cds_security import TokenRefusedError, verify_token
+from myositis_cds.entrypoints.web.cds_hooks.security import TokenRefusedError, verify_token
 from myositis_cds.errors import SettingsError
 
 AUD = "https://cds.example.org/cds-services/anti-mi2-dm-plan"

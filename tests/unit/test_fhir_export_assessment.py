@@ -14,16 +14,16 @@ from fhir.resources.R4B.bundle import Bundle
 
 import myositis_cds as cds
 from myositis_cds.adapters.fhir.codes import load_codes
-from myositis_cds.adapters.fhir.export_assessment import assessment_bundle
-from myositis_cds.adapters.fhir.export_common import (
+from myositis_cds.adapters.fhir.exporting.assessment import assessment_bundle
+from myositis_cds.adapters.fhir.exporting.common import (
     citation_uri,
     patient_resource_id,
     patient_url,
     resolve_input,
     validate_bundle,
 )
-from myositis_cds.adapters.fhir.export_record import record_entries
-from myositis_cds.adapters.fhir.export_tables import SEVERITY
+from myositis_cds.adapters.fhir.exporting.record import record_entries
+from myositis_cds.adapters.fhir.exporting.tables import SEVERITY
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import to_dict

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from myositis_cds.adapters.fhir.export_common import patient_url, validate_bundle
-from myositis_cds.adapters.fhir.export_record import record_entries, record_to_bundle
-from myositis_cds.adapters.fhir.importer import iter_bundle_patients
+from myositis_cds.adapters.fhir.exporting.common import patient_url, validate_bundle
+from myositis_cds.adapters.fhir.exporting.record import record_entries, record_to_bundle
+from myositis_cds.adapters.fhir.importing.importer import iter_bundle_patients
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.errors import RecordValidationError
 from tests.conftest import TODAY

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from myositis_cds.adapters.fhir import patient_document, patient_key_of
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from tests.unit.fhir_builders import (
     INTERPRETATION,
     LOCAL,

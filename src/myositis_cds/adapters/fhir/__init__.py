@@ -6,17 +6,17 @@ Public API (docs/fhir.md): :func:`load_codes` and :class:`FhirCodes` (the code t
 :func:`validate_import`.
 """
 
-from myositis_cds.adapters.fhir.bulk import iter_bulk_patients
 from myositis_cds.adapters.fhir.codes import Category, Coding, FhirCodes, load_codes, local_system
-from myositis_cds.adapters.fhir.importer import (
+from myositis_cds.adapters.fhir.importing.bulk import iter_bulk_patients
+from myositis_cds.adapters.fhir.importing.importer import (
     PatientImport,
     default_codes,
     iter_bundle_patients,
     patient_document,
     patient_key_of,
 )
-from myositis_cds.adapters.fhir.records import ValidatedImport, validate_import
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
 
 __all__ = [
     "Category",

@@ -23,8 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from myositis_cds.adapters.fhir.bulk import ndjson_files
-from myositis_cds.adapters.fhir.importer import default_codes, medication_index
+from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
+from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.evaluate import evaluate_fhir_patient, evaluate_record_file
 from myositis_cds.adapters.population.records import record_files

@@ -4,7 +4,7 @@ The engines (local, DuckDB, Spark) read and group their input differently, then 
 one of these functions, which call the per-patient :class:`~myositis_cds.domain.worklist.PatientEvaluator`.
 
 FHIR resources of one patient are put in a canonical order — resource type, id, then the JSON text —
-before :func:`~myositis_cds.adapters.fhir.importer.patient_document` maps them: an NDJSON export's
+before :func:`~myositis_cds.adapters.fhir.importing.importer.patient_document` maps them: an NDJSON export's
 line order is not something SQL engines keep, and FHIR Bulk Data servers may order and split their
 files arbitrarily, so the canonical order makes every engine (and every re-export) build the same
 document.
@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from myositis_cds.adapters.fhir.codes import FhirCodes
-from myositis_cds.adapters.fhir.importer import patient_document
+from myositis_cds.adapters.fhir.importing.importer import patient_document
 from myositis_cds.adapters.population.arrow import cached_from
 from myositis_cds.adapters.population.records import decode_file
 from myositis_cds.domain.worklist import PatientEvaluator, PatientResult

@@ -16,8 +16,8 @@ from typing import IO, Any
 import orjson
 import pyarrow.parquet as pq
 
-from myositis_cds.adapters.fhir.bulk import ndjson_files
-from myositis_cds.adapters.fhir.importer import default_codes, medication_index, patient_key_of
+from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
+from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index, patient_key_of
 from myositis_cds.adapters.population.arrow import STATE_COLUMNS, results_batch
 from myositis_cds.adapters.population.evaluate import evaluate_fhir_patient, evaluate_record_file
 from myositis_cds.adapters.population.records import record_files

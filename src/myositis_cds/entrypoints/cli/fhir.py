@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from myositis_cds import bootstrap
 from myositis_cds.adapters.fhir import UnmappedReport, ValidatedImport, load_codes, validate_import
-from myositis_cds.adapters.fhir.sources import iter_path_patients
+from myositis_cds.adapters.fhir.importing.sources import iter_path_patients
 from myositis_cds.adapters.record_json import RECORDS_FORMAT
 from myositis_cds.entrypoints.cli.common import AtomicOutput, current_date, to_json
 from myositis_cds.errors import AlreadyExistsError, UsageError

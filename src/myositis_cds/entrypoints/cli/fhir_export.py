@@ -21,9 +21,9 @@ from typing import Any
 
 from myositis_cds import bootstrap
 from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
-from myositis_cds.adapters.fhir.export_assessment import assessment_bundle
-from myositis_cds.adapters.fhir.export_common import bundle, validate_bundle
-from myositis_cds.adapters.fhir.export_record import record_entries
+from myositis_cds.adapters.fhir.exporting.assessment import assessment_bundle
+from myositis_cds.adapters.fhir.exporting.common import bundle, validate_bundle
+from myositis_cds.adapters.fhir.exporting.record import record_entries
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import assess, to_dict
 from myositis_cds.entrypoints.cli.common import AtomicOutput, Run, start_run, to_json

@@ -102,7 +102,7 @@ def _log_config() -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - the server loads only to serve
 
-    from myositis_cds.entrypoints.web.cds_config import config_from_environment  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.config import config_from_environment  # noqa: PLC0415
 
     config_from_environment()  # a bad CDS Hooks clients file stops here (exit 2), not in a worker
     url = args.database_url or bootstrap.database_url()

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from myositis_cds import __version__, bootstrap
 from myositis_cds.entrypoints.web import api, pages
-from myositis_cds.entrypoints.web.cds_hooks import install_cds_hooks
+from myositis_cds.entrypoints.web.cds_hooks.service import install_cds_hooks
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
 from myositis_cds.entrypoints.web.middleware import SecurityMiddleware

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from myositis_cds.entrypoints.web.cds_config import CdsHooksConfig, config_from_environment
+from myositis_cds.entrypoints.web.cds_hooks.config import CdsHooksConfig, config_from_environment
 
 __all__ = ["WebSettings"]
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
 
-from myositis_cds.adapters.fhir.clinical import (
+from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
+from myositis_cds.adapters.fhir.elements import day_of, reference_id
+from myositis_cds.adapters.fhir.exporting.common import PATIENT_ID_SYSTEM
+from myositis_cds.adapters.fhir.importing.clinical import (
     map_condition,
     map_diagnostic_report,
     map_medication,
     map_procedure,
 )
-from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
-from myositis_cds.adapters.fhir.draft import Concept, Draft
-from myositis_cds.adapters.fhir.elements import day_of, reference_id
-from myositis_cds.adapters.fhir.export_common import PATIENT_ID_SYSTEM
-from myositis_cds.adapters.fhir.observations import map_observation
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
+from myositis_cds.adapters.fhir.importing.observations import map_observation
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from myositis_cds.adapters.record_json import RECORD_FORMAT
 from myositis_cds.domain.vocabulary import SEXES
 

@@ -16,7 +16,7 @@
 Rule IDs are codes of ``urn:myositis-cds:rule`` whose ``version`` is the knowledge-pack version;
 every resource carries the pack in ``meta.tag``; the mapping tables are in
 :mod:`.export_tables`. ``record_urls`` (JSON path → entry URL, from
-:func:`~myositis_cds.adapters.fhir.export_record.record_entries`) turns the inputs of an alert into
+:func:`~myositis_cds.adapters.fhir.exporting.record.record_entries`) turns the inputs of an alert into
 ``implicated`` references when the record's resources are in the same Bundle.
 """
 
@@ -29,7 +29,7 @@ from typing import Any, Final
 import orjson
 
 from myositis_cds.adapters.fhir.codes import UCUM, FhirCodes
-from myositis_cds.adapters.fhir.export_common import (
+from myositis_cds.adapters.fhir.exporting.common import (
     CITATION_SYSTEM,
     KNOWLEDGE_PACK_SYSTEM,
     PATIENT_ID_SYSTEM,
@@ -43,7 +43,7 @@ from myositis_cds.adapters.fhir.export_common import (
     patient_url,
     resolve_input,
 )
-from myositis_cds.adapters.fhir.export_tables import (
+from myositis_cds.adapters.fhir.exporting.tables import (
     CITATION_EXTENSION,
     DOSE_RANGE_EXTENSION,
     DOSE_UCUM,
@@ -376,7 +376,7 @@ def assessment_bundle(doc: Mapping[str, Any], *, citations: Mapping[str, str], c
                       ) -> dict[str, Any]:
     """One assessment@1 document as a FHIR R4B ``collection`` Bundle (see the module docstring).
 
-    ``record`` = :func:`~myositis_cds.adapters.fhir.export_record.record_entries` of the assessed
+    ``record`` = :func:`~myositis_cds.adapters.fhir.exporting.record.record_entries` of the assessed
     record: its resources come first, and the alerts' ``implicated`` and ``evidence.detail`` point
     at them.
     """

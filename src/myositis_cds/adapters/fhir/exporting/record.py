@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from myositis_cds.adapters.fhir.codes import FREQUENCY_SYSTEM, UCUM, Category, FhirCodes
-from myositis_cds.adapters.fhir.export_common import (
+from myositis_cds.adapters.fhir.exporting.common import (
     PATIENT_ID_SYSTEM,
     BundleEntry,
     bundle,
@@ -41,7 +41,7 @@ from myositis_cds.adapters.fhir.export_common import (
     patient_resource_id,
     patient_url,
 )
-from myositis_cds.adapters.fhir.importer import default_codes
+from myositis_cds.adapters.fhir.importing.importer import default_codes
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.domain import record as domain
 

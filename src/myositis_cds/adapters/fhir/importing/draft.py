@@ -8,7 +8,7 @@ from typing import Any
 
 from myositis_cds.adapters.fhir.codes import Category, FhirCodes
 from myositis_cds.adapters.fhir.elements import codings, day_of, period_bounds
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 
 __all__ = ["Concept", "Draft"]
 

@@ -30,12 +30,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from myositis_cds.adapters.fhir.importer import patient_document
-from myositis_cds.adapters.fhir.records import validate_import
+from myositis_cds.adapters.fhir.importing.importer import patient_document
+from myositis_cds.adapters.fhir.importing.validation import validate_import
 from myositis_cds.adapters.storage.cds_hooks import IssuedCard, SqlCardLedger, SqlReplayStore
 from myositis_cds.engine import assess, to_dict
 from myositis_cds.entrypoints.web.api import BodyRefusedError, json_body_bytes
-from myositis_cds.entrypoints.web.cds_cards import (
+from myositis_cds.entrypoints.web.cds_hooks.cards import (
     CardContext,
     app_context,
     applies,
@@ -43,8 +43,8 @@ from myositis_cds.entrypoints.web.cds_cards import (
     card_rules,
     invalid_record_card,
 )
-from myositis_cds.entrypoints.web.cds_config import CdsClient, CdsHooksConfig
-from myositis_cds.entrypoints.web.cds_prefetch import (
+from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient, CdsHooksConfig
+from myositis_cds.entrypoints.web.cds_hooks.prefetch import (
     PREFETCH,
     FetchError,
     FhirTransport,
@@ -53,8 +53,8 @@ from myositis_cds.entrypoints.web.cds_prefetch import (
     PrefetchMissingError,
     urllib_transport,
 )
-from myositis_cds.entrypoints.web.cds_prefetch import resolve_prefetch as resolve
-from myositis_cds.entrypoints.web.cds_security import (
+from myositis_cds.entrypoints.web.cds_hooks.prefetch import resolve_prefetch as resolve
+from myositis_cds.entrypoints.web.cds_hooks.security import (
     CdsCorsMiddleware,
     ReplayGuard,
     TokenRefusedError,

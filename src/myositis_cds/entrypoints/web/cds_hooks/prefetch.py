@@ -28,7 +28,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from myositis_cds.entrypoints.web.cds_config import CdsClient
+from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient
 
 __all__ = [
     "FHIR_ID",

@@ -29,7 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from myositis_cds.entrypoints.web.cds_config import ALLOWED_ALGORITHMS, CdsClient, CdsHooksConfig
+from myositis_cds.entrypoints.web.cds_hooks.config import ALLOWED_ALGORITHMS, CdsClient, CdsHooksConfig
 
 __all__ = [
     "CDS_PREFIX",

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from myositis_cds.adapters.fhir.codes import UCUM
-from myositis_cds.adapters.fhir.draft import Concept, Draft
 from myositis_cds.adapters.fhir.elements import number, text_of
+from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
 from myositis_cds.domain.vocabulary import ANTIBODY_RESULTS
 
 __all__ = [

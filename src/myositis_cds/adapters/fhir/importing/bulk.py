@@ -8,7 +8,7 @@ Memory strategy (two passes; memory bounded by one patient's resources plus the 
    no patient and serve medicationReferences) are kept decoded.
 2. Patient pass: patients in order of first appearance; each one's lines are read back by offset
    (seek + readline on files kept open), decoded again, mapped by
-   :func:`~myositis_cds.adapters.fhir.importer.patient_document` and released, with the patient's
+   :func:`~myositis_cds.adapters.fhir.importing.importer.patient_document` and released, with the patient's
    index entry.
 
 So memory grows with the number of resources only through the index (three small integers per
@@ -30,7 +30,7 @@ from typing import IO, Any
 import orjson
 
 from myositis_cds.adapters.fhir.codes import FhirCodes
-from myositis_cds.adapters.fhir.importer import (
+from myositis_cds.adapters.fhir.importing.importer import (
     MAPPED_RESOURCE_TYPES,
     PatientImport,
     default_codes,
@@ -38,7 +38,7 @@ from myositis_cds.adapters.fhir.importer import (
     patient_document,
     patient_key_of,
 )
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from myositis_cds.errors import UsageError
 
 __all__ = [

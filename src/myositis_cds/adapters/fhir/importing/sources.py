@@ -8,11 +8,11 @@ from typing import Any, Final
 
 import orjson
 
-from myositis_cds.adapters.fhir.bulk import iter_bulk_patients, ndjson_files
 from myositis_cds.adapters.fhir.codes import FhirCodes
-from myositis_cds.adapters.fhir.importer import PatientImport, iter_bundle_patients
-from myositis_cds.adapters.fhir.report import UnmappedReport
-from myositis_cds.adapters.fhir.strict import check_bundle, check_resource
+from myositis_cds.adapters.fhir.importing.bulk import iter_bulk_patients, ndjson_files
+from myositis_cds.adapters.fhir.importing.importer import PatientImport, iter_bundle_patients
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.strict import check_bundle, check_resource
 from myositis_cds.errors import FieldError, UsageError
 
 __all__ = ["iter_path_patients", "read_bundle"]

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from myositis_cds.adapters.fhir.codes import FREQUENCY_SYSTEM
-from myositis_cds.adapters.fhir.draft import Concept, Draft
 from myositis_cds.adapters.fhir.elements import (
     codings,
     day_of,
@@ -16,6 +15,7 @@ from myositis_cds.adapters.fhir.elements import (
     period_bounds,
     text_of,
 )
+from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
 from myositis_cds.domain.vocabulary import FREQUENCIES
 
 __all__ = [

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from myositis_cds.adapters.fhir.codes import local_system
-from myositis_cds.adapters.fhir.importer import PatientImport
-from myositis_cds.adapters.fhir.report import UnmappedReport
+from myositis_cds.adapters.fhir.importing.importer import PatientImport
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.errors import FieldError, RecordValidationError

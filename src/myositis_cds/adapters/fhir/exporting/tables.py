@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from myositis_cds.adapters.fhir.export_common import EXTENSION_PREFIX
+from myositis_cds.adapters.fhir.exporting.common import EXTENSION_PREFIX
 
 __all__ = [
     "CITATION_EXTENSION",
