@@ -1,18 +1,26 @@
 """Composition root: picks the knowledge pack, the settings, the record adapter, the database and
-the password hasher for a run."""
+the password hasher for a run.
+
+Entrypoints reach adapters and the engine's configuration only through here (an import-linter
+contract forbids them to import ``myositis_cds.engine`` or ``myositis_cds.adapters``):
+:class:`EngineParams` is the opaque configuration they pass to the use cases.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from myositis_cds.adapters.assessment_schema import assessment_json_schema
 from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
-from myositis_cds.adapters.record_json import parse_record
-from myositis_cds.adapters.storage import Database, upgrade_database
+from myositis_cds.adapters.record_json import parse_record, record_json_schema
+from myositis_cds.adapters.storage import Database, check_database, display_url, upgrade_database
+from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
 from myositis_cds.errors import UsageError
@@ -23,10 +31,15 @@ from myositis_cds.services.ports import PasswordHasher
 __all__ = [
     "DATABASE_URL_VARIABLE",
     "DEFAULT_SQLITE_PATH",
+    "JSON_SCHEMAS",
+    "EngineParams",
+    "check_ready",
     "current_date",
     "database_url",
     "default_params",
+    "display_url",
     "iter_documents",
+    "json_schema",
     "make_live_parser",
     "make_params",
     "make_parser",
@@ -70,6 +83,15 @@ def iter_documents(path: Path) -> Iterator[tuple[str, object]]:
     return ((raw.path, raw.data) for raw in iter_raw_records(path))
 
 
+JSON_SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "patient-record": record_json_schema, "assessment": assessment_json_schema,
+    "timeline": timeline_json_schema}
+"""The JSON Schemas of the input and the outputs, by name."""
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``name`` (a key of :data:`JSON_SCHEMAS`)."""
+    return JSON_SCHEMAS[name]()
 
 
 def current_date() -> dt.date:
@@ -109,6 +131,11 @@ def make_unit_of_work(url: str | None = None) -> Database:
     Call it for each transaction; ``dispose()`` it when done (it owns a connection pool).
     """
     return Database(url or database_url())
+
+
+def check_ready(database: Database) -> None:
+    """Raise :class:`~myositis_cds.errors.DatabaseNotReadyError` unless the database is migrated."""
+    check_database(database.engine)
 
 
 def upgrade(url: str | None = None) -> str:

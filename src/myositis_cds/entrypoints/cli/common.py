@@ -15,7 +15,7 @@ from typing import Any, TextIO, TypeVar
 import orjson
 
 from myositis_cds import bootstrap
-from myositis_cds.engine import EngineParams
+from myositis_cds.bootstrap import EngineParams
 from myositis_cds.errors import (
     UsageError,
 )

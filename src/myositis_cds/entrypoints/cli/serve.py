@@ -19,7 +19,6 @@ import sys
 from typing import Any
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.storage import display_url
 from myositis_cds.entrypoints.cli.common import example_names, examples_dir
 from myositis_cds.errors import AlreadyExistsError
 from myositis_cds.services import patients, users
@@ -61,7 +60,7 @@ def _workers(value: str) -> int:
 def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
     """Migrate, seed and make sure someone can sign in; returns what to tell the operator."""
     revision = bootstrap.upgrade(url)
-    lines = [f"database {display_url(url)} at revision {revision}"]
+    lines = [f"database {bootstrap.display_url(url)} at revision {revision}"]
     database = bootstrap.make_unit_of_work(url)
     try:
         if seed_examples:

@@ -1,4 +1,5 @@
-"""The clinical side of the web application: validate, assess, build timelines and trend figures.
+"""The clinical side of the web application: the use cases with the server's parser, pack and
+settings, and the presentation of their typed results (pages, JSON, trend figures).
 
 Everything here works on decoded ``patient-record@1`` documents with the same parser, pack and
 settings as the command line, so the API's assessment of a record equals ``myositis-cds assess
@@ -27,12 +28,12 @@ from importlib import resources
 from typing import Any, Final
 
 from myositis_cds import __version__, bootstrap
+from myositis_cds.bootstrap import EngineParams
 from myositis_cds.domain.record import PatientRecord
-from myositis_cds.engine import EngineParams, assess, to_dict
-from myositis_cds.engine.results import Alert
-from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.errors import FieldError, RecordValidationError
-from myositis_cds.services import RecordParser
+from myositis_cds.presentation import assessment_document, timeline_document
+from myositis_cds.services import RecordParser, assess_document, timeline_of_document
+from myositis_cds.services.patient_page import PatientResults, patient_trends_of
 from myositis_cds.services.ports import StoredPatient
 
 __all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]
@@ -92,7 +93,7 @@ def svg_with_attributes(markup: str) -> str:
 
 
 VIEW_FORMAT: Final = b"page-parts@2"
-"""Changes whenever what :meth:`Clinic.page_parts` produces changes shape."""
+"""Changes whenever what :meth:`Clinic.render_page` produces changes shape."""
 
 
 def view_fingerprint(params: EngineParams) -> str:
@@ -104,7 +105,7 @@ def view_fingerprint(params: EngineParams) -> str:
     digest = hashlib.sha256(__version__.encode() + b"\0" + VIEW_FORMAT + b"\0")
     digest.update(repr(params.pack).encode() + b"\0")
     digest.update(repr(sorted(params.settings.values.items())).encode() + b"\0")
-    report = resources.files("myositis_cds.entrypoints.report")
+    report = resources.files("myositis_cds.presentation")
     for part in sorted([*report.iterdir(), *report.joinpath("templates").iterdir()],
                        key=lambda t: t.name):
         if part.is_file() and part.name.endswith((".py", ".j2")):
@@ -149,10 +150,10 @@ class AlertCounts:
         return cls(critical=summary["critical"], warning=summary["warning"], info=summary["info"])
 
 
-def _alert_counts(alerts: Iterable[Alert]) -> AlertCounts:
+def _alert_counts(severities: Iterable[str]) -> AlertCounts:
     counts = dict.fromkeys(SEVERITIES, 0)
-    for alert in alerts:
-        counts[alert.severity] += 1
+    for severity in severities:
+        counts[severity] += 1
     return AlertCounts.from_summary(counts)
 
 
@@ -194,16 +195,19 @@ class Clinic:
         return self.parse(document, prefix="$", source="patient record")
 
     def assessment(self, document: object, as_of: dt.date) -> dict[str, Any]:
-        return to_dict(assess(self.record(document), as_of, self.params))
+        return assessment_document(assess_document(document, parse=self.parse, as_of=as_of,
+                                                   params=self.params))
 
     def timeline(self, document: object, as_of: dt.date) -> dict[str, Any]:
-        return timeline_to_dict(build_timeline(self.record(document), as_of, self.params))
+        return timeline_document(timeline_of_document(document, parse=self.parse, as_of=as_of,
+                                                      params=self.params))
 
     def alert_counts(self, document: Mapping[str, object], as_of: dt.date) -> AlertCounts:
         try:
-            return _alert_counts(assess(self.record(document), as_of, self.params).alerts)
+            assessment = assess_document(document, parse=self.parse, as_of=as_of, params=self.params)
         except RecordValidationError:
             return AlertCounts(invalid=True)
+        return _alert_counts(a.severity for a in assessment.alerts)
 
     @staticmethod
     def figure_url(stored: StoredPatient, as_of: dt.date, name: str) -> str:
@@ -211,27 +215,25 @@ class Clinic:
         return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
                 f"&as_of={as_of.isoformat()}")
 
-    def page_parts(self, stored: StoredPatient, as_of: dt.date) -> tuple[PageParts, AlertCounts]:
-        """Report, trend references and timeline of ``stored`` on ``as_of`` (one parse of the
-        record and one timeline; the figures are drawn by their own requests), and its alert
-        counts."""
-        from myositis_cds.entrypoints.report import (  # noqa: PLC0415 - loads matplotlib
+    def render_page(self, stored: StoredPatient, results: PatientResults) -> tuple[bytes, dict[str, int]]:
+        """The page parts of ``stored`` from its results (the "patient page view" use case's
+        ``render`` port): report with the trend figure references, and timeline, encoded; and
+        the alert counts for the patient list."""
+        from myositis_cds.presentation import (  # noqa: PLC0415 - loads matplotlib
             plots,
             render_html,
             render_timeline_html_fragment,
         )
 
-        record = self.record(stored.record)
-        result = assess(record, as_of, self.params)
-        document = to_dict(result)
-        timeline, trends = plots.record_trends(record, as_of=as_of, params=self.params)
+        as_of = results.assessment.as_of
         figures = plots.trend_figure_references_html(
-            trends, src_of=lambda name: self.figure_url(stored, as_of, name))
+            results.trends, src_of=lambda name: self.figure_url(stored, as_of, name))
         citations = self.citations
-        report = render_html(document, citations, figures={str(document["patient_id"]): figures})
+        report = render_html(results.assessment, citations,
+                             figures={results.assessment.patient_id: figures})
         parts = PageParts(report=report, timeline=render_timeline_html_fragment(
-            timeline_to_dict(timeline), citations))
-        return parts, _alert_counts(result.alerts)
+            results.timeline, citations))
+        return parts.encode(), _alert_counts(a.severity for a in results.assessment.alerts).to_summary()
 
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:
@@ -239,7 +241,7 @@ class Clinic:
         as a standalone SVG document without inline CSS, from a bounded LRU of rendered figures.
 
         A miss draws the patient's three figures at once (a page asks for all three)."""
-        from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only to draw
+        from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads only to draw
 
         if name not in FIGURE_NAMES:
             raise KeyError(name)
@@ -249,8 +251,8 @@ class Clinic:
             if cached is not None:
                 self._figures.move_to_end(key)
                 return cached
-            timeline, trends = plots.record_trends(self.record(document), as_of=as_of,
-                                                   params=self.params)
+            timeline, trends = patient_trends_of(document, parse=self.parse, as_of=as_of,
+                                                 params=self.params)
             for figure, data in plots.render_trend_figures(timeline, trends, fmt="svg").items():
                 svg = svg_with_attributes(data.decode("utf-8")).encode("utf-8")
                 self._figures[(patient_id, version, as_of, figure)] = svg

@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.report.html import jinja_environment as report_templates
 from myositis_cds.entrypoints.web import admin_pages, form_pages
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import (
@@ -37,9 +36,11 @@ from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
-from myositis_cds.services import cohort, patients, users, views
+from myositis_cds.presentation.html import jinja_environment as report_templates
+from myositis_cds.services import cohort, patients, users
 from myositis_cds.services.access import PATIENT_ROLES
-from myositis_cds.services.ports import StoredPatient, StoredView
+from myositis_cds.services.patient_page import open_patient_page
+from myositis_cds.services.ports import StoredPatient
 
 __all__ = ["LOGIN_COOKIE", "router"]
 
@@ -191,15 +192,10 @@ def _report(request: Request, principal: PagePrincipal, patient_id: int,
     state = web_state(request)
     clinic = state.clinic
     day = clinic.as_of(as_of)
-    stored, body = patients.read_patient_with_view(state.uow, principal.user, patient_id, as_of=day,
-                                                   fingerprint=clinic.fingerprint)
-    if body is None:
-        parts, alerts = clinic.page_parts(stored, day)
-        views.save_view(state.uow, StoredView(patient_id=stored.id, version=stored.version,
-                                              as_of=day, fingerprint=clinic.fingerprint,
-                                              body=parts.encode(), summary=alerts.to_summary()))
-    else:
-        parts = PageParts.decode(body)
+    view = open_patient_page(state.uow, principal.user, patient_id, as_of=day,
+                                          fingerprint=clinic.fingerprint, parse=clinic.parse,
+                                          params=clinic.params, render=clinic.render_page)
+    stored, parts = view.patient, PageParts.decode(view.body)
     return {"title": stored.patient_key, "principal": principal, "patient": stored,
             "as_of": day.isoformat(), "today": clinic.today().isoformat(),
             "report": Markup(parts.report),  # noqa: S704 - escaped by the report's templates

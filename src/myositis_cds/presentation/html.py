@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 import jinja2
 from markupsafe import Markup, escape
 
-from myositis_cds.entrypoints.report.model import build_report
-from myositis_cds.entrypoints.report.views import Report
+from myositis_cds.engine.results import Assessment
+from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.assessment_view import Report
 
 __all__ = ["jinja_environment", "render_html", "render_html_document"]
 
@@ -53,7 +54,7 @@ def _tone(status: object) -> str:
 @cache
 def jinja_environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("myositis_cds.entrypoints.report", "templates"),
+        loader=jinja2.PackageLoader("myositis_cds.presentation", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -86,13 +87,13 @@ def _fragment(report: Report, figure: str | None = None) -> Markup:
     return Markup(html)  # noqa: S704 - autoescaped template output and script-free figure markup
 
 
-def _figure_of(assessment: Mapping[str, Any], figures: Mapping[str, str] | None) -> str | None:
-    return figures.get(str(assessment.get("patient_id"))) if figures else None
+def _figure_of(assessment: Assessment, figures: Mapping[str, str] | None) -> str | None:
+    return figures.get(assessment.patient_id) if figures else None
 
 
-def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str], *,
+def render_html(assessment: Assessment, citations: Mapping[str, str], *,
                 figures: Mapping[str, str] | None = None) -> str:
-    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one assessment dict.
+    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one typed assessment.
 
     ``figures`` maps a patient id to inline SVG markup shown in a "Trends" section.
     """
@@ -100,7 +101,7 @@ def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str], *,
 
 
 def render_html_document(
-    assessments: Sequence[Mapping[str, Any]],
+    assessments: Sequence[Assessment],
     citations: Mapping[str, str],
     *,
     title: str,

@@ -6,6 +6,7 @@ the decimal text of the number (so 68.25 shows as "68.3", not the binary-float "
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final
@@ -14,6 +15,7 @@ __all__ = [
     "EMPTY",
     "clean",
     "drug_label",
+    "fmt_date",
     "fmt_dose",
     "fmt_number",
     "fmt_recorded",
@@ -114,6 +116,11 @@ def fmt_recorded(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return clean(value)
+
+
+def fmt_date(value: dt.date | None) -> str:
+    """An ISO date (``2026-04-20``), or :data:`EMPTY` when there is none."""
+    return EMPTY if value is None else value.isoformat()
 
 
 def drug_label(code: object) -> str:
