@@ -12,6 +12,8 @@ Chromium signs in as a clinician and, for each example patient, records:
 - ``desk`` and ``phone``: the page's height in CSS pixels at 1366×768 and at 390×844;
   ``width``: its scroll width at 390 px (more than 390 means sideways scrolling);
 - ``critical``: how far down (px, at 1366×768) the first critical alert starts (``—``: none);
+- ``act``: where the act-now block ends (px from the top) at 1366×768 and at 390×844 (the first
+  screen is 768 and 844 px high);
 - ``print``: A4 pages of the print view as Chromium prints it; ``pdf``: pages of the PDF
   download, where the application offers one.
 
@@ -22,9 +24,9 @@ And the same weight and length for the patient list. Screenshots go to ``--out``
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
-import re
 import secrets
 import socket
 import sys
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
+from pypdf import PdfReader
 
 from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.common import example_names, examples_dir
@@ -52,6 +55,8 @@ USER = "measure"
 PASSWORD = secrets.token_urlsafe(16)
 SETUP = SystemActor(username="bench:pages")
 CRITICAL = ".sev-critical.alert, [data-severity='critical']"
+ACT_BOTTOM = ("(() => { const e = document.querySelector('.act-now'); "
+              "return e ? Math.round(e.getBoundingClientRect().bottom + scrollY) : null })()")
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
@@ -102,7 +107,7 @@ def _store_examples(url: str) -> dict[str, int]:
 
 
 def _pdf_pages(data: bytes) -> int:
-    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+    return len(PdfReader(io.BytesIO(data)).pages)
 
 
 def _measure(page: Any, base: str, path: str, out: Path, name: str) -> dict[str, Any]:
@@ -123,14 +128,16 @@ def _measure(page: Any, base: str, path: str, out: Path, name: str) -> dict[str,
     critical = page.evaluate(
         "s => { const e = document.querySelector(s); "
         "return e ? Math.round(e.getBoundingClientRect().top + scrollY) : null }", CRITICAL)
+    act_desk = page.evaluate(ACT_BOTTOM)
     page.screenshot(path=str(out / f"{name}-desktop.png"))
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(100)
     phone = page.evaluate("document.documentElement.scrollHeight")
     width = page.evaluate("document.documentElement.scrollWidth")
+    act_phone = page.evaluate(ACT_BOTTOM)
     page.screenshot(path=str(out / f"{name}-phone.png"))
     return {"html": html, "total": sum(sizes), "desk": desk, "phone": phone, "width": width,
-            "critical": critical}
+            "critical": critical, "act": "—" if act_desk is None else f"{act_desk}/{act_phone}"}
 
 
 def main() -> int:
@@ -161,7 +168,7 @@ def main() -> int:
             print(f"patient list: {listed['html']:,} B HTML, {listed['total']:,} B total, "
                   f"{listed['desk']:,} px (desktop), {listed['phone']:,} px × {listed['width']} px (phone)")
             header = (f"{'patient':24} {'html B':>9} {'total B':>9} {'desk px':>8} {'phone px':>8} "
-                      f"{'width':>6} {'crit px':>8} {'print':>5} {'pdf':>4}")
+                      f"{'width':>6} {'crit px':>8} {'act px':>10} {'print':>5} {'pdf':>4}")
             print(header)
             for name, patient_id in ids.items():
                 m = _measure(page, base, f"/patients/{patient_id}{query}", out, name)
@@ -173,7 +180,7 @@ def main() -> int:
                     pdf = str(_pdf_pages(download.body()))
                 crit = "—" if m["critical"] is None else f"{m['critical']:,}"
                 print(f"{name:24} {m['html']:>9,} {m['total']:>9,} {m['desk']:>8,} {m['phone']:>8,} "
-                      f"{m['width']:>6} {crit:>8} {printed:>5} {pdf:>4}")
+                      f"{m['width']:>6} {crit:>8} {m['act']:>10} {printed:>5} {pdf:>4}")
             browser.close()
     sys.stdout.flush()
     return 0

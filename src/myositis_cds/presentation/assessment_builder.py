@@ -56,17 +56,28 @@ from myositis_cds.presentation.labels import (
     humanise,
     investigation_label,
     measure_label,
+    plain,
     role_label,
 )
 from myositis_cds.presentation.numbering import Marks, Numbering
 from myositis_cds.scores.imacs_doi import DoiResult
 from myositis_cds.scores.tis import TisResult
 
-__all__ = ["ReportBuilder", "ResultViews", "build_report"]
+__all__ = ["ReportBuilder", "ResultViews", "build_report", "regimen_dose"]
 
 
 def _texts(values: Sequence[object]) -> tuple[str, ...]:
-    return tuple(clean(v) for v in values)
+    return tuple(plain(v) for v in values)
+
+
+def regimen_dose(reg: Regimen) -> tuple[bool, str]:
+    """Whether the option's dose was computed, and the dose (or why not) as shown."""
+    ok = reg.status == "ok" and reg.dose_min is not None
+    unit, basis = clean(reg.unit), clean(reg.basis)
+    if ok:
+        low, high = fmt_dose(reg.dose_min), fmt_dose(reg.dose_max)
+        return ok, f"{low} {unit}" if low == high else f"{low}–{high} {unit}"
+    return ok, f"not evaluable: {plain(reg.reason or 'dose not computed')} (basis {basis})"
 
 
 class ResultViews:
@@ -114,7 +125,7 @@ class ResultViews:
                 followup=fmt_recorded(m.followup), change=fmt_number(m.percent_change),
                 points=fmt_number(m.points), worsened=m.worsened,
                 remark="" if m.status == "scored" else
-                "; ".join(clean(t) for t in (humanise(m.status), m.reason) if t))
+                "; ".join(plain(t) for t in (humanise(m.status), m.reason) if t))
             for m in result.measures)
         reasons = (result.reason,) if result.reason else ()
         item = (self.item(result.status, outcome, place, reasons) if outcome is not None else
@@ -144,17 +155,12 @@ class ReportBuilder(ResultViews):
 
     def regimen(self, reg: Regimen) -> RegimenView:
         drug = drug_label(reg.drug)
-        ok = reg.status == "ok" and reg.dose_min is not None
-        unit, basis = clean(reg.unit), clean(reg.basis)
-        if ok:
-            low, high = fmt_dose(reg.dose_min), fmt_dose(reg.dose_max)
-            dose = f"{low} {unit}" if low == high else f"{low}–{high} {unit}"
-        else:
-            dose = f"not evaluable: {clean(reg.reason or 'dose not computed')} (basis {basis})"
+        ok, dose = regimen_dose(reg)
+        basis = clean(reg.basis)
         refs = self.num.cite(reg.citations)
         notes = self.inline_notes(reg.notes, f"Treatment plan: {drug}")
         marks = Marks(refs=refs, notes=tuple(n.number for n in notes))
-        safety = tuple(SafetyView(rule_id=clean(s.rule_id), message=clean(s.message),
+        safety = tuple(SafetyView(rule_id=clean(s.rule_id), message=plain(s.message),
                                   marks=self.num.marks(s, f"Treatment plan: {drug}"))
                        for s in reg.safety)
         return RegimenView(drug=drug, role=role_label(reg.role), tier=humanise(reg.tier), dose=dose,
@@ -187,8 +193,8 @@ class ReportBuilder(ResultViews):
         groups = []
         for severity in (*known, *other):
             views = tuple(
-                AlertView(id=clean(a.id), severity=severity, title=clean(a.title),
-                          message=clean(a.message), marks=self.num.marks(a, f"Alert: {clean(a.title)}"))
+                AlertView(id=clean(a.id), severity=severity, title=plain(a.title),
+                          message=plain(a.message), marks=self.num.marks(a, f"Alert: {clean(a.title)}"))
                 for a in alerts if clean(a.severity) == severity)
             groups.append(AlertGroup(severity=severity, label=humanise(severity).capitalize(),
                                      alerts=views))
@@ -222,7 +228,7 @@ class ReportBuilder(ResultViews):
         p = self.a.phenotype
         item = self.item(p.status, p, "Phenotype profile")
         features = tuple(
-            FeatureView(statement=clean(f.statement), status=clean(f.status), label=humanise(f.status),
+            FeatureView(statement=plain(f.statement), status=clean(f.status), label=humanise(f.status),
                         date=fmt_date(f.date), marks=self.num.marks(f, "Phenotype profile"))
             for f in p.features)
         return PhenotypeView(item=item, messages=_texts(p.messages), features=features)
@@ -262,7 +268,7 @@ class ReportBuilder(ResultViews):
         plan = self.plan()
         screening = self.screening()
         groups = self.alerts()
-        not_evaluable = tuple((clean(x.id), clean(x.reason)) for x in a.alerts_not_evaluable)
+        not_evaluable = tuple((clean(x.id), plain(x.reason)) for x in a.alerts_not_evaluable)
         tis, doi, inadequate = self.tis(), self.doi(), self.inadequate()
         workup, phenotype = self.workup(), self.phenotype()
         self.num.sweep_notes(a, "elsewhere in the assessment")

@@ -22,8 +22,9 @@ from markupsafe import Markup, escape
 from myositis_cds.engine.results import Assessment
 from myositis_cds.presentation.assessment_builder import build_report
 from myositis_cds.presentation.assessment_view import Report
+from myositis_cds.presentation.labels import label, plain
 
-__all__ = ["jinja_environment", "render_html", "render_html_document"]
+__all__ = ["jinja_environment", "render_html", "render_html_document", "without_scripts"]
 
 _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("critical", "severe_refractory", "missing", "overdue", "inadequate",
@@ -33,6 +34,7 @@ _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("done", "in_scope", "complete", "improved", "adequate", "applies",
                      "non_severe", "standard"), "ok"),
     "info": "info",
+    "tis-none": "bad", "tis-minimal": "warn", "tis-moderate": "ok", "tis-major": "ok",
 }
 _NOT_CSS: Final = re.compile(r"[^a-z0-9_-]+")
 _SCRIPT_BLOCK: Final = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
@@ -63,10 +65,12 @@ def jinja_environment() -> jinja2.Environment:
     )
     env.filters["css"] = _css
     env.filters["tone"] = _tone
+    env.filters["label"] = lambda code, kind: label(kind, code)
+    env.filters["plain"] = plain
     return env
 
 
-def _without_scripts(markup: str) -> str:
+def without_scripts(markup: str) -> str:
     """Figure markup with anything that could run JavaScript removed (defence in depth)."""
     markup = _SCRIPT_BLOCK.sub("", markup)
     markup = _SCRIPT_TAG.sub("", markup)
@@ -81,7 +85,7 @@ def _fragment(report: Report, figure: str | None = None) -> Markup:
                    f'  <h3 id="{a}-trends">7. Trends</h3>\n'
                    "  <p>Dots are individual measurements; lines are locally weighted regression "
                    "(LOWESS), as in the PF2019 figure.</p>\n"
-                   f"{_without_scripts(figure)}\n</section>\n")
+                   f"{without_scripts(figure)}\n</section>\n")
         head, tag, tail = html.rpartition("</article>")
         html = f"{head}{section}{tag}{tail}" if tag else html + section
     return Markup(html)  # noqa: S704 - autoescaped template output and script-free figure markup

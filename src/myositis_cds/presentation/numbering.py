@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 
 from myositis_cds.engine.results import Note
-from myositis_cds.presentation.labels import clean
+from myositis_cds.presentation.labels import clean, plain
 
 __all__ = ["Marks", "NoteEntry", "Numbering"]
 
@@ -78,7 +78,7 @@ class Numbering:
 
     def note(self, note: Note, place: str | None) -> int:
         """Number of one note, registering it (and where it applies) on first sight."""
-        text = clean(note.text)
+        text = plain(note.text)
         entry = self._notes.get(text)
         if entry is None:
             entry = NoteEntry(number=len(self._notes) + 1, kind=clean(note.kind), text=text,
@@ -104,7 +104,7 @@ class Numbering:
         """Register notes found anywhere in ``result`` that no section has shown yet."""
         for record in _walk(result):
             for note in getattr(record, "notes", ()):
-                if isinstance(note, Note) and clean(note.text) not in self._notes:
+                if isinstance(note, Note) and plain(note.text) not in self._notes:
                     self.note(note, place)
 
     def sweep_citations(self, result: object) -> None:

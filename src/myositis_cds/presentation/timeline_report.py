@@ -195,9 +195,11 @@ def _facts(tl: Timeline, visits: Sequence[VisitView], tis_marks: Marks,
             ("Drug-free since", free, Marks()))
 
 
-def build_timeline_report(tl: Timeline, citations: Mapping[str, str]) -> TimelineReport:
-    """The display-ready report of one typed timeline."""
-    builder = ResultViews(citations)
+def build_timeline_report(tl: Timeline, citations: Mapping[str, str], *,
+                          views: ResultViews | None = None) -> TimelineReport:
+    """The display-ready report of one typed timeline; with ``views`` (shared with the assessment
+    on a patient page) its citations and notes join that page's one numbering."""
+    builder = views if views is not None else ResultViews(citations)
     num = builder.num
     tis_marks = Marks(refs=num.cite(_keys(tl, _TIS_KEYS.get(tl.population, _TIS_KEYS[None]))),
                       notes=num.note_numbers(tl.notes, "TIS against baseline"))

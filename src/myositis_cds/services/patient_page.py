@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import Assessment, EngineParams, Timeline, assess, build_timeline
 from myositis_cds.services.assessing import RecordParser
-from myositis_cds.services.patients import read_patient_with_view
+from myositis_cds.services.patients import read_patient, read_patient_with_view
 from myositis_cds.services.ports import Actor, StoredPatient, StoredView, UnitOfWorkFactory
 from myositis_cds.services.views import RenderSummary, render_views, save_view
 from myositis_cds.stats.trends import PatientTrends, patient_trends
@@ -30,6 +30,7 @@ __all__ = [
     "patient_results",
     "patient_trends_of",
     "pre_render_pages",
+    "read_patient_results",
 ]
 
 
@@ -109,3 +110,11 @@ def pre_render_pages(uow: UnitOfWorkFactory, actor: Actor, *, as_of: dt.date, fi
 
     return render_views(uow, actor, as_of=as_of, fingerprint=fingerprint, render=render_one,
                         progress=progress)
+
+
+def read_patient_results(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *, as_of: dt.date,
+                         parse: RecordParser, params: EngineParams) -> tuple[StoredPatient, PatientResults]:
+    """A stored patient (one audited ``patient.read``) and its results on ``as_of``, computed
+    once (e.g. for the print letter, which names who printed it and is therefore not kept)."""
+    stored = read_patient(uow, actor, patient_id)
+    return stored, patient_results(stored.record, parse=parse, as_of=as_of, params=params)

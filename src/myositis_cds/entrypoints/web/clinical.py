@@ -32,6 +32,9 @@ from myositis_cds.bootstrap import EngineParams
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.presentation import assessment_document, timeline_document
+from myositis_cds.presentation.labels import LABELS_FILE
+from myositis_cds.presentation.letter import Letter, build_letter
+from myositis_cds.presentation.patient_page import render_patient_page
 from myositis_cds.services import RecordParser, assess_document, timeline_of_document
 from myositis_cds.services.patient_page import PatientResults, patient_trends_of
 from myositis_cds.services.ports import StoredPatient
@@ -92,46 +95,44 @@ def svg_with_attributes(markup: str) -> str:
     return _TAG.sub(rewrite, markup)
 
 
-VIEW_FORMAT: Final = b"page-parts@2"
+VIEW_FORMAT: Final = b"page-parts@3"
 """Changes whenever what :meth:`Clinic.render_page` produces changes shape."""
 
 
 def view_fingerprint(params: EngineParams) -> str:
     """What a stored page view depends on besides the record, version and date: this release,
-    the view format, the knowledge pack and settings in force and the report's templates and code.
+    the view format, the knowledge pack and settings in force, and the presentation's code,
+    templates and labels table.
 
     Equal fingerprints mean equal pages for equal inputs; anything else is a miss, so a new pack,
     a site setting or an upgraded release never shows a page made with the old ones."""
     digest = hashlib.sha256(__version__.encode() + b"\0" + VIEW_FORMAT + b"\0")
     digest.update(repr(params.pack).encode() + b"\0")
     digest.update(repr(sorted(params.settings.values.items())).encode() + b"\0")
-    report = resources.files("myositis_cds.presentation")
-    for part in sorted([*report.iterdir(), *report.joinpath("templates").iterdir()],
-                       key=lambda t: t.name):
-        if part.is_file() and part.name.endswith((".py", ".j2")):
+    presentation = resources.files("myositis_cds.presentation")
+    packs = resources.files("myositis_cds.knowledge").joinpath("packs")
+    parts = [*presentation.iterdir(), *presentation.joinpath("templates").iterdir(),
+             packs.joinpath(LABELS_FILE)]
+    for part in sorted(parts, key=lambda t: t.name):
+        if part.is_file() and part.name.endswith((".py", ".j2", ".toml")):
             digest.update(part.name.encode() + b"\0" + part.read_bytes())
     return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PageParts:
-    """What a patient page shows of a stored patient at one version and date, already escaped:
-    the report (with the trend figure references) and the timeline."""
+    """What the patient page shows of a stored patient at one version and date, already escaped:
+    its content (act now, the details, the trend figure references and the references)."""
 
-    report: str
-    timeline: str
+    page: str
 
     def encode(self) -> bytes:
-        """zlib of the report's UTF-8 length (4 bytes, big-endian), the report and the timeline."""
-        report = self.report.encode("utf-8")
-        return zlib.compress(len(report).to_bytes(4, "big") + report
-                             + self.timeline.encode("utf-8"), 6)
+        """zlib of the page's UTF-8."""
+        return zlib.compress(self.page.encode("utf-8"), 6)
 
     @classmethod
     def decode(cls, body: bytes) -> PageParts:
-        data = zlib.decompress(body)
-        end = 4 + int.from_bytes(data[:4], "big")
-        return cls(report=data[4:end].decode("utf-8"), timeline=data[end:].decode("utf-8"))
+        return cls(page=zlib.decompress(body).decode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,25 +216,26 @@ class Clinic:
         return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
                 f"&as_of={as_of.isoformat()}")
 
+    def letter(self, stored: StoredPatient, results: PatientResults, *, printed_by: str) -> Letter:
+        """The clinic letter of ``stored`` from its results (for the HTML letter and the PDF)."""
+        return build_letter(record=results.record, assessment=results.assessment,
+                            timeline=results.timeline, citations=self.citations,
+                            name=stored.patient_key, printed_on=self.today(), printed_by=printed_by)
+
     def render_page(self, stored: StoredPatient, results: PatientResults) -> tuple[bytes, dict[str, int]]:
         """The page parts of ``stored`` from its results (the "patient page view" use case's
-        ``render`` port): report with the trend figure references, and timeline, encoded; and
-        the alert counts for the patient list."""
-        from myositis_cds.presentation import (  # noqa: PLC0415 - loads matplotlib
-            plots,
-            render_html,
-            render_timeline_html_fragment,
-        )
+        ``render`` port): the page's content with the trend figure references, encoded; and the
+        alert counts for the patient list."""
+        from myositis_cds.presentation import plots  # noqa: PLC0415 - loads matplotlib
 
         as_of = results.assessment.as_of
         figures = plots.trend_figure_references_html(
             results.trends, src_of=lambda name: self.figure_url(stored, as_of, name))
-        citations = self.citations
-        report = render_html(results.assessment, citations,
-                             figures={results.assessment.patient_id: figures})
-        parts = PageParts(report=report, timeline=render_timeline_html_fragment(
-            results.timeline, citations))
-        return parts.encode(), _alert_counts(a.severity for a in results.assessment.alerts).to_summary()
+        page = render_patient_page(record=results.record, assessment=results.assessment,
+                                   timeline=results.timeline, citations=self.citations,
+                                   figures=figures, name=stored.patient_key)
+        counts = _alert_counts(a.severity for a in results.assessment.alerts)
+        return PageParts(page=page).encode(), counts.to_summary()
 
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:
