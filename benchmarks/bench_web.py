@@ -194,7 +194,7 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
     from myositis_cds.entrypoints.web.clinical import Clinic, PageParts  # noqa: PLC0415
     from myositis_cds.services import patients  # noqa: PLC0415
-    from myositis_cds.services.patient_page import patient_results  # noqa: PLC0415
+    from myositis_cds.services.patient_results import patient_results  # noqa: PLC0415
 
     clinic = Clinic(figure_cache_size=3)
     database = bootstrap.make_unit_of_work(url)

@@ -97,3 +97,34 @@ def test_the_print_letter_is_at_most_two_a4_pages(bpage: BrowserPage, stored: di
             page.emulate_media(media="print")
             bpage.shot("letter-over-40-no-screening-print")
             page.emulate_media(media="screen")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_patient_list_is_a_worklist(bpage: BrowserPage, stored: dict[str, int], size: str) -> None:
+    from playwright.sync_api import expect  # noqa: PLC0415 - only when the browser is there
+
+    page = bpage.page
+    page.set_viewport_size(SIZES[size])
+    bpage.sign_in(CLINICIAN)
+    bpage.goto("/patients?q=screen-")
+    rows = page.locator("table.worklist tbody tr")
+    expect(rows).to_have_count(len(NAMES))
+    first = rows.first
+    expect(first).to_contain_text("screen-incomplete-data")  # the critical alert comes first
+    expect(first.locator('[data-count="critical"]')).to_have_text("1 critical")
+    refractory = page.locator("tr", has_text="screen-refractory-3-months")
+    expect(refractory.locator('[data-count="overdue"]')).to_have_text("1 overdue")
+    expect(refractory.locator('[data-count="inadequate"]')).to_be_visible()
+    expect(refractory.locator("td.next-due")).to_contain_text("overdue cancer screen 2026-07-10")
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    bpage.shot(f"patient-list-{size}")
+    page.locator("#attention").select_option("overdue")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("screen-refractory-3-months")
+    page.locator("#attention").select_option("all")
+    page.locator("#sort").select_option("next_due")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    expect(rows.first).to_contain_text("screen-refractory-3-months")  # due 2026-07-10: the earliest

@@ -61,8 +61,8 @@ def test_patient_list_searches_and_shows_alert_badges(web: Web, client: TestClie
         web.store(name)
     listing = client.get("/patients")
     assert listing.status_code == 200
-    assert "3 patients" in listing.text
-    badges = re.findall(r'<span class="badge sev-(critical|warning|info)">(\d+) \1</span>',
+    assert "1–3 of 3 patients" in listing.text
+    badges = re.findall(r'<span class="badge sev-(critical|warning|info)" data-count="\1">(\d+) ',
                         listing.text)
     assert badges
     api = client.get("/api/v1/patients").json()
@@ -72,7 +72,7 @@ def test_patient_list_searches_and_shows_alert_badges(web: Web, client: TestClie
         counted += len(alerts)
     assert sum(int(n) for _, n in badges) == counted
     found = client.get("/patients", params={"q": "JUVEN"})
-    assert "1 patient matching" in found.text
+    assert "1–1 of 1 patient matching" in found.text
     assert "ex-juvenile" in found.text
     assert "ex-non-severe" not in found.text
     none = client.get("/patients", params={"q": "<b>x</b>"})

@@ -4,6 +4,7 @@ server process reads from its environment (``serve --workers N``)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from myositis_cds.entrypoints.web import WebSettings
 from myositis_cds.entrypoints.web.clinical import Clinic, PageParts, view_fingerprint
 from myositis_cds.knowledge.settings import resolve_settings
 from myositis_cds.services import patients, views
-from myositis_cds.services.ports import StoredView
+from myositis_cds.services.ports import PatientListQuery, StoredView
 from tests.conftest import TODAY
 from tests.e2e.web_support import ADMIN, Web, make_web, page_sign_in
 
@@ -52,7 +53,13 @@ def test_the_page_is_rendered_once_per_version_and_date_then_read_back(web: Web)
             patient_id=stored.id, version=1, as_of=TODAY, fingerprint=fingerprint,
             body=PageParts(page="<p>stored view</p>").encode(),
             summary={"critical": 7, "warning": 0, "info": 0}))
-        # The list's badges come from the stored view too.
+        # The list's badges come from the summary kept with the page, not from a new assessment.
+        with web.uow() as work:
+            rows, _ = work.patient_list.page(PatientListQuery())
+            kept_summary = rows[0].summary
+            assert kept_summary is not None
+            work.patient_list.put(dataclasses.replace(kept_summary, critical=7))
+            work.commit()
         assert "7 critical" in client.get("/patients").text
         assert "<p>stored view</p>" in client.get(f"/patients/{stored.id}").text
         assert "<p>stored view</p>" not in client.get(f"/patients/{stored.id}/print").text  # a letter

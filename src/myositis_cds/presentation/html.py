@@ -12,7 +12,7 @@ to each patient's report as a last section; any ``<script``, event-handler attri
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Final
 
@@ -24,7 +24,8 @@ from myositis_cds.presentation.assessment_builder import build_report
 from myositis_cds.presentation.assessment_view import Report
 from myositis_cds.presentation.labels import label, plain
 
-__all__ = ["jinja_environment", "render_html", "render_html_document", "without_scripts"]
+__all__ = ["jinja_environment", "render_html", "render_html_document", "template_filters",
+           "without_scripts"]
 
 _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("critical", "severe_refractory", "missing", "overdue", "inadequate",
@@ -63,11 +64,15 @@ def jinja_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["css"] = _css
-    env.filters["tone"] = _tone
-    env.filters["label"] = lambda code, kind: label(kind, code)
-    env.filters["plain"] = plain
+    env.filters.update(template_filters())
     return env
+
+
+def template_filters() -> dict[str, Callable[..., str]]:
+    """The filters the presentation's templates use (``css``, ``tone``, ``label``, ``plain``),
+    for any jinja environment that shows the same words (the web application's pages)."""
+    return {"css": _css, "tone": _tone, "label": lambda code, kind: label(kind, code),
+            "plain": plain}
 
 
 def without_scripts(markup: str) -> str:

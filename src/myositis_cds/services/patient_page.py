@@ -1,11 +1,12 @@
 """The use case "patient page view": one audited read of a stored patient and its page.
 
 A patient page shows the results of one record at one version and date. They are computed once per
-request (:func:`patient_results`: the record is parsed once, assessed once, its timeline and trends
-built once) and handed, typed, to the ``render`` port that the entrypoint passes in (presentation
-is not a dependency of the use cases). The rendered body and its summary are kept as the stored
-view of that version, date and fingerprint (see :mod:`myositis_cds.services.views`), so the next
-opening reads it back: still one audited read, and no computation at all.
+request (:func:`~.patient_results.patient_results`: the record is parsed once, assessed once, its
+timeline and trends built once) and handed, typed, to the ``render`` port that the entrypoint
+passes in (presentation is not a dependency of the use cases). The rendered body is kept as the
+stored view of that version, date and fingerprint (see :mod:`myositis_cds.services.views`), with
+the patient list's summary made from the same results (:mod:`.patient_list`), so the next opening
+reads it back: still one audited read, and no computation at all.
 """
 
 from __future__ import annotations
@@ -14,63 +15,31 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from myositis_cds.domain.record import PatientRecord
-from myositis_cds.engine import Assessment, EngineParams, Timeline, assess, build_timeline
+from myositis_cds.engine import EngineParams
 from myositis_cds.services.assessing import RecordParser
+from myositis_cds.services.patient_list import summarise
+from myositis_cds.services.patient_results import PatientResults, patient_results
 from myositis_cds.services.patients import read_patient, read_patient_with_view
-from myositis_cds.services.ports import Actor, StoredPatient, StoredView, UnitOfWorkFactory
+from myositis_cds.services.ports import (
+    Actor,
+    PatientSummary,
+    StoredPatient,
+    StoredView,
+    UnitOfWorkFactory,
+)
 from myositis_cds.services.views import RenderSummary, render_views, save_view
-from myositis_cds.stats.trends import PatientTrends, patient_trends
 
 __all__ = [
     "PageView",
-    "PatientResults",
     "RenderPage",
     "open_patient_page",
-    "patient_results",
-    "patient_trends_of",
     "pre_render_pages",
     "read_patient_results",
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PatientResults:
-    """Everything a patient page, its print letter and the patient list show of one record on
-    one date, computed once."""
-
-    record: PatientRecord
-    assessment: Assessment
-    timeline: Timeline
-    trends: PatientTrends
-
-
 RenderPage = Callable[[StoredPatient, PatientResults], tuple[bytes, Mapping[str, int]]]
 """Renders the stored view's body and its summary (for the patient list) from the results."""
-
-
-def patient_results(document: object, *, parse: RecordParser, as_of: dt.date,
-                    params: EngineParams) -> PatientResults:
-    """Parse ``document`` once and compute its assessment, timeline and trends on ``as_of``.
-
-    Raises :class:`~myositis_cds.errors.RecordValidationError` when the record does not validate."""
-    record = parse(document, prefix="$", source="patient record")
-    timeline, trends = _timeline_and_trends(record, as_of, params)
-    return PatientResults(record=record, assessment=assess(record, as_of, params), timeline=timeline,
-                          trends=trends)
-
-
-def _timeline_and_trends(record: PatientRecord, as_of: dt.date,
-                         params: EngineParams) -> tuple[Timeline, PatientTrends]:
-    timeline = build_timeline(record, as_of, params)
-    diagnosis = record.diagnosis.date if record.diagnosis else None
-    return timeline, patient_trends(timeline, diagnosis_date=diagnosis)
-
-
-def patient_trends_of(document: object, *, parse: RecordParser, as_of: dt.date,
-                      params: EngineParams) -> tuple[Timeline, PatientTrends]:
-    """The timeline and trends of a stored record, for drawing its trend figures."""
-    return _timeline_and_trends(parse(document, prefix="$", source="patient record"), as_of, params)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,10 +61,11 @@ def open_patient_page(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *, 
                                           fingerprint=fingerprint)
     if body is not None:
         return PageView(patient=stored, as_of=as_of, body=body, stored=True)
-    body, summary = render(stored, patient_results(stored.record, parse=parse, as_of=as_of,
-                                                   params=params))
+    results = patient_results(stored.record, parse=parse, as_of=as_of, params=params)
+    body, summary = render(stored, results)
     save_view(uow, StoredView(patient_id=stored.id, version=stored.version, as_of=as_of,
-                              fingerprint=fingerprint, body=body, summary=dict(summary)))
+                              fingerprint=fingerprint, body=body, summary=dict(summary)),
+              summarise(stored, results, fingerprint=fingerprint, params=params))
     return PageView(patient=stored, as_of=as_of, body=body, stored=False)
 
 
@@ -105,8 +75,11 @@ def pre_render_pages(uow: UnitOfWorkFactory, actor: Actor, *, as_of: dt.date, fi
     """Render and keep the page of every stored patient that lacks one for ``as_of`` (e.g. a
     nightly job), each read audited as a page view would be (:func:`~.views.render_views`)."""
 
-    def render_one(stored: StoredPatient, day: dt.date) -> tuple[bytes, Mapping[str, int]]:
-        return render(stored, patient_results(stored.record, parse=parse, as_of=day, params=params))
+    def render_one(stored: StoredPatient,
+                   day: dt.date) -> tuple[bytes, Mapping[str, int], PatientSummary]:
+        results = patient_results(stored.record, parse=parse, as_of=day, params=params)
+        body, summary = render(stored, results)
+        return body, summary, summarise(stored, results, fingerprint=fingerprint, params=params)
 
     return render_views(uow, actor, as_of=as_of, fingerprint=fingerprint, render=render_one,
                         progress=progress)

@@ -20,6 +20,7 @@ from myositis_cds.entrypoints.web.openapi import install_openapi
 from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.entrypoints.web.state import WebState
+from myositis_cds.presentation.html import template_filters
 
 __all__ = ["OPENAPI_URL", "create_app", "create_app_from_environment"]
 
@@ -35,9 +36,11 @@ are versioned: reads return `ETag: "<version>"`; `PUT` and `DELETE` need `If-Mat
 
 
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("myositis_cds.entrypoints.web", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(template_filters())
+    return env
 
 
 def create_app(settings: WebSettings) -> FastAPI:

@@ -36,7 +36,7 @@ from myositis_cds.presentation.labels import LABELS_FILE
 from myositis_cds.presentation.letter import Letter, build_letter
 from myositis_cds.presentation.patient_page import render_patient_page
 from myositis_cds.services import RecordParser, assess_document, timeline_of_document
-from myositis_cds.services.patient_page import PatientResults, patient_trends_of
+from myositis_cds.services.patient_results import PatientResults, patient_trends_of
 from myositis_cds.services.ports import StoredPatient
 
 __all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]

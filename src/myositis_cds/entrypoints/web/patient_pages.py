@@ -20,13 +20,14 @@ from markupsafe import Markup
 from myositis_cds.entrypoints.cli.monitoring import file_stem
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import PagePrincipal
-from myositis_cds.entrypoints.web.clinical import SEVERITIES, AlertCounts, PageParts
+from myositis_cds.entrypoints.web.clinical import PageParts
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.state import html_page, web_state
 from myositis_cds.presentation.letter import render_letter_html, render_letter_pdf
-from myositis_cds.services import patients
+from myositis_cds.presentation.patient_list import patient_list_view
+from myositis_cds.services.patient_list import list_patient_page
 from myositis_cds.services.patient_page import open_patient_page, read_patient_results
-from myositis_cds.services.ports import StoredPatient
+from myositis_cds.services.ports import Attention, ListSort, PatientListQuery, StoredPatient
 
 __all__ = ["ENTRY_LINKS", "PAGE_SIZE", "router"]
 
@@ -36,27 +37,24 @@ ENTRY_LINKS = tuple((slug, slug.capitalize()) for slug in ENTRY_FORMS)
 
 
 @router.get("/patients")
-def patient_list(request: Request, principal: PagePrincipal,
+def patient_list(request: Request, principal: PagePrincipal, *,
                  q: Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")] = "",
+                 attention: Attention = "all",
+                 phase: Annotated[str, Query(max_length=40, pattern=r"^[a-z_]*$")] = "",
+                 sort: ListSort = "attention",
                  offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> HTMLResponse:
+    """The worklist: who needs attention first (critical alerts, overdue items, inadequate
+    response, warnings, what is due next), from the stored summaries, sorted and filtered."""
     state = web_state(request)
     clinic = state.clinic
     today = clinic.today()
-    page = patients.list_patients(state.uow, principal.user, query=q, limit=PAGE_SIZE,
-                                  offset=offset, views_of=(today, clinic.fingerprint))
-
-    def alerts(patient: StoredPatient) -> AlertCounts:  # from the stored page when it is current
-        summary = page.summaries.get(patient.id)
-        if summary is None:
-            return clinic.alert_counts(patient.record, today)
-        return AlertCounts.from_summary(summary)
-
-    rows = [{"patient": p, "alerts": alerts(p)} for p in page.patients]
-    previous_offset = max(0, offset - PAGE_SIZE) if offset > 0 else None
-    next_offset = offset + PAGE_SIZE if offset + PAGE_SIZE < page.total else None
-    return html_page(request, "patients.html.j2", title="Patients", principal=principal, page=page,
-                     rows=rows, query=q, today=today, severities=SEVERITIES,
-                     previous_offset=previous_offset, next_offset=next_offset)
+    query = PatientListQuery(text=q, attention=attention, phase=phase or None, sort=sort,
+                             limit=PAGE_SIZE, offset=offset)
+    page = list_patient_page(state.uow, principal.user, query, as_of=today,
+                             fingerprint=clinic.fingerprint, parse=clinic.parse, params=clinic.params)
+    return html_page(request, "patients.html.j2", title="Patients", principal=principal,
+                     listing=patient_list_view(page.rows, total=page.total, query=page.query,
+                                               as_of=page.as_of, refreshed=page.refreshed))
 
 
 def _page_context(request: Request, principal: PagePrincipal, patient_id: int,
