@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from myositis_cds.adapters.assessment_schema import assessment_json_schema
+from myositis_cds.adapters.fhir.importing.importer import patient_document
+from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
 from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import parse_record, record_json_schema
@@ -38,6 +40,7 @@ __all__ = [
     "database_url",
     "default_params",
     "display_url",
+    "fhir_record_import",
     "iter_documents",
     "json_schema",
     "make_live_parser",
@@ -131,6 +134,11 @@ def make_unit_of_work(url: str | None = None) -> Database:
     Call it for each transaction; ``dispose()`` it when done (it owns a connection pool).
     """
     return Database(url or database_url())
+
+
+def fhir_record_import(resources: Sequence[Mapping[str, Any]], today: dt.date) -> ValidatedImport:
+    """One patient's FHIR resources → its validated ``patient-record@1`` (the CDS hook's port)."""
+    return validate_import(patient_document(resources), today=today)
 
 
 def check_ready(database: Database) -> None:

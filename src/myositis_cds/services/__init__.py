@@ -2,8 +2,10 @@
 a CDS hook, store imported records; each takes its ports as arguments."""
 
 from myositis_cds.services.assessing import (
+    Assessment,
     Outcome,
     RecordParser,
+    Timeline,
     TimelineOutcome,
     assess_document,
     assess_stream,
@@ -12,8 +14,10 @@ from myositis_cds.services.assessing import (
 )
 
 __all__ = [
+    "Assessment",
     "Outcome",
     "RecordParser",
+    "Timeline",
     "TimelineOutcome",
     "assess_document",
     "assess_stream",

@@ -20,8 +20,10 @@ from myositis_cds.engine import Assessment, EngineParams, Timeline, assess, buil
 from myositis_cds.errors import RecordValidationError
 
 __all__ = [
+    "Assessment",
     "Outcome",
     "RecordParser",
+    "Timeline",
     "TimelineOutcome",
     "assess_document",
     "assess_stream",

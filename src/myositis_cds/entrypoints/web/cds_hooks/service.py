@@ -30,10 +30,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from myositis_cds.adapters.fhir.importing.importer import patient_document
-from myositis_cds.adapters.fhir.importing.validation import validate_import
+from myositis_cds import bootstrap
 from myositis_cds.adapters.storage.cds_hooks import IssuedCard, SqlCardLedger, SqlReplayStore
-from myositis_cds.engine import assess, to_dict
 from myositis_cds.entrypoints.web.api import BodyRefusedError, json_body_bytes
 from myositis_cds.entrypoints.web.cds_hooks.cards import (
     CardContext,
@@ -64,6 +62,7 @@ from myositis_cds.entrypoints.web.cds_hooks.security import (
 )
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import DatabaseNotReadyError
+from myositis_cds.presentation import assessment_document
 from myositis_cds.services import decision_support
 
 __all__ = ["SERVICE", "SERVICE_ID", "CdsRuntime", "install_cds_hooks", "router"]
@@ -202,10 +201,13 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
         _audit(request, client, key, "400, prefetch contradicts its template")
         return _json(400, str(exc))
     as_of = state.clinic.today()
-    validated = validate_import(patient_document(resolved.resources), today=as_of)
+    answer = decision_support.answer_patient_view(
+        resolved.resources, import_record=bootstrap.fhir_record_import, as_of=as_of,
+        params=state.clinic.params)
+    validated = answer.imported
     sources = (f"prefetch {len(resolved.prefetched)}, fetched {len(resolved.fetched)}, not "
                f"provided {len(resolved.not_provided)}; {validated.unmapped.total} item(s) unmapped")
-    if validated.record is None or validated.document is None:
+    if answer.assessment is None or validated.document is None:
         stored_id = _audit(request, client, key, f"record invalid ({len(validated.errors)} "
                                                  f"error(s)): 1 warning card; {sources}")
         context = _card_context(request, runtime, patient_key=key, stored_id=stored_id,
@@ -214,7 +216,7 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
                                      not_provided=resolved.not_provided)]
         rules = ["INVALID-RECORD"]
     else:
-        assessment = to_dict(assess(validated.record, as_of, state.clinic.params))
+        assessment = assessment_document(answer.assessment)
         if not applies(assessment, validated.document):
             _audit(request, client, key, f"not applicable (scope {assessment['scope']['status']}"
                                          f"): no cards; {sources}")
