@@ -43,6 +43,16 @@ class Outcome:
     error: RecordValidationError | None
 
 
+def _parsed(documents: Iterable[tuple[str, object]], parse: RecordParser,
+            source: str) -> Iterator[tuple[str, PatientRecord | RecordValidationError]]:
+    """Each ``(json_path, document)`` parsed once: its record, or its validation error."""
+    for path, data in documents:
+        try:
+            yield path, parse(data, prefix=path, source=source)
+        except RecordValidationError as exc:
+            yield path, exc
+
+
 def assess_stream(
     documents: Iterable[tuple[str, object]],
     *,
@@ -52,13 +62,11 @@ def assess_stream(
     source: str = "record",
 ) -> Iterator[Outcome]:
     """Validate and assess each ``(json_path, document)``; errors are outcomes, not exceptions."""
-    for path, data in documents:
-        try:
-            record = parse(data, prefix=path, source=source)
-        except RecordValidationError as exc:
-            yield Outcome(path=path, assessment=None, error=exc)
-            continue
-        yield Outcome(path=path, assessment=assess(record, as_of, params), error=None)
+    for path, parsed in _parsed(documents, parse, source):
+        if isinstance(parsed, RecordValidationError):
+            yield Outcome(path=path, assessment=None, error=parsed)
+        else:
+            yield Outcome(path=path, assessment=assess(parsed, as_of, params), error=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +85,12 @@ def timeline_stream(
     source: str = "record",
 ) -> Iterator[TimelineOutcome]:
     """Validate each ``(json_path, document)`` and build its timeline; errors are outcomes."""
-    for path, data in documents:
-        try:
-            record = parse(data, prefix=path, source=source)
-        except RecordValidationError as exc:
-            yield TimelineOutcome(path=path, timeline=None, error=exc)
-            continue
-        yield TimelineOutcome(path=path, timeline=build_timeline(record, as_of, params), error=None)
+    for path, parsed in _parsed(documents, parse, source):
+        if isinstance(parsed, RecordValidationError):
+            yield TimelineOutcome(path=path, timeline=None, error=parsed)
+        else:
+            yield TimelineOutcome(path=path, timeline=build_timeline(parsed, as_of, params),
+                                  error=None)
 
 
 def assess_document(document: object, *, parse: RecordParser, as_of: dt.date,
