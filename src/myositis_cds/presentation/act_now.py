@@ -264,13 +264,14 @@ def build_act_now(views: ResultViews, assessment: Assessment, *, record: Patient
     due = builder.due()
     response, note = builder.response(timeline)
     plan = assessment.treatment_plan
-    tier = label("status", plan.tier)
+    tier = (f"{label('status', plan.tier)} tier".capitalize() if plan.tier != "not_evaluable" else
+            "Severity tier not evaluable (data missing)")
     options = len(plan.regimens)
     return ActNow(
         as_of=fmt_date(assessment.as_of),
         who=None if record is None else _who(record, name, assessment.as_of),
-        plan=(f"{tier.capitalize()} tier: {options} treatment option(s) with doses"
-              if options else f"{tier.capitalize()} tier: no treatment option listed"),
+        plan=(f"{tier}: {options} treatment option(s) with doses" if options
+              else f"{tier}: no treatment option listed"),
         alerts=alerts, info_alerts=sum(a.severity == "info" for a in assessment.alerts),
         not_evaluable_alerts=len(assessment.alerts_not_evaluable), due=due,
         therapy=None if record is None else _therapy(record, assessment.as_of),
