@@ -18,7 +18,6 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402 - the thread limits above must precede numpy
-import csv  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
@@ -26,6 +25,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from myositis_cds.adapters.cohort_csv import read_cohort_csv  # noqa: E402
+from myositis_cds.csv_writer import CsvWriter  # noqa: E402
 from myositis_cds.stats.association import fit_random_intercept  # noqa: E402
 from myositis_cds.stats.table1 import table1  # noqa: E402
 
@@ -37,7 +37,7 @@ def write_csv(path: Path, n: int, rng: random.Random) -> None:
     header = ["patient", "group", *(f"b{i}" for i in range(20)), *(f"x{i}" for i in range(5)),
               *(f"c{i}" for i in range(5))]
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = CsvWriter(handle, line_terminator="\r\n")
         writer.writerow(header)
         for k in range(n):
             g = rng.randrange(4)

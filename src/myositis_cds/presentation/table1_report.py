@@ -8,13 +8,15 @@ format (CSV: a ``data`` column holding ``synthetic``).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import orjson
+
+from myositis_cds.csv_writer import Cell as CsvCell
+from myositis_cds.csv_writer import CsvWriter
 
 if TYPE_CHECKING:  # only for annotations: rendering does not load scipy
     from myositis_cds.stats.contingency import OddsRatio
@@ -131,36 +133,24 @@ def _text(table: Table1) -> str:
     return "\n".join(out) + "\n"
 
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text_cell(text: str) -> str:
-    """A text cell starting like a spreadsheet formula is quoted so that it is not run."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def _csv(table: Table1) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     header = ["variable", "level", "kind"]
     for g in table.groups:
         header += [f"{g} n", f"{g} N", f"{g} missing", f"{g} percent", f"{g} median", f"{g} q1", f"{g} q3"]
     header += ["p_value", "test", "odds_ratio", "or_ci_low", "or_ci_high"]
     if table.synthetic:
         header.insert(0, "data")
-    writer.writerow([_text_cell(h) for h in header])
-
-    def raw(value: float | int | None) -> str:
-        return "" if value is None else repr(value)
-
+    writer.writerow(header)
     for row in table.rows:
-        line: list[str] = [_text_cell(row.variable), _text_cell(row.level or ""), row.kind]
+        line: list[CsvCell] = [row.variable, row.level or "", row.kind]
         for g in table.groups:
             c = row.groups[g]
-            line += [raw(c.n), raw(c.N), raw(c.missing), raw(c.percent), raw(c.median), raw(c.q1), raw(c.q3)]
+            line += [c.n, c.N, c.missing, c.percent, c.median, c.q1, c.q3]
         odds = row.odds_ratio
-        line += [raw(row.p_value), row.test or "", raw(odds.estimate if odds else None),
-                 raw(odds.ci_low if odds else None), raw(odds.ci_high if odds else None)]
+        line += [row.p_value, row.test or "", odds.estimate if odds else None,
+                 odds.ci_low if odds else None, odds.ci_high if odds else None]
         if table.synthetic:
             line.insert(0, "synthetic")
         writer.writerow(line)

@@ -13,7 +13,6 @@ numbered and listed like the assessment's.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -21,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from myositis_cds.csv_writer import Cell, CsvWriter
 from myositis_cds.engine.timeline import TIMELINE_FORMAT, Timeline, TimelineVisit
 from myositis_cds.presentation.assessment_builder import ResultViews
 from myositis_cds.presentation.assessment_view import DoiView, NoteView, ReferenceView, TisView
@@ -71,9 +71,6 @@ _POPULATION: Final[dict[str | None, str]] = {
     "juvenile": "juvenile onset: TIS categories use the juvenile DM thresholds",
     None: "unknown (birth date or onset/diagnosis date missing): a category is shown only where "
           "the adult and juvenile thresholds agree"}
-_SPREADSHEET_FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VisitView:
     date: str
@@ -338,17 +335,12 @@ def render_timeline_text(timeline: Timeline, citations: Mapping[str, str]) -> st
 
 # -- CSV ---------------------------------------------------------------------------------------------
 
-def _cell(value: object) -> str:
-    """A JSON value as a CSV cell: exact numbers, ``true``/``false``, empty for null."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = clean(value)
-    # A text cell starting like a formula is quoted so that a spreadsheet does not run it.
-    return f"'{text}" if text.startswith(_SPREADSHEET_FORMULA) else text
+def _cell(value: object) -> Cell:
+    """A JSON value as a CSV cell: exact numbers, ``true``/``false``, empty for null; text with its
+    control characters replaced (the CSV writer neutralises formulas)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return clean(value)
 
 
 def _csv_row(v: TimelineVisit) -> list[object]:
@@ -370,7 +362,7 @@ def render_timeline_csv(timeline: Timeline | None, *, patient_id_column: bool = 
     """One CSV row per visit (columns :data:`CSV_COLUMNS`, ``patient_id`` first if asked);
     ``timeline`` None: the header alone."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     lead = ["patient_id"] if patient_id_column else []
     if header:
         writer.writerow([*lead, *CSV_COLUMNS])

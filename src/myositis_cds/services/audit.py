@@ -1,15 +1,16 @@
 """The audit trail for admins: list events with filters, and export them (JSON Lines or CSV).
 
-An export is itself audited (``audit.export``). CSV cells that a spreadsheet would run as a
-formula are neutralised.
+An export is itself audited (``audit.export``). CSV goes through the package's one CSV writer
+(:mod:`myositis_cds.csv_writer`): a username or patient key holding a CR or a formula cannot split a
+row or run in a spreadsheet.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import Literal, TextIO
 
+from myositis_cds.csv_writer import CsvWriter
 from myositis_cds.services.access import USER_ADMIN_ROLES, event, require
 from myositis_cds.services.ports import Actor, AuditEvent, AuditQuery, UnitOfWorkFactory
 
@@ -33,11 +34,6 @@ def list_audit_events(uow: UnitOfWorkFactory, actor: Actor, query: AuditQuery | 
         return work.audit.list(query, limit=max(1, min(limit, 1000)), offset=max(0, offset))
 
 
-def _safe_cell(value: str | None) -> str:
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_audit_events(uow: UnitOfWorkFactory, actor: Actor, out: TextIO,
                         query: AuditQuery | None = None,
                         *, fmt: Literal["jsonl", "csv"] = "jsonl") -> int:
@@ -45,13 +41,13 @@ def export_audit_events(uow: UnitOfWorkFactory, actor: Actor, out: TextIO,
     require(uow, actor, "audit.export", USER_ADMIN_ROLES, what="export the audit log")
     count = 0
     with uow() as work:
-        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        writer = CsvWriter(out) if fmt == "csv" else None
         if writer is not None:
             writer.writerow(_FIELDS)
         for audit_event in work.audit.export(query):
             row = event_to_dict(audit_event)
             if writer is not None:
-                writer.writerow([_safe_cell(row[name]) for name in _FIELDS])
+                writer.writerow([row[name] for name in _FIELDS])
             else:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

@@ -3,7 +3,9 @@
 Engines write per-patient results (:data:`~myositis_cds.adapters.population.arrow.RESULT_SCHEMA`)
 as Parquet parts into one folder; :func:`finalize` then lets DuckDB unnest, sort (out of core, so
 memory stays bounded however many rows there are) and write the worklist, write the state file
-for the next incremental run, and count the summary. Files are written under a temporary name and
+for the next incremental run, and count the summary. CSV goes through the package's one CSV writer
+(:mod:`myositis_cds.csv_writer`): a patient key like ``=HYPERLINK(...)`` is not run by a
+spreadsheet. Files are written under a temporary name and
 renamed into place only when complete.
 """
 
@@ -19,11 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from myositis_cds.adapters.population.arrow import RESULT_SCHEMA, STATE_COLUMNS
+from myositis_cds.csv_writer import CsvWriter
 from myositis_cds.domain.worklist import ROW_FIELDS, SEVERITY_ORDER
 
 __all__ = ["OUTPUT_FORMATS", "PartWriter", "Summary", "finalize", "quote_path"]
 
 OUTPUT_FORMATS = ("parquet", "csv")
+_CSV_BATCH_ROWS = 10_000
 
 
 def quote_path(path: Path) -> str:
@@ -90,12 +94,28 @@ def _ensure_parts(folder: Path) -> str:
     return quote_path(folder / "*.parquet")
 
 
+def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """The query's rows through the package's CSV writer (formulas neutralised, CR/LF quoted),
+    streamed in Arrow batches so that memory stays bounded."""
+    relation = con.sql(query)
+    # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch.
+    reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(_CSV_BATCH_ROWS)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = CsvWriter(handle)
+        writer.writerow(reader.schema.names)
+        for batch in reader:
+            columns = [column.to_pylist() for column in batch.columns]
+            writer.writerows(zip(*columns, strict=True))
+
+
 def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, fmt: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
     try:
-        con.execute(f"COPY ({query}) TO {quote_path(partial)} ({options})")
+        if fmt == "parquet":
+            con.execute(f"COPY ({query}) TO {quote_path(partial)} (FORMAT parquet)")
+        else:  # DuckDB's CSV writer would leave formulas as they are
+            _write_csv(con, query, partial)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
