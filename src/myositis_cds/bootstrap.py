@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.assessment_schema import assessment_json_schema
 from myositis_cds.adapters.fhir.importing.importer import patient_document
 from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
@@ -25,7 +27,7 @@ from myositis_cds.adapters.storage import Database, check_database, display_url,
 from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
-from myositis_cds.errors import UsageError
+from myositis_cds.errors import FieldError, SettingsError, UsageError
 from myositis_cds.knowledge import load_pack, load_settings_file, resolve_settings
 from myositis_cds.services import RecordParser
 from myositis_cds.services.ports import PasswordHasher
@@ -34,14 +36,20 @@ __all__ = [
     "DATABASE_URL_VARIABLE",
     "DEFAULT_SQLITE_PATH",
     "JSON_SCHEMAS",
+    "SETTINGS_FILE_MAX_BYTES",
     "EngineParams",
+    "JsonRefusedError",
     "check_ready",
+    "check_settings_file",
     "current_date",
     "database_url",
+    "decode_json",
+    "decode_json_object",
     "default_params",
     "display_url",
     "fhir_record_import",
     "iter_documents",
+    "json_kind",
     "json_schema",
     "make_live_parser",
     "make_params",
@@ -69,10 +77,68 @@ def make_params(*, settings_file: Path | None = None, pack_file: Path | None = N
         return default_params()
     pack = load_pack(pack_file) if pack_file else default_params().pack
     if settings_file is not None:
+        check_settings_file(settings_file)
         settings = load_settings_file(pack, settings_file)
     else:
         settings = resolve_settings(pack, overrides)
     return EngineParams.build(pack, settings)
+
+
+SETTINGS_FILE_MAX_BYTES = 1024 * 1024
+
+
+def check_settings_file(path: Path) -> None:
+    """The settings file's bytes at the edge, before the pack's reader parses them: at most
+    1 MiB of strict UTF-8, JSON within the JSON edge's nesting limit, TOML parsable without
+    exhausting the stack. :class:`SettingsError` naming the file otherwise."""
+    def refuse(found: object, expected: str) -> SettingsError:
+        return SettingsError([FieldError(path="$", value=found, expected=expected)], source=str(path))
+
+    try:
+        data = path.read_bytes()[:SETTINGS_FILE_MAX_BYTES + 1]
+    except OSError as exc:
+        raise refuse(str(path), f"a readable file ({exc.strerror})") from None
+    if len(data) > SETTINGS_FILE_MAX_BYTES:
+        raise refuse(json_edge.Found("a larger file"), f"at most {SETTINGS_FILE_MAX_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(json_edge.Found(f"a byte that is not UTF-8 at offset {exc.start}"),
+                     "a UTF-8 text file") from None
+    if path.suffix.lower() != ".toml":
+        try:
+            json_edge.loads(data)
+        except json_edge.JsonRefusedError as exc:
+            raise refuse(json_edge.Found(exc.msg), exc.expected) from None
+        return
+    try:
+        tomllib.loads(text)
+    except RecursionError:
+        raise refuse(json_edge.Found("arrays or tables nested too deep"),
+                     "a flat table of setting names") from None
+    except tomllib.TOMLDecodeError:
+        return  # the reader names the TOML error
+
+
+JsonRefusedError = json_edge.JsonRefusedError
+"""JSON refused at the edge (too large, too deep, not strict UTF-8, not JSON): ``msg`` is what was
+found, ``expected`` what would have been accepted."""
+
+
+def decode_json(data: bytes, *, max_bytes: int, refuse_nul: bool = False) -> Any:
+    """Untrusted JSON bytes through the JSON edge (:mod:`myositis_cds.adapters.json_edge`)."""
+    return json_edge.loads(data, max_bytes=max_bytes, refuse_nul=refuse_nul)
+
+
+def json_kind(value: object) -> object:
+    """A decoded JSON value's kind as error messages show it (``a string``, ``an array``...)."""
+    return json_edge.kind_of(value)
+
+
+def decode_json_object(data: bytes, *, source: str, max_bytes: int,
+                       expected: str) -> dict[str, Any]:
+    """A JSON object (a record), or a :class:`RecordValidationError` naming ``source``."""
+    return json_edge.load_object(data, source=source, max_bytes=max_bytes, expected=expected)
 
 
 def make_parser(today: dt.date) -> RecordParser:
@@ -97,15 +163,23 @@ def json_schema(name: str) -> dict[str, Any]:
     return JSON_SCHEMAS[name]()
 
 
+_PINNED_RANGE = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
+"""A pinned 'today' far from the ends of the calendar (the rules add years to dates)."""
+
+
 def current_date() -> dt.date:
     """Today's date; ``MYOSITIS_CDS_TODAY`` (ISO) pins it for reproducible runs and tests."""
     pinned = os.environ.get("MYOSITIS_CDS_TODAY")
     if pinned:
         try:
-            return dt.date.fromisoformat(pinned)
+            day = dt.date.fromisoformat(pinned)
         except ValueError:
-            msg = f"MYOSITIS_CDS_TODAY: got {pinned!r}; expected an ISO 8601 date YYYY-MM-DD"
-            raise UsageError(msg) from None
+            day = None
+        if day is None or not _PINNED_RANGE[0] <= day <= _PINNED_RANGE[1]:
+            msg = (f"MYOSITIS_CDS_TODAY: got {pinned!r}; expected an ISO 8601 date YYYY-MM-DD from "
+                   f"{_PINNED_RANGE[0]} to {_PINNED_RANGE[1]}")
+            raise UsageError(msg)
+        return day
     return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
 
 

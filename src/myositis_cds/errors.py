@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
     "DatabaseNotReadyError",
+    "DatabaseUnavailableError",
     "FieldError",
     "KnowledgePackError",
     "MyositisCdsError",
@@ -120,6 +121,11 @@ class AuthenticationError(MyositisCdsError):
 
 class DatabaseNotReadyError(MyositisCdsError):
     """The database has no tables yet or an older schema: the migrations must be applied first."""
+
+
+class DatabaseUnavailableError(DatabaseNotReadyError):
+    """The database cannot be used right now: not reachable, credentials refused, a file that
+    cannot be opened, or locked for longer than the wait allowed."""
 
 
 def _show(value: object) -> str:

@@ -208,8 +208,10 @@ def test_bad_requests_name_the_field_and_never_echo_a_token(env: Env) -> None:
     auth = env.ehr.auth
     not_json = post(PATH, headers={**auth(SERVICE_URL), "Content-Type": "application/json"},
                     content=b"{")
-    assert (not_json.status_code, not_json.json()) == (400, {"detail": "$: the body is not a "
-                                                                       "JSON document"})
+    assert (not_json.status_code, not_json.json()) == (400, {"detail": "$: got invalid JSON ("
+                                                                       "unexpected end of data at "
+                                                                       "line 1 column 2); expected "
+                                                                       "valid JSON"})
     text = post(PATH, headers={**auth(SERVICE_URL), "Content-Type": "text/plain"}, content=b"x")
     assert text.status_code == 415
     no_patient = ok | {"context": {"userId": "Practitioner/1"}}

@@ -93,7 +93,7 @@ def test_a_bad_single_record_writes_nothing(tmp_path: Path,
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--as-of", "2027-01-01"], "--as-of: got 2027-01-01; expected a date on or before today"),
+    (["--as-of", "2027-01-01"], "--as-of: got 2027-01-01; expected a date from 1900-01-01 to today"),
     (["--as-of", "21/11/2026"], "--as-of: got '21/11/2026'; expected an ISO 8601 date"),
     (["--bundle-type", "transaction"], "--bundle-type: got 'transaction' with --what assessment; "
                                        "expected 'collection'"),

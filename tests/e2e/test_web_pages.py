@@ -94,7 +94,7 @@ def test_patient_page_shows_the_report_and_trend_figures(web: Web, client: TestC
     assert "Export record (JSON)" in html
     future = client.get(f"/patients/{stored.id}", params={"as_of": "2099-01-01"})
     assert future.status_code == 422
-    assert "on or before today" in future.text
+    assert "from 1900-01-01 to today" in future.text
     assert client.get("/patients/999999").status_code == 404
 
 
@@ -131,7 +131,14 @@ def test_import_stores_a_record_file_and_refuses_bad_ones(web: Web, client: Test
     garbage = client.post("/patients/import", data={"csrf_token": csrf},
                           files={"file": ("x.json", b"{oops", "application/json")})
     assert garbage.status_code == 422
-    assert "a JSON document" in garbage.text
+    assert "invalid JSON" in garbage.text
+    assert "valid JSON" in garbage.text
+    as_text = client.post("/patients/import", data={"csrf_token": csrf},  # a string holding JSON
+                          files={"file": ("s.json", json.dumps(json.dumps(bad)).encode(),
+                                          "application/json")})
+    assert as_text.status_code == 422
+    assert "a string" in as_text.text
+    assert "one patient-record@1 JSON object" in as_text.text
     assert client.get("/api/v1/patients").json()["total"] == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from myositis_cds.adapters.storage.web_sessions import SessionLimitError
 from myositis_cds.entrypoints.web import WebSettings, create_app
 from myositis_cds.entrypoints.web.clinical import svg_with_attributes
 from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
@@ -152,7 +154,7 @@ def test_the_limiter_forgets_after_the_window_and_stays_bounded(web: Web) -> Non
     assert not stored & set("abcdef")
 
 
-def test_sessions_end_after_their_lifetime_idle_time_and_bound(web: Web) -> None:
+def test_sessions_end_after_their_lifetime_and_idle_time(web: Web) -> None:
     start = 1_800_000_000.0
     now = [start]
     store = SqlSessionStore(web.uow.engine, lifetime=100, idle=30, max_sessions=2,
@@ -165,14 +167,43 @@ def test_sessions_end_after_their_lifetime_idle_time_and_bound(web: Web) -> None
     now[0] = start + 100
     assert store.get(token) is None  # lifetime over
     assert len(store) == 0  # and the row is gone
-    first, _ = store.create("b")
-    now[0] += 1
-    second, _ = store.create("c")
-    now[0] += 1
-    store.create("d")
-    assert store.get(first) is None  # the oldest ended to make room
-    assert store.get(second) is not None
-    assert len(store) == 2
+
+
+def test_one_account_cannot_sign_anyone_else_out(web: Web) -> None:
+    """Issue 13, item 11: at the session limit a sign-in ended the oldest sessions of *others*."""
+    now = [1_800_000_000.0]
+    store = SqlSessionStore(web.uow.engine, lifetime=3600, idle=600, max_sessions=4,
+                            max_per_user=2, clock=lambda: now[0])
+    others = [store.create(name)[0] for name in ("bob", "carol")]
+    mallory = []
+    for _ in range(10):  # one account signing in again and again
+        now[0] += 1
+        mallory.append(store.create("mallory")[0])
+    assert all(store.get(token) is not None for token in others)
+    assert [store.get(token) is not None for token in mallory] == [False] * 8 + [True] * 2
+    assert len(store) == 4
+    with pytest.raises(SessionLimitError, match="maximum of 4 sessions"):
+        store.create("dave")  # full: refused, nobody signed out
+    assert all(store.get(token) is not None for token in [*others, *mallory[-2:]])
+    now[0] += 601  # idle sessions end and make room
+    assert store.create("dave")[0]
+    assert len(store) == 1
+
+
+def test_signing_in_beyond_the_per_user_limit_ends_only_your_oldest(tmp_path: Path) -> None:
+    web = make_web(tmp_path, max_sessions_per_user=2)
+    web.add_user("alice")
+    web.add_user("bob")
+    try:
+        with web.client() as bob, contextlib.ExitStack() as stack:
+            api_sign_in(bob, "bob")
+            alices = [stack.enter_context(web.client()) for _ in range(3)]
+            for client in alices:
+                api_sign_in(client, "alice")
+            assert [c.get("/api/v1/session").status_code for c in alices] == [401, 200, 200]
+            assert bob.get("/api/v1/session").status_code == 200
+    finally:
+        web.close()
 
 
 def test_a_disabled_account_is_signed_out_at_its_next_request(web: Web) -> None:

@@ -81,7 +81,7 @@ def test_parquet_and_csv_agree_and_summary_json(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(("argv", "message"), [
     (["/no/such/folder"], "SOURCE: got '/no/such/folder', which is not a folder"),
     (["{examples}", "--as-of", "2026-13-01"], "--as-of: got '2026-13-01'; expected an ISO 8601 date"),
-    (["{examples}", "--as-of", "2027-01-01"], "--as-of: got 2027-01-01; expected a date on or before"),
+    (["{examples}", "--as-of", "2027-01-01"], "--as-of: got 2027-01-01; expected a date from 1900-01-01"),
     (["{examples}", "--out", "w.xlsx"], "--out: got 'w.xlsx'; expected a file name ending in .parquet"),
     (["{examples}", "--state", "s.json"], "--state: got 's.json'; expected a file name ending in"),
     (["{empty}"], "holds no .json or .ndjson file"),

@@ -172,7 +172,12 @@ def test_lifetime_and_clock_skew_limits(ec_key: ec.EllipticCurvePrivateKey) -> N
     assert _verify(config, _token(ec_key, now, iat=now - 40, exp=now - 20), now) == ISS  # skew
     assert _verify(config, _token(ec_key, now, iat=now - 90, exp=now - 31), now) == "expired"
     assert _verify(config, _token(ec_key, now, jti="x" * 257), now) == "bad_jti"
-    assert _verify(config, _token(ec_key, now, jti=7), now) == "invalid"
+    assert _verify(config, _token(ec_key, now, jti=7), now) == "bad_jti"
+    assert _verify(config, _token(ec_key, now, jti="a\x00b"), now) == "bad_jti"
+    assert _verify(config, _token(ec_key, now, jti="a\ud800b"), now) == "bad_jti"
+    assert _verify(config, _token(ec_key, now, exp=str(int(now) + 60)), now) == "bad_claim_type"
+    assert _verify(config, _token(ec_key, now, iat=str(int(now))), now) == "bad_claim_type"
+    assert _verify(config, _token(ec_key, now, exp=True), now) == "bad_claim_type"
     assert _verify(None, _token(ec_key, now), now) == "not_configured"
 
 

@@ -501,7 +501,8 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$",
     bounds every date (a date after today is refused). Raises :class:`RecordValidationError`
     listing every problem.
     """
-    if isinstance(data, bytes | str):
+    raw: bytes | str
+    if isinstance(data, bytes):  # a str is a decoded JSON string, never a record (issue 13)
         raw = data
     elif isinstance(data, Mapping):
         try:  # the C encoder refuses NaN/inf, which orjson would silently write as null

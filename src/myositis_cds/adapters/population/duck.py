@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index
 from myositis_cds.adapters.population.arrow import results_batch
@@ -121,9 +122,7 @@ def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path,
                 f"FROM read_ndjson_objects([{files}])")
     medications = [row[0] for row in con.execute(
         "SELECT json FROM resources WHERE rt = 'Medication'").fetchall()]
-    import orjson  # noqa: PLC0415
-
-    index = medication_index([orjson.loads(text) for text in medications])
+    index = medication_index([json_edge.loads(text) for text in medications])
     counted = con.execute(
         "SELECT count(*) FROM resources WHERE k IS NULL AND rt IS DISTINCT FROM 'Medication'"
     ).fetchall()

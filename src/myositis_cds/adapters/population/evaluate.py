@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.importing.importer import patient_document
 from myositis_cds.adapters.population.arrow import cached_from
@@ -50,7 +51,7 @@ def evaluate_record_file(evaluator: PatientEvaluator, name: str, data: bytes,
 def canonical_resources(texts: Iterable[str | bytes]) -> list[Mapping[str, Any]]:
     decoded = []
     for text in texts:
-        resource = orjson.loads(text)
+        resource = json_edge.loads(text)
         raw = text if isinstance(text, str) else text.decode()
         decoded.append((str(resource.get("resourceType")), str(resource.get("id") or ""), raw,
                         resource))

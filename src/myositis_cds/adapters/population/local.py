@@ -16,6 +16,7 @@ from typing import IO, Any
 import orjson
 import pyarrow.parquet as pq
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index, patient_key_of
 from myositis_cds.adapters.population.arrow import STATE_COLUMNS, results_batch
@@ -52,7 +53,7 @@ def _index(folder: Path, unassigned: list[int]) -> tuple[list[Path], dict[str, l
                 if not line.strip():
                     continue
                 try:
-                    resource = orjson.loads(line)
+                    resource = json_edge.loads(line)
                 except orjson.JSONDecodeError as exc:
                     msg = (f"{path}:{line_number}: got a line that is not valid JSON ({exc}); "
                            "expected one FHIR resource (a JSON object) per line")

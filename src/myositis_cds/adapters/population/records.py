@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.record_json import RECORDS_FORMAT
 from myositis_cds.errors import UsageError
 
@@ -40,7 +41,7 @@ def key_of_document(document: Mapping[str, Any], fallback: str) -> str:
 
 def decode_file(name: str, data: bytes) -> Iterator[Decoded]:
     try:
-        document = orjson.loads(data)
+        document = json_edge.loads(data)
     except orjson.JSONDecodeError as exc:
         yield name, None, [{"path": "$", "value": f"{name} (not JSON: {exc.msg})",
                             "expected": "a JSON object (patient-record@1 or patient-records@1)"}]

@@ -14,6 +14,7 @@ Runs on a cluster with ``master`` (e.g. ``spark://host:7077``); tests use ``loca
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 import warnings
@@ -22,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index
 from myositis_cds.adapters.population.arrow import results_batch
@@ -33,7 +34,8 @@ from myositis_cds.adapters.population.records import record_files
 from myositis_cds.domain.worklist import PatientEvaluator
 from myositis_cds.errors import UsageError
 
-__all__ = ["KEY_SQL", "RESULT_DDL", "TaskProgress", "run_spark", "spark_session"]
+__all__ = ["KEY_SQL", "MASTER_CONNECT_TIMEOUT", "RESULT_DDL", "SparkJobError", "TaskProgress",
+           "run_spark", "spark_errors", "spark_session"]
 
 _ROW_DDL = ("patient_key: string, severity: string, rule_id: string, item: string, kind: string, "
             "status: string, due: date, values: string, scope: string")
@@ -66,6 +68,49 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+MASTER_CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a standalone master (``spark://host:port``) to accept a connection."""
+
+
+def _check_master(master: str) -> None:
+    """A standalone master that does not answer is a usage error at once (Spark itself would
+    retry for minutes, then fail in the middle of the job)."""
+    if not master.startswith("spark://"):
+        return
+    reason = "no address"
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)),
+                                          timeout=MASTER_CONNECT_TIMEOUT):
+                return
+        except (OSError, ValueError) as exc:
+            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = f"{address.strip()}: {problem or type(exc).__name__}"
+    msg = (f"--spark-master: got {master!r}, which does not answer ({reason}); expected a running "
+           "Spark master (spark://HOST:PORT), or local[N]")
+    raise UsageError(msg)
+
+
+class SparkJobError(UsageError):
+    """The Spark job failed (a master or executor lost, the cluster refused the job)."""
+
+
+@contextmanager
+def spark_errors(master: str) -> Iterator[None]:
+    """Spark and Py4J failures as a :class:`SparkJobError` naming the master (no Java trace)."""
+    try:
+        yield
+    except Exception as exc:
+        module = type(exc).__module__
+        if not module.startswith(("py4j", "pyspark")):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        msg = (f"--engine spark: the Spark job on {master!r} failed ({type(exc).__name__}: "
+               f"{first}); nothing was written")
+        raise SparkJobError(msg) from None
+
+
 def spark_session(master: str) -> Any:
     """A session on ``master`` (UI off; executors use this interpreter unless PYSPARK_PYTHON is
     set)."""
@@ -75,9 +120,10 @@ def spark_session(master: str) -> Any:
         msg = ("--engine spark: pyspark is not installed; expected `pip install "
                "'myositis-cds[spark]'` (and Java 17+)")
         raise UsageError(msg) from None
+    _check_master(master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    with _quiet():
+    with _quiet(), spark_errors(master):
         return (SparkSession.builder.master(master).appName("myositis-cds worklist")
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
@@ -106,7 +152,7 @@ def _fhir_frame(spark: Any, folder: Path, state: Path | None) -> tuple[Any, dict
     lines = lines.where(F.trim("value") != "").selectExpr(
         "value", "get_json_object(value, '$.resourceType') AS rt", f"{KEY_SQL} AS k")
     medications = medication_index(
-        [orjson.loads(r.value) for r in lines.where("rt = 'Medication'").select("value").collect()])
+        [json_edge.loads(r.value) for r in lines.where("rt = 'Medication'").select("value").collect()])
     unattributed = lines.where("k IS NULL AND (rt IS NULL OR rt != 'Medication')").count()
     groups = (lines.where("k IS NOT NULL").groupBy("k")
               .agg(F.collect_list("value").alias("resources"))

@@ -13,13 +13,15 @@ tell apart from a bug.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -30,13 +32,24 @@ from myositis_cds.adapters.storage.repositories import (
     SqlUserRepository,
 )
 from myositis_cds.adapters.storage.views import SqlViewStore
-from myositis_cds.errors import DatabaseNotReadyError
+from myositis_cds.errors import DatabaseNotReadyError, DatabaseUnavailableError, UsageError
 
-__all__ = ["Database", "SqlUnitOfWork", "display_url", "make_engine", "normalise_url"]
+__all__ = ["Database", "SqlUnitOfWork", "UnstorableTextError", "display_url", "make_engine",
+           "normalise_url"]
+
+
+class UnstorableTextError(UsageError):
+    """Text that no database can store (NUL, a lone surrogate) reached a statement."""
 
 
 def normalise_url(url: str | URL) -> URL:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        scheme = str(url).split(":", 1)[0][:40]
+        msg = (f"database URL: got an unreadable URL (scheme {scheme!r}); expected "
+               "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE")
+        raise UsageError(msg) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -54,7 +67,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
     finally:
         cursor.close()
 
@@ -63,6 +76,24 @@ SQLITE_POOL_SIZE = 20
 """Connections kept open per process on a SQLite file (at most twice as many at once)."""
 
 _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
+
+
+def _database_errors(context: ExceptionContext) -> None:
+    """A missing table, and a database that cannot be used (down, refused, locked), as the
+    package's own errors: the command line prints them (exit 2) and the web answers 503."""
+    _missing_table(context)
+    if context.is_pre_ping:  # the pool handles a failed ping itself (it reconnects)
+        return
+    original = context.original_exception
+    if isinstance(context.sqlalchemy_exception, OperationalError | InterfaceError) or (
+            type(original) is sqlite3.DatabaseError):  # "file is not a database"
+        engine = context.engine
+        where = f"the database {display_url(engine.url)}" if engine is not None else "the database"
+        first = (str(original).strip().splitlines() or [type(original).__name__])[0][:200]
+        msg = (f"{where} cannot be used ({first}): check that it is running and reachable and "
+               f"that the URL and credentials are right (MYOSITIS_CDS_DATABASE_URL or "
+               f"--database-url)")
+        raise DatabaseUnavailableError(msg) from context.sqlalchemy_exception
 
 
 def _missing_table(context: ExceptionContext) -> None:
@@ -76,19 +107,53 @@ def _missing_table(context: ExceptionContext) -> None:
         raise DatabaseNotReadyError(msg) from context.sqlalchemy_exception
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value or (not value.isascii() and _SURROGATE.search(value) is not None)
+    if isinstance(value, dict):
+        return any(_unstorable(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def _refuse_unstorable_text(_conn: object, _cursor: object, _statement: str, parameters: object,
+                            _context: object, _executemany: bool) -> None:
+    """The last line of defence: no text holding NUL or a lone surrogate reaches either database
+    (PostgreSQL cannot store NUL; neither can encode a lone surrogate). The edges refuse such text
+    first, naming its field; anything that gets past them is refused here, not a server error."""
+    if _unstorable(parameters):
+        msg = ("text holding a NUL character (U+0000) or a lone surrogate cannot be stored: "
+               "remove it and try again")
+        raise UnstorableTextError(msg)
+
+
 def make_engine(url: str | URL) -> Engine:
     parsed = normalise_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        msg = (f"database URL: got the backend {parsed.get_backend_name()!r}; expected sqlite:///PATH "
+               "or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE")
+        raise UsageError(msg)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                msg = (f"the database {display_url(parsed)} cannot be used: its folder cannot be "
+                       f"created ({exc.strerror})")
+                raise DatabaseUnavailableError(msg) from None
         # Every request of every server thread holds a connection briefly: keep enough of them
         # open that a burst does not open (and set up) new ones.
         engine = create_engine(parsed, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
-    event.listen(engine, "handle_error", _missing_table)
+    event.listen(engine, "handle_error", _database_errors)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
 
 

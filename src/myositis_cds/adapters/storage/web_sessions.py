@@ -24,8 +24,9 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from myositis_cds.adapters.storage.models import SignInFailureRow, WebSessionRow
+from myositis_cds.errors import MyositisCdsError
 
-__all__ = ["Session", "SqlLoginLimiter", "SqlSessionStore"]
+__all__ = ["Session", "SessionLimitError", "SqlLoginLimiter", "SqlSessionStore"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``)."""
@@ -48,15 +49,27 @@ class Session:
     last_seen: float
 
 
+class SessionLimitError(MyositisCdsError):
+    """Every session the server may hold is in use (none of them is ended to make room)."""
+
+
 class SqlSessionStore:
-    """Sessions by token, ended after ``lifetime`` or ``idle`` seconds; at most ``max_sessions``."""
+    """Sessions by token, ended after ``lifetime`` or ``idle`` seconds.
+
+    Each user holds at most ``max_per_user`` sessions: a new sign-in ends that user's oldest
+    beyond it, never another user's. The table holds at most ``max_sessions``: when it is full
+    (after ending the expired ones) a new session is refused (:class:`SessionLimitError`), so that
+    one account signing in again and again cannot sign anyone else out.
+    """
 
     def __init__(self, engine: Engine, *, lifetime: float, idle: float, max_sessions: int,
-                 clock: Clock = time.time, touch_every: float | None = None) -> None:
+                 max_per_user: int = 10, clock: Clock = time.time,
+                 touch_every: float | None = None) -> None:
         self._engine = engine
         self._lifetime = lifetime
         self._idle = idle
         self._max = max_sessions
+        self._max_per_user = max_per_user
         self._clock = clock
         self._touch_every = min(60.0, idle / 10) if touch_every is None else touch_every
 
@@ -71,21 +84,30 @@ class SqlSessionStore:
         session = Session(username=username, csrf_token=secrets.token_urlsafe(32), started=now,
                           last_seen=now)
         with OrmSession(self._engine) as orm, orm.begin():
-            if (orm.scalar(select(func.count()).select_from(WebSessionRow)) or 0) >= self._max:
-                orm.execute(delete(WebSessionRow).where(
-                    (WebSessionRow.started_at <= _at(now - self._lifetime))
-                    | (WebSessionRow.last_seen_at <= _at(now - self._idle))))
-                surplus = (orm.scalar(select(func.count()).select_from(WebSessionRow)) or 0) \
-                    - self._max + 1
-                if surplus > 0:  # the oldest sessions end first
-                    oldest = select(WebSessionRow.token_digest).order_by(
-                        WebSessionRow.started_at).limit(surplus)
-                    orm.execute(delete(WebSessionRow).where(
-                        WebSessionRow.token_digest.in_(oldest.scalar_subquery())))
             orm.add(WebSessionRow(token_digest=_digest(token), username=username,
                                   csrf_token=session.csrf_token, started_at=_at(now),
                                   last_seen_at=_at(now)))
+            orm.flush()  # on SQLite the write lock is now held: the counts below are exact
+            newest = (select(WebSessionRow.token_digest)
+                      .where(WebSessionRow.username == username)
+                      .order_by(WebSessionRow.started_at.desc(), WebSessionRow.token_digest)
+                      .limit(self._max_per_user))
+            orm.execute(delete(WebSessionRow).where(  # this user's oldest beyond the limit
+                WebSessionRow.username == username,
+                WebSessionRow.token_digest.not_in(newest.scalar_subquery())))
+            if self._count(orm) > self._max:
+                orm.execute(delete(WebSessionRow).where(
+                    (WebSessionRow.started_at <= _at(now - self._lifetime))
+                    | (WebSessionRow.last_seen_at <= _at(now - self._idle))))
+                if self._count(orm) > self._max:  # raising rolls the new session back
+                    msg = (f"the server holds its maximum of {self._max} sessions: try signing in "
+                           "again in a few minutes, or ask the administrator")
+                    raise SessionLimitError(msg)
         return token, session
+
+    @staticmethod
+    def _count(orm: OrmSession) -> int:
+        return int(orm.scalar(select(func.count()).select_from(WebSessionRow)) or 0)
 
     def get(self, token: str | None) -> Session | None:
         """The live session of ``token`` (its idle time restarts), or None."""

@@ -1,13 +1,16 @@
 """The ``myositis-cds`` command line.
 
 Exit codes: 0 success; 2 bad input or usage (each error names the JSON path, the value and what was
-expected; no traceback); 1 an unexpected internal error. Nothing is written for a bad record: a
+expected; no traceback), an unreachable database or an unreadable file; 1 an unexpected internal
+error (one line, no traceback unless ``MYOSITIS_CDS_DEBUG=1``); 3 ``audit verify`` found the audit
+log altered. Nothing is written for a bad record: a
 report file is written to a temporary name and moved into place only when complete.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -160,7 +163,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    except OSError as exc:  # a file that cannot be read or written, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"error: {where}{exc.strerror or type(exc).__name__}; nothing was "
+                         "written\n")
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
     return code
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: one line without the exception's message (it could hold patient data); the
+    traceback only with ``MYOSITIS_CDS_DEBUG=1``."""
+    if os.environ.get("MYOSITIS_CDS_DEBUG") == "1":
+        raise exc
+    sys.stderr.write(f"error: internal error ({type(exc).__name__}); nothing was written. Please "
+                     "report it; MYOSITIS_CDS_DEBUG=1 shows the details\n")
+    return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import orjson
 
 from myositis_cds import bootstrap
 from myositis_cds.bootstrap import EngineParams
+from myositis_cds.entrypoints.dates import as_of_problem, iso_date
 from myositis_cds.errors import (
     UsageError,
 )
@@ -52,11 +53,11 @@ def current_date() -> dt.date:
 
 
 def parse_date(text: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+    day = iso_date(text)
+    if day is None:
         msg = f"{name}: got {text!r}; expected an ISO 8601 date YYYY-MM-DD"
-        raise UsageError(msg) from None
+        raise UsageError(msg)
+    return day
 
 
 def examples_dir() -> Path:
@@ -76,8 +77,9 @@ def as_of_from(args: argparse.Namespace, today: dt.date) -> dt.date:
     if args.as_of is None:
         return today
     as_of = parse_date(args.as_of, "--as-of")
-    if as_of > today:
-        msg = f"--as-of: got {as_of}; expected a date on or before today ({today})"
+    problem = as_of_problem(as_of, today)
+    if problem is not None:
+        msg = f"--as-of: got {as_of}; expected {problem}"
         raise UsageError(msg)
     return as_of
 

@@ -5,7 +5,8 @@ that is printed once to this terminal (and stored only as an argon2 hash). Seedi
 example patient not stored yet, acting as ``system:serve`` (audited). Operational settings come
 from the environment: ``MYOSITIS_CDS_DATABASE_URL`` (or ``--database-url``),
 ``MYOSITIS_CDS_SECRET_KEY`` (default: random per start) and ``MYOSITIS_CDS_SECURE_COOKIES=1``
-(behind a TLS-terminating proxy).
+(behind a TLS-terminating proxy, whose address goes in ``--forwarded-allow-ips``; without it the
+forwarded headers are ignored). ``--ssl-certfile``/``--ssl-keyfile`` serve HTTPS directly.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 
 from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.common import example_names, examples_dir
-from myositis_cds.errors import AlreadyExistsError
+from myositis_cds.errors import AlreadyExistsError, UsageError
 from myositis_cds.services import patients, users
 from myositis_cds.services.ports import SystemActor
 
-__all__ = ["DEMO_USERNAME", "SERVE_ACTOR", "add_serve_parser", "cmd_serve", "prepare_database"]
+__all__ = ["DEMO_USERNAME", "SERVE_ACTOR", "add_serve_parser", "cmd_serve", "prepare_database",
+           "uvicorn_options"]
 
 DEMO_USERNAME = "demo"
 SERVE_ACTOR = SystemActor(username="system:serve")
@@ -43,6 +45,12 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--workers", type=_workers, default=1,
                        help="server processes (default 1; sessions, sign-in limits and rendered "
                             "pages are shared through the database)")
+    serve.add_argument("--forwarded-allow-ips", metavar="ADDRESSES", default="",
+                       help="comma-separated addresses of the reverse proxies whose "
+                            "X-Forwarded-For/-Proto headers are trusted (default: none, the "
+                            "headers are ignored; sign-in limits then count the proxy's address)")
+    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM) ...")
+    serve.add_argument("--ssl-keyfile", help="... and this private key (PEM)")
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -98,12 +106,27 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
+def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn. Proxy headers are trusted only from ``--forwarded-allow-ips``
+    (uvicorn's own default trusts 127.0.0.1, so any local process, or a proxy that passes a
+    client's header through, could choose its address for the sign-in limiter)."""
+    proxies = [a.strip() for a in args.forwarded_allow_ips.split(",") if a.strip()]
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        msg = "--ssl-certfile and --ssl-keyfile: got only one; expected both (or neither)"
+        raise UsageError(msg)
+    return {"host": args.host, "port": args.port, "workers": args.workers, "access_log": False,
+            "log_config": _log_config(), "server_header": False, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": proxies or [], "ssl_certfile": args.ssl_certfile,
+            "ssl_keyfile": args.ssl_keyfile}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - the server loads only to serve
 
     from myositis_cds.entrypoints.web.cds_hooks.config import config_from_environment  # noqa: PLC0415
 
     config_from_environment()  # a bad CDS Hooks clients file stops here (exit 2), not in a worker
+    options = uvicorn_options(args)
     url = args.database_url or bootstrap.database_url()
     for line in prepare_database(url, seed_examples=args.seed_examples):
         sys.stdout.write(line + "\n")
@@ -112,11 +135,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["MYOSITIS_CDS_DATABASE_URL"] = url
     os.environ.setdefault("MYOSITIS_CDS_SECRET_KEY", secrets.token_urlsafe(32))
     host = f"[{args.host}]" if ":" in args.host else args.host
-    sys.stdout.write(f"myositis-cds is at http://{host}:{args.port}/  (Ctrl-C stops it)\n")
+    scheme = "https" if args.ssl_certfile else "http"
+    sys.stdout.write(f"myositis-cds is at {scheme}://{host}:{args.port}/  (Ctrl-C stops it)\n")
     sys.stdout.flush()
     # The access log is ours (method, route template, status, duration, user): uvicorn's would
     # print full paths and query strings, which can hold patient data.
     uvicorn.run("myositis_cds.entrypoints.web.app:create_app_from_environment", factory=True,
-                host=args.host, port=args.port, workers=args.workers, access_log=False,
-                log_config=_log_config(), server_header=False)
+                **options)
     return 0

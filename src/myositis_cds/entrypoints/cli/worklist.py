@@ -181,7 +181,11 @@ def _run(args: argparse.Namespace, kind: str, evaluator: WorklistEvaluator, work
 
 def _run_spark(args: argparse.Namespace, kind: str, evaluator: WorklistEvaluator, *,
                state: Path | None, parts: Path, bar: tqdm[Any]) -> int:
-    from myositis_cds.adapters.population.spark import run_spark, spark_session  # noqa: PLC0415
+    from myositis_cds.adapters.population.spark import (  # noqa: PLC0415
+        run_spark,
+        spark_errors,
+        spark_session,
+    )
 
     def tasks(done: int, total: int) -> None:
         # Spark reports tasks, not patients: the bar counts the running stages' tasks.
@@ -189,8 +193,9 @@ def _run_spark(args: argparse.Namespace, kind: str, evaluator: WorklistEvaluator
         bar.refresh()
 
     spark = spark_session(args.spark_master)
-    return run_spark(kind, Path(args.source), evaluator, state=state, parts=parts, spark=spark,
-                     progress=tasks)
+    with spark_errors(args.spark_master):
+        return run_spark(kind, Path(args.source), evaluator, state=state, parts=parts, spark=spark,
+                         progress=tasks)
 
 
 def summary_text(summary: Summary, seconds: float) -> str:

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from myositis_cds.entrypoints.dates import filter_date_problem
+from myositis_cds.entrypoints.web.api import IsoDate
 from myositis_cds.entrypoints.web.auth import PagePrincipal, PageWriter, Principal
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import AlreadyExistsError, UsageError
@@ -26,6 +28,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
 _Text = Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")]
+_Day = Annotated[IsoDate | None, Query()]
 
 
 def _users_page(request: Request, principal: Principal, *, status: int = 200, message: str = "",
@@ -69,6 +72,10 @@ def disable_user(request: Request, principal: PageWriter, username: str) -> Resp
 
 def _audit_query(actor: str, action: str, patient_key: str, since: dt.date | None,
                  until: dt.date | None) -> AuditQuery:
+    for name, day in (("since", since), ("until", until)):
+        problem = None if day is None else filter_date_problem(day)
+        if problem is not None:
+            raise HTTPException(422, f"{name}: got {day}; expected {problem}")
     chosen: AuditAction | None = next((a for a in AUDIT_ACTIONS if a == action), None)
     if action and chosen is None:
         raise HTTPException(422, f"action: got {action[:40]!r}; expected one of "
@@ -82,7 +89,7 @@ def _audit_query(actor: str, action: str, patient_key: str, since: dt.date | Non
 
 @router.get("/admin/audit")
 def audit_page(request: Request, principal: PagePrincipal, *, actor: _Text = "", action: _Text = "",
-               patient_key: _Text = "", since: dt.date | None = None, until: dt.date | None = None,
+               patient_key: _Text = "", since: _Day = None, until: _Day = None,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
     state = web_state(request)
     query = _audit_query(actor, action, patient_key, since, until)
@@ -102,8 +109,7 @@ def audit_page(request: Request, principal: PagePrincipal, *, actor: _Text = "",
 
 @router.get("/admin/audit.csv")
 def audit_csv(request: Request, principal: PagePrincipal, *, actor: _Text = "", action: _Text = "",
-              patient_key: _Text = "", since: dt.date | None = None,
-              until: dt.date | None = None) -> Response:
+              patient_key: _Text = "", since: _Day = None, until: _Day = None) -> Response:
     out = io.StringIO()
     audit.export_audit_events(web_state(request).uow, principal.user, out,
                               _audit_query(actor, action, patient_key, since, until), fmt="csv")

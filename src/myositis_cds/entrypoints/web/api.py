@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Final
 
-import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
+from myositis_cds import bootstrap
+from myositis_cds.entrypoints.dates import iso_date
 from myositis_cds.entrypoints.web.auth import ApiPrincipal, end_session, set_session_cookie, sign_in
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import FieldError, RecordValidationError
@@ -27,7 +28,9 @@ from myositis_cds.services.ports import StoredPatient
 __all__ = [
     "MAX_ID",
     "USERNAME_PATTERN",
+    "AsOf",
     "BodyRefusedError",
+    "IsoDate",
     "json_body_bytes",
     "read_json_body",
     "router",
@@ -79,22 +82,44 @@ async def json_body_bytes(request: Request) -> bytes:
     return body
 
 
-async def read_json_body(request: Request) -> object:
-    """The decoded JSON body (at most ``max_upload_bytes``); 415/413/400 with a clear message."""
+async def read_json_body(request: Request) -> dict[str, Any]:
+    """The JSON object of the body (a record), through the JSON edge: at most
+    ``max_upload_bytes``, nesting bounded, strict UTF-8; 415/413/400 with a clear message, and a
+    body that is not an object (a string holding JSON included) is refused (422)."""
     try:
         body = await json_body_bytes(request)
     except BodyRefusedError as exc:
         raise HTTPException(exc.status, exc.message) from None
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        detail = FieldError(path="$", value=None, expected=f"a JSON document ({exc})")
-        raise HTTPException(400, str(detail)) from None
+        document = bootstrap.decode_json(body, max_bytes=len(body))
+    except bootstrap.JsonRefusedError as exc:
+        raise HTTPException(400, f"$: got {exc.msg}; expected {exc.expected}") from None
+    if not isinstance(document, dict):  # a string holding JSON is not a record
+        raise RecordValidationError([FieldError(path="$", value=bootstrap.json_kind(document),
+                                                expected="a JSON object (patient-record@1)")],
+                                    source="request body")
+    return document
 
 
-JsonBody = Annotated[object, Depends(read_json_body)]
-AsOf = Annotated[dt.date | None, Query(description="Assessment date YYYY-MM-DD (default: today); "
-                                       "nothing dated later is used")]
+JsonBody = Annotated[dict[str, Any], Depends(read_json_body)]
+
+
+def _iso_date_only(value: object) -> object:
+    """A date parameter is ``YYYY-MM-DD`` and nothing else (pydantic alone reads ``0`` as a Unix
+    timestamp, 1970-01-01)."""
+    if isinstance(value, str):
+        day = iso_date(value)
+        if day is None:
+            msg = "expected an ISO 8601 date YYYY-MM-DD"
+            raise ValueError(msg)
+        return day
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
+"""A query parameter's date: ISO 8601 only (its range is checked where it is used)."""
+AsOf = Annotated[IsoDate | None, Query(description="Assessment date YYYY-MM-DD from 1900-01-01 "
+                                       "to today (default: today); nothing dated later is used")]
 PatientId = Annotated[int, Path(ge=1, le=MAX_ID, description="The stored patient's id")]
 
 
@@ -215,7 +240,7 @@ def list_stored(request: Request, principal: ApiPrincipal,
                         **_ERRORS})
 def create_stored(request: Request, principal: ApiPrincipal, body: JsonBody) -> JSONResponse:
     state = web_state(request)
-    document = _object(body)
+    document = body
     stored = patients.create_patient(state.uow, principal.user, document, parse=state.clinic.parse)
     return _stored(stored, status=201)
 
@@ -235,7 +260,7 @@ def update_stored(request: Request, principal: ApiPrincipal, patient_id: Patient
                   if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> JSONResponse:
     state = web_state(request)
     version = _expected_version(if_match)
-    stored = patients.update_patient(state.uow, principal.user, patient_id, _object(body),
+    stored = patients.update_patient(state.uow, principal.user, patient_id, body,
                                      expected_version=version, parse=state.clinic.parse)
     return _stored(stored)
 
@@ -264,10 +289,3 @@ def assess_stored(request: Request, principal: ApiPrincipal, patient_id: Patient
     return state.clinic.assessment(stored.record, day)
 
 
-def _object(body: object) -> dict[str, Any]:
-    """The body as a JSON object (a patient-record@1 document is one)."""
-    if isinstance(body, dict):
-        return body
-    raise RecordValidationError([FieldError(path="$", value=type(body).__name__,
-                                            expected="a JSON object (patient-record@1)")],
-                                source="request body")

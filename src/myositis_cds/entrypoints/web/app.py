@@ -65,7 +65,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         sessions=SqlSessionStore(database.engine,
                                  lifetime=settings.session_lifetime.total_seconds(),
                                  idle=settings.session_idle_timeout.total_seconds(),
-                                 max_sessions=settings.max_sessions),
+                                 max_sessions=settings.max_sessions,
+                                 max_per_user=settings.max_sessions_per_user),
         limiter=SqlLoginLimiter(database.engine, max_failures=settings.login_max_failures,
                                 window=settings.login_window.total_seconds(),
                                 max_keys=settings.rate_limit_max_keys),
@@ -77,7 +78,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     install_cds_hooks(app, settings.cds_hooks, engine=database.engine)  # before the security layer
-    app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024,
+                       hsts_behind_proxy=settings.secure_cookies)
     return app
 
 

@@ -30,6 +30,7 @@ from typing import Any, Final
 from myositis_cds import __version__, bootstrap
 from myositis_cds.bootstrap import EngineParams
 from myositis_cds.domain.record import PatientRecord
+from myositis_cds.entrypoints.dates import as_of_problem
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.presentation import assessment_document, timeline_document
 from myositis_cds.presentation.labels import LABELS_FILE
@@ -181,14 +182,14 @@ class Clinic:
         return bootstrap.current_date()
 
     def as_of(self, value: dt.date | None) -> dt.date:
-        """The assessment date: ``value`` (not after today) or today."""
+        """The assessment date: ``value`` (from 1900-01-01 to today) or today."""
         today = self.today()
         if value is None:
             return today
-        if value > today:
+        problem = as_of_problem(value, today)
+        if problem is not None:
             raise RecordValidationError(
-                [FieldError(path="as_of", value=value.isoformat(),
-                            expected=f"a date on or before today ({today.isoformat()})")],
+                [FieldError(path="as_of", value=value.isoformat(), expected=problem)],
                 source="query")
         return value
 

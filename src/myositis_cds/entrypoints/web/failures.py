@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myositis_cds.entrypoints.web.auth import LoginRequired, TooManySignInAttemptsError
 from myositis_cds.entrypoints.web.middleware import logger
+from myositis_cds.entrypoints.web.sessions import SessionLimitError
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import (
     AlreadyExistsError,
@@ -73,7 +74,9 @@ def _loc_path(loc: Sequence[int | str]) -> str:
 
 
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str):
+        return value[:200]
+    if value is None or isinstance(value, int | float | bool):
         return value
     return repr(value)[:200]
 
@@ -91,10 +94,20 @@ def _handler(status: int, *, message: Callable[[Exception], str] = str,
     return handle
 
 
+def _shown_input(error: Mapping[str, Any]) -> object:
+    """The value a 422 shows: a query, path or header value as given (at most 200 characters);
+    never anything of the body, which may be a password or a whole document."""
+    loc = error.get("loc", ())
+    if not loc or loc[0] == "body":
+        return None
+    return _jsonable(error.get("input"))
+
+
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    rows = [{"path": _loc_path(e.get("loc", ())), "value": _jsonable(e.get("input")),
-             "expected": str(e.get("msg", "a valid value"))} for e in exc.errors()]
+    rows = [{"path": _loc_path(e.get("loc", ())), "value": _shown_input(e),
+             "expected": str(e.get("msg", "a valid value")).removeprefix("Value error, ")}
+            for e in exc.errors()]
     return problem(request, 422, f"{len(rows)} invalid value(s) in the request", errors=rows)
 
 
@@ -120,6 +133,10 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return problem(request, 503, _UNAVAILABLE, headers={"Retry-After": "30"})
 
 
+async def _session_limit(request: Request, exc: Exception) -> Response:
+    return problem(request, 503, str(exc), headers={"Retry-After": "300"})
+
+
 async def _login(request: Request, exc: Exception) -> Response:  # noqa: ARG001 - handler signature
     return RedirectResponse("/login", status_code=303)
 
@@ -135,6 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(TooManySignInAttemptsError, _too_many)
     app.add_exception_handler(LoginRequired, _login)
+    app.add_exception_handler(SessionLimitError, _session_limit)
     app.add_exception_handler(AuthenticationError, _handler(401))
     app.add_exception_handler(PermissionDeniedError, _handler(403))
     app.add_exception_handler(NotFoundError, _handler(404))

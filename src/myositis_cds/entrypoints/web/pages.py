@@ -13,16 +13,16 @@ cohort page.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.monitoring import file_stem
 from myositis_cds.entrypoints.web import admin_pages, form_pages, patient_pages
-from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
+from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import (
     SESSION_COOKIE,
     PagePrincipal,
@@ -34,7 +34,7 @@ from myositis_cds.entrypoints.web.auth import (
 from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import html_page, web_state
-from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
+from myositis_cds.errors import AuthenticationError
 from myositis_cds.presentation.html import jinja_environment as report_templates
 from myositis_cds.services import cohort, patients, users
 from myositis_cds.services.access import PATIENT_ROLES
@@ -126,17 +126,8 @@ def _uploaded_record(request: Request, upload: UploadFile) -> dict[str, Any]:
     data = upload.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, f"the file is larger than {limit} bytes")
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise RecordValidationError([FieldError(path="$", value=upload.filename or "file",
-                                                expected=f"a JSON document ({exc})")],
-                                    source="uploaded file") from None
-    if not isinstance(document, dict):
-        raise RecordValidationError([FieldError(path="$", value=type(document).__name__,
-                                                expected="one patient-record@1 JSON object")],
-                                    source="uploaded file")
-    return document
+    return bootstrap.decode_json_object(data, source="uploaded file", max_bytes=limit,
+                                 expected="one patient-record@1 JSON object")
 
 
 @router.post("/patients/import")
@@ -151,7 +142,7 @@ def import_record(request: Request, principal: PageWriter,
 @router.get("/patients/{patient_id}/figures/{name}.svg")
 def trend_figure(request: Request, principal: PagePrincipal, patient_id: PatientId, name: str, *,
                  v: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                 as_of: dt.date | None = None) -> Response:
+                 as_of: AsOf = None) -> Response:
     """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG; read and
     audited like the patient page. With the current version ``v`` and ``as_of`` (the URLs the
     page uses) the figure never changes, so the browser may keep it privately."""

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
+from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import PagePrincipal
 from myositis_cds.entrypoints.web.clinical import PageParts
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
@@ -73,7 +73,7 @@ def _page_context(request: Request, principal: PagePrincipal, patient_id: int,
 
 @router.get("/patients/{patient_id}")
 def patient_page(request: Request, principal: PagePrincipal, patient_id: PatientId,
-                 as_of: dt.date | None = None) -> HTMLResponse:
+                 as_of: AsOf = None) -> HTMLResponse:
     """Act now first (who, alerts, due items, plan, current therapy, latest response), the rest
     in native ``<details>``; the trend figures are referenced by URL, drawn on their own request."""
     return html_page(request, "patient.html.j2", entry_links=ENTRY_LINKS,
@@ -92,7 +92,7 @@ def _letter(request: Request, principal: PagePrincipal, patient_id: int,
 
 @router.get("/patients/{patient_id}/print")
 def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId,
-               as_of: dt.date | None = None) -> HTMLResponse:
+               as_of: AsOf = None) -> HTMLResponse:
     """The clinic letter (at most two A4 pages) as a page to print."""
     _, letter = _letter(request, principal, patient_id, as_of)
     return HTMLResponse(render_letter_html(letter))
@@ -100,7 +100,7 @@ def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId
 
 @router.get("/patients/{patient_id}/letter.pdf")
 def letter_pdf(request: Request, principal: PagePrincipal, patient_id: PatientId,
-               as_of: dt.date | None = None) -> Response:
+               as_of: AsOf = None) -> Response:
     """The clinic letter as a PDF download (rendered by WeasyPrint)."""
     stored, letter = _letter(request, principal, patient_id, as_of)
     name = f"{file_stem(stored.patient_key)}-letter-{letter.act.as_of}.pdf"

@@ -11,10 +11,16 @@ import hashlib
 import hmac
 import secrets
 
-from myositis_cds.adapters.storage.web_sessions import Session, SqlLoginLimiter, SqlSessionStore
+from myositis_cds.adapters.storage.web_sessions import (
+    Session,
+    SessionLimitError,
+    SqlLoginLimiter,
+    SqlSessionStore,
+)
 
 __all__ = [
     "Session",
+    "SessionLimitError",
     "SqlLoginLimiter",
     "SqlSessionStore",
     "login_form_token",

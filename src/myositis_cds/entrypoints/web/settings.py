@@ -30,7 +30,7 @@ class WebSettings:
     """SQLAlchemy URL of the application database (SQLite file or PostgreSQL)."""
     secret_key: bytes = field(default_factory=_random_key, repr=False)
     """Signs the sign-in form's anti-forgery token. A random key per process by default: a restart
-    only invalidates sign-in forms that are open at that moment (sessions are kept in memory)."""
+    only invalidates sign-in forms that are open at that moment (sessions are in the database)."""
     secure_cookies: bool = False
     """Mark cookies ``Secure`` even when the request arrived over plain HTTP (behind a TLS proxy).
     Requests that arrive over HTTPS always get ``Secure`` cookies."""
@@ -39,7 +39,10 @@ class WebSettings:
     session_idle_timeout: dt.timedelta = dt.timedelta(minutes=30)
     """A session ends when unused for this long."""
     max_sessions: int = 10_000
-    """Sessions kept in memory at most; the oldest are ended first when full."""
+    """Sessions kept at most: when all are in use, a new sign-in is refused (503) rather than
+    ending someone else's session."""
+    max_sessions_per_user: int = 10
+    """Sessions one user may hold (browsers, devices); a new sign-in ends that user's oldest."""
     login_max_failures: int = 5
     """Failed sign-ins allowed per client address and per username within ``login_window``."""
     login_window: dt.timedelta = dt.timedelta(minutes=15)
@@ -72,7 +75,8 @@ class WebSettings:
         if len(self.secret_key) < 16:
             msg = f"secret_key: got {len(self.secret_key)} bytes; expected at least 16 random bytes"
             raise ValueError(msg)
-        for name in ("max_sessions", "login_max_failures", "rate_limit_max_keys", "max_upload_bytes"):
+        for name in ("max_sessions", "max_sessions_per_user", "login_max_failures",
+                     "rate_limit_max_keys", "max_upload_bytes"):
             if getattr(self, name) < 1:
                 msg = f"{name}: got {getattr(self, name)}; expected a positive number"
                 raise ValueError(msg)

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import orjson
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.importing.importer import (
     MAPPED_RESOURCE_TYPES,
@@ -69,7 +70,7 @@ def ndjson_files(folder: Path) -> list[Path]:
 
 def _decode(line: bytes, path: Path, number: int) -> Mapping[str, Any]:
     try:
-        resource = orjson.loads(line)
+        resource = json_edge.loads(line)
     except orjson.JSONDecodeError as exc:
         msg = f"{path}:{number}: got a line that is not valid JSON ({exc}); expected one FHIR " \
               "resource (a JSON object) per line"

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.importing.bulk import iter_bulk_patients, ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import PatientImport, iter_bundle_patients
@@ -23,7 +24,7 @@ _SHOWN_ERRORS: Final = 20
 def read_bundle(path: Path) -> Mapping[str, Any]:
     """A Bundle JSON file, decoded; a usage error naming the file if it is not one."""
     try:
-        data = orjson.loads(path.read_bytes())
+        data = json_edge.read_file(path)
     except OSError as exc:
         msg = f"{path}: cannot be read ({exc.strerror}); expected a FHIR Bundle JSON file or a " \
               "Bulk Data export folder"
@@ -53,7 +54,7 @@ def _check_ndjson(files: list[Path]) -> None:
                 if not line.strip():
                     continue
                 try:
-                    resource = orjson.loads(line)
+                    resource = json_edge.loads(line)
                 except orjson.JSONDecodeError:
                     continue  # the import itself names the line
                 if isinstance(resource, dict):

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from myositis_cds import bootstrap
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient
 
 __all__ = [
@@ -206,9 +206,9 @@ class _Fetcher:
             msg = f"{key}: the FHIR server's answer is larger than {_MAX_RESPONSE} bytes"
             raise FetchError(msg)
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            msg = f"{key}: the FHIR server's answer is not JSON"
+            data = bootstrap.decode_json(body, max_bytes=len(body), refuse_nul=True)
+        except bootstrap.JsonRefusedError as exc:
+            msg = f"{key}: the FHIR server's answer is not acceptable JSON ({exc.msg})"
             raise FetchError(msg) from None
         if not isinstance(data, dict):
             msg = f"{key}: the FHIR server's answer is not a JSON object"

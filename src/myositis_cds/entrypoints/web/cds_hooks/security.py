@@ -8,8 +8,10 @@ registered client (CDS Hooks 2.0, "Trusting CDS Clients"). The token is accepted
 - its ``iss`` is a registered client and ``kid`` one of that client's keys, of that algorithm;
 - the signature verifies with that key;
 - ``aud`` is (or contains) the URL of the endpoint called, under the configured public URL;
-- ``exp``, ``iat``, ``jti`` and ``iss`` are present; it has not expired, was not issued in the
-  future and does not live longer than ``max_token_lifetime`` (clock skew tolerated both ways);
+- ``exp``, ``iat``, ``jti`` and ``iss`` are present, ``exp`` and ``iat`` as JSON numbers (not
+  ``"123"``), ``iss``, ``jti`` and ``aud`` as printable text (no NUL, no lone surrogate); it has
+  not expired, was not issued in the future and does not live longer than
+  ``max_token_lifetime`` (clock skew tolerated both ways);
 - its ``(iss, jti)`` was never accepted before (until its ``exp``; kept in the database, so every
   server process refuses a replay).
 
@@ -20,6 +22,7 @@ or a header value.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -48,6 +51,7 @@ CDS_PREFIX: Final = "/cds-services"
 MAX_TOKEN_LENGTH: Final = 16_384
 _REQUIRED_CLAIMS: Final = ("iss", "aud", "exp", "iat", "jti")
 _MAX_JTI: Final = 256
+_MAX_ISS: Final = 2048
 
 
 class TokenRefusedError(Exception):
@@ -101,10 +105,37 @@ def _unverified(token: str) -> _Unverified:
         raise TokenRefusedError("wrong_typ")
     if not isinstance(kid, str) or not kid:
         raise TokenRefusedError("missing_kid")
-    iss = claims.get("iss")
-    if not isinstance(iss, str) or not iss:
-        raise TokenRefusedError("missing_claim")
-    return _Unverified(alg=str(alg), kid=kid, iss=iss)
+    _check_claim_types(claims)
+    return _Unverified(alg=str(alg), kid=kid, iss=str(claims["iss"]))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_text(value: object, limit: int) -> bool:
+    """Printable text (no NUL or other control character, no lone surrogate) of 1–limit chars."""
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """The claims' types before anything reads them (PyJWT itself takes ``"exp": "123"`` as a
+    number): ``exp``, ``iat`` (and ``nbf``) JSON numbers; ``iss`` and ``jti`` printable text, so
+    that no NUL or lone surrogate reaches the replay store or a log; ``aud`` text or a list of it."""
+    for name in _REQUIRED_CLAIMS:
+        if name not in claims:
+            raise TokenRefusedError("missing_claim")
+    if not all(_is_number(claims[name]) for name in ("exp", "iat")) or (
+            "nbf" in claims and not _is_number(claims["nbf"])):
+        raise TokenRefusedError("bad_claim_type")
+    if not _is_text(claims["jti"], _MAX_JTI):
+        raise TokenRefusedError("bad_jti")
+    if not _is_text(claims["iss"], _MAX_ISS):
+        raise TokenRefusedError("bad_iss")
+    aud = claims["aud"]
+    audiences = aud if isinstance(aud, list) else [aud]
+    if not audiences or not all(_is_text(a, _MAX_ISS) for a in audiences):
+        raise TokenRefusedError("wrong_aud")
 
 
 def _claims(token: str, *, client: CdsClient, unverified: _Unverified, audience: str,
@@ -146,11 +177,8 @@ def verify_token(authorization: str | None, *, config: CdsHooksConfig | None, au
         raise TokenRefusedError("unknown_iss")
     claims = _claims(token, client=client, unverified=unverified, audience=audience, config=config)
     current = time.time() if now is None else now
+    _check_claim_types(claims)  # the verified claims are the same; checked where they are used
     exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
-    if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
-        raise TokenRefusedError("bad_jti")
-    if not isinstance(iat, int | float) or isinstance(iat, bool):
-        raise TokenRefusedError("invalid")
     limit = config.max_token_lifetime + config.clock_skew
     if float(exp) - current > limit or float(exp) - float(iat) > limit:
         raise TokenRefusedError("lifetime_too_long")

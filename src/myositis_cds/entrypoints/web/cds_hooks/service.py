@@ -22,7 +22,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -137,10 +136,10 @@ async def _body(request: Request) -> object | Response:
         body = await json_body_bytes(request)
     except BodyRefusedError as exc:
         return _json(exc.status, exc.message)
-    try:
-        data: object = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return _json(400, "$: the body is not a JSON document")
+    try:  # NUL would reach the database (audit, card ledger) and the log
+        data: object = bootstrap.decode_json(body, max_bytes=len(body), refuse_nul=True)
+    except bootstrap.JsonRefusedError as exc:
+        return _json(400, f"$: got {exc.msg}; expected {exc.expected}")
     return data
 
 
