@@ -236,4 +236,9 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     if args.summary_json:
         Path(args.summary_json).write_text(to_json(summary.to_dict(), indent=True) + "\n",
                                            encoding="utf-8")
-    return 2 if summary.invalid else 0
+    if summary.invalid:
+        where = args.out or "the worklist above"
+        sys.stderr.write(f"error: {args.source}: {summary.invalid} invalid record(s), each listed "
+                         f"as a RECORD-INVALID row (with its errors) in {where}\n")
+        return 2
+    return 0
