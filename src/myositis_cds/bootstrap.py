@@ -23,7 +23,14 @@ from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, val
 from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import parse_record, record_json_schema
-from myositis_cds.adapters.storage import Database, check_database, display_url, upgrade_database
+from myositis_cds.adapters.storage import (
+    Database,
+    check_database,
+    display_url,
+    make_engine,
+    upgrade_database,
+)
+from myositis_cds.adapters.storage.roles import audit_owner_problem, grant_application_role
 from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
@@ -39,6 +46,7 @@ __all__ = [
     "SETTINGS_FILE_MAX_BYTES",
     "EngineParams",
     "JsonRefusedError",
+    "audit_owner_warning",
     "check_ready",
     "check_settings_file",
     "current_date",
@@ -48,6 +56,7 @@ __all__ = [
     "default_params",
     "display_url",
     "fhir_record_import",
+    "grant_app_role",
     "iter_documents",
     "json_kind",
     "json_schema",
@@ -223,6 +232,22 @@ def check_ready(database: Database) -> None:
 def upgrade(url: str | None = None) -> str:
     """Apply every migration to the database; returns the revision it is now at."""
     return upgrade_database(url or database_url())
+
+
+def grant_app_role(url: str, role: str) -> list[str]:
+    """PostgreSQL: grant the server's role what it needs and no more (see
+    :mod:`myositis_cds.adapters.storage.roles`)."""
+    return grant_application_role(url, role)
+
+
+def audit_owner_warning(url: str) -> str | None:
+    """A warning when the role of ``url`` owns the audit log (PostgreSQL), else None."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return audit_owner_problem(connection)
+    finally:
+        engine.dispose()
 
 
 def password_hasher() -> PasswordHasher:

@@ -22,7 +22,8 @@ COMMANDS = [
     ("users", "add", "alice", "--role", "clinician", "--password-stdin"),
     ("db", "upgrade"),
     ("views", "render"),
-    # ("audit", "verify"),  (added with the audit chain)
+    ("audit", "verify"),
+    ("users", "unlock", "alice"),
     ("worklist", "db", "--no-progress"),
     ("cohort", "features", "db:"),
     ("import-fhir", BULK, "--store"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
+from tests.e2e.web_support import PASSWORD, Web, api_sign_in, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -133,3 +133,27 @@ def test_clinician_is_refused_every_admin_page(web: Web) -> None:
         assert ada.active
     with web.client() as anonymous:
         assert anonymous.get("/admin/users", follow_redirects=False).status_code == 303
+
+
+def test_an_admin_unlocks_a_user_held_back_by_failed_sign_ins(web: Web, admin: TestClient) -> None:
+    """Issue 13, item 13: wrong passwords must not lock the owner out; an admin ends the delay."""
+    for n in range(6):
+        with web.client(client=(f"198.51.100.{n}", 1000)) as guesser:
+            guesser.post("/api/v1/session", json={"username": "alice", "password": "wrong"})
+    with web.client(client=("203.0.113.1", 1000)) as owner:
+        assert owner.post("/api/v1/session", json={"username": "alice",
+                                                   "password": PASSWORD}).status_code == 429
+        page = admin.get("/admin/users")
+        assert 'action="/admin/users/alice/unlock"' in page.text
+        csrf = hidden_value(page.text, "csrf_token")
+        response = admin.post("/admin/users/alice/unlock", data={"csrf_token": csrf})
+        assert response.status_code == 200
+        assert "Unlocked alice: 5 failed sign-in(s) forgotten." in response.text
+        assert owner.post("/api/v1/session", json={"username": "alice",
+                                                   "password": PASSWORD}).status_code == 200
+    events = [(e.actor, e.action, e.detail) for e in web.audit()]
+    assert ("ada", "user.unlock", "alice: 5 failed sign-in(s) cleared") in events
+    with web.client() as clinician:
+        csrf = api_sign_in(clinician, "alice")
+        assert clinician.post("/admin/users/ada/unlock",
+                              data={"csrf_token": csrf}).status_code == 403

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from myositis_cds.adapters.storage.web_sessions import SessionLimitError
 from myositis_cds.entrypoints.web import WebSettings, create_app
 from myositis_cds.entrypoints.web.clinical import svg_with_attributes
-from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
+from myositis_cds.entrypoints.web.sessions import SqlSessionStore
 from myositis_cds.services import users
 from tests.conftest import load_example
 from tests.e2e.web_support import ADMIN, PASSWORD, Web, api_sign_in, make_web, page_sign_in
@@ -128,30 +128,6 @@ def test_sign_in_is_limited_per_username_across_addresses(web: Web) -> None:
         assert response.status_code == 429
         assert response.headers["retry-after"]
         assert "text/html" in response.headers["content-type"]
-
-
-def test_the_limiter_forgets_after_the_window_and_stays_bounded(web: Web) -> None:
-    now = [1_800_000_000.0]
-    limiter = SqlLoginLimiter(web.uow.engine, max_failures=2, window=60, max_keys=3,
-                              clock=lambda: now[0])
-    limiter.failed("a")
-    limiter.failed("a")
-    assert limiter.retry_after("a", "b") == 60
-    now[0] += 59.5
-    assert limiter.retry_after("a") == 1
-    now[0] += 0.5
-    assert limiter.retry_after("a") is None
-    for key in "bcdef":
-        now[0] += 1
-        limiter.failed(key)
-    assert len(limiter) == 3
-    limiter.failed("f")
-    assert limiter.retry_after("f") == 60  # the two most recent failures of "f" count
-    with web.uow.engine.connect() as connection:  # no address or username is stored in clear
-        stored = {row[0] for row in connection.exec_driver_sql(
-            "SELECT key_digest FROM sign_in_failures")}
-    assert len(stored) == 3
-    assert not stored & set("abcdef")
 
 
 def test_sessions_end_after_their_lifetime_and_idle_time(web: Web) -> None:

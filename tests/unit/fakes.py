@@ -17,6 +17,7 @@ from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditErro
 from myositis_cds.services.ports import (
     AuditEvent,
     AuditQuery,
+    AuditVerification,
     ListRow,
     PatientListQuery,
     PatientSummary,
@@ -33,6 +34,7 @@ class State:
     users: dict[str, User] = dataclasses.field(default_factory=dict)
     audit: list[AuditEvent] = dataclasses.field(default_factory=list)
     views: dict[tuple[int, str], StoredView] = dataclasses.field(default_factory=dict)
+    sign_in_failures: dict[str, int] = dataclasses.field(default_factory=dict)
     summaries: dict[int, PatientSummary] = dataclasses.field(default_factory=dict)
     next_id: int = 1
 
@@ -128,6 +130,9 @@ class FakeUsers:
     def set_password_hash(self, username: str, password_hash: str) -> User:
         return self._replace(username, password_hash=password_hash)
 
+    def clear_sign_in_failures(self, username: str) -> int:
+        return self._state.sign_in_failures.pop(username, 0)
+
 
 class FakeAudit:
     def __init__(self, state: State) -> None:
@@ -151,6 +156,12 @@ class FakeAudit:
 
     def export(self, query: AuditQuery | None = None) -> Iterator[AuditEvent]:
         yield from self._matching(query)
+
+    def verify(self, *, expect: tuple[int, str] | None = None) -> AuditVerification:
+        """A list cannot be rewritten behind the fake's back: always intact."""
+        del expect
+        return AuditVerification(events=len(self._state.audit), last_id=len(self._state.audit),
+                                 last_hash="0" * 64, problems=())
 
 
 class FakeViews:

@@ -19,6 +19,7 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuditQuery",
+    "AuditVerification",
     "Role",
     "StoredPatient",
     "StoredView",
@@ -33,12 +34,14 @@ ROLES: tuple[Role, ...] = ("clinician", "researcher", "admin")
 AuditAction = Literal[
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
     "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
-    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export",
+    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export", "user.unlock",
+    "audit.verify",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = (
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
     "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
-    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export",
+    "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export", "user.unlock",
+    "audit.verify",
 )
 
 
@@ -125,6 +128,22 @@ class AuditEvent:
     action: AuditAction
     patient_key: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditVerification:
+    """What a check of the audit log's hash chain found (``problems`` empty: intact)."""
+
+    events: int
+    last_id: int
+    last_hash: str
+    """The head: written down, it is the anchor a later check compares against."""
+    problems: tuple[str, ...]
+    more_problems: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""The audit trail for admins: list events with filters, and export them (JSON Lines or CSV).
+"""The audit trail for admins: list events with filters, export them (JSON Lines or CSV), and
+verify the hash chain that makes any rewrite or removal visible.
 
 An export is itself audited (``audit.export``). CSV goes through the package's one CSV writer
 (:mod:`myositis_cds.csv_writer`): a username or patient key holding a CR or a formula cannot split a
@@ -12,9 +13,16 @@ from typing import Literal, TextIO
 
 from myositis_cds.csv_writer import CsvWriter
 from myositis_cds.services.access import USER_ADMIN_ROLES, event, require
-from myositis_cds.services.ports import Actor, AuditEvent, AuditQuery, UnitOfWorkFactory
+from myositis_cds.services.ports import (
+    Actor,
+    AuditEvent,
+    AuditQuery,
+    AuditVerification,
+    UnitOfWorkFactory,
+)
 
-__all__ = ["EXPORT_FORMATS", "event_to_dict", "export_audit_events", "list_audit_events"]
+__all__ = ["EXPORT_FORMATS", "event_to_dict", "export_audit_events", "list_audit_events",
+           "verify_audit_log"]
 
 EXPORT_FORMATS = ("jsonl", "csv")
 _FIELDS = ("at", "actor", "action", "patient_key", "detail")
@@ -32,6 +40,21 @@ def list_audit_events(uow: UnitOfWorkFactory, actor: Actor, query: AuditQuery | 
     require(uow, actor, "audit.read", USER_ADMIN_ROLES, what="view the audit log")
     with uow() as work:
         return work.audit.list(query, limit=max(1, min(limit, 1000)), offset=max(0, offset))
+
+
+def verify_audit_log(uow: UnitOfWorkFactory, actor: Actor, *,
+                     expect: tuple[int, str] | None = None) -> AuditVerification:
+    """Recompute the audit log's hash chain (and check an anchor noted earlier); the check is
+    itself audited (after the head it reports, so that head stays a valid anchor)."""
+    require(uow, actor, "audit.verify", USER_ADMIN_ROLES, what="verify the audit log")
+    with uow() as work:
+        result = work.audit.verify(expect=expect)
+        outcome = ("intact" if result.intact
+                   else f"{len(result.problems) + result.more_problems} problem(s)")
+        work.audit.append(event(actor, "audit.verify",
+                                detail=f"{outcome}: {result.events} events, head {result.last_id}"))
+        work.commit()
+    return result
 
 
 def export_audit_events(uow: UnitOfWorkFactory, actor: Actor, out: TextIO,

@@ -25,6 +25,7 @@ from myositis_cds.domain.clinic import (
     AuditAction,
     AuditEvent,
     AuditQuery,
+    AuditVerification,
     Role,
     StoredPatient,
     StoredView,
@@ -49,6 +50,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "AuditQuery",
+    "AuditVerification",
     "ListRow",
     "ListSort",
     "PasswordHasher",
@@ -113,6 +115,10 @@ class UserRepository(Protocol):
 
     def set_password_hash(self, username: str, password_hash: str) -> User: ...
 
+    def clear_sign_in_failures(self, username: str) -> int:
+        """Forget the username's failed sign-ins (its sign-in delay ends); returns how many."""
+        ...
+
 
 class AuditLog(Protocol):
     """Append-only: there is deliberately no way to change or remove an event."""
@@ -126,6 +132,10 @@ class AuditLog(Protocol):
 
     def export(self, query: AuditQuery | None = None) -> Iterator[AuditEvent]:
         """Every matching event, oldest first, streamed."""
+        ...
+
+    def verify(self, *, expect: tuple[int, str] | None = None) -> AuditVerification:
+        """Recompute the hash chain; ``expect`` is an anchor (event id, hash) noted earlier."""
         ...
 
 

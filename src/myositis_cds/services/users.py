@@ -1,4 +1,4 @@
-"""Accounts: add, list, disable, and password verification (argon2 through the hasher port).
+"""Accounts: add, list, disable, unlock, and password verification (argon2 through the hasher port).
 
 Only an admin (or a :class:`~myositis_cds.services.ports.SystemActor` at the server's shell) manages
 accounts. :func:`authenticate` takes the same time whether or not the user exists (an unknown name
@@ -34,6 +34,7 @@ __all__ = [
     "disable_user",
     "get_user",
     "list_users",
+    "unlock_user",
 ]
 
 MIN_PASSWORD_LENGTH = 12
@@ -108,6 +109,21 @@ def disable_user(uow: UnitOfWorkFactory, actor: Actor, username: str) -> User:
         work.audit.append(event(actor, "user.disable", detail=username))
         work.commit()
     return user
+
+
+def unlock_user(uow: UnitOfWorkFactory, actor: Actor, username: str) -> int:
+    """End a user's sign-in delay at once (its failed attempts are forgotten); audited with how
+    many were cleared. Returns that number."""
+    require(uow, actor, "user.unlock", USER_ADMIN_ROLES, what="unlock users")
+    with uow() as work:
+        if work.users.get(username) is None:
+            msg = f"no user {username!r}: `myositis-cds users list` shows the users"
+            raise NotFoundError(msg)
+        cleared = work.users.clear_sign_in_failures(username)
+        work.audit.append(event(actor, "user.unlock",
+                                detail=f"{username}: {cleared} failed sign-in(s) cleared"))
+        work.commit()
+    return cleared
 
 
 def authenticate(uow: UnitOfWorkFactory, hasher: PasswordHasher, *, username: str,

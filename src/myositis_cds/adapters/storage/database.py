@@ -72,10 +72,55 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
+_AUDIT_TABLES: Final = frozenset({"audit_log", "audit_chain"})
+_TRIGGER_ACTIONS: Final = frozenset({
+    sqlite3.SQLITE_DROP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_CREATE_TEMP_TRIGGER})
+_TABLE_ACTIONS: Final = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_TEMP_TABLE})
+
+
+def _guard_audit_schema(action: int, arg1: str | None, arg2: str | None, _database: str | None,
+                        _source: str | None) -> int:
+    """SQLite's authorizer for the application's connections: the statements that would take the
+    audit log's protection away are refused before they run — dropping, creating or altering
+    triggers of ``audit_log``/``audit_chain``, dropping or altering those tables, writing the
+    schema by hand (``PRAGMA writable_schema``) and attaching the file a second time under
+    another name. Migrations use connections without it (``make_engine(guard_audit=False)``)."""
+    if action in _TRIGGER_ACTIONS and arg2 in _AUDIT_TABLES:
+        return sqlite3.SQLITE_DENY
+    if action in _TABLE_ACTIONS and arg1 in _AUDIT_TABLES:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_ALTER_TABLE and arg2 in _AUDIT_TABLES:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema":
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_ATTACH:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _sqlite_guard(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
+    assert isinstance(dbapi_connection, sqlite3.Connection)
+    dbapi_connection.set_authorizer(_guard_audit_schema)
+
+
 SQLITE_POOL_SIZE = 20
 """Connections kept open per process on a SQLite file (at most twice as many at once)."""
 
 _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
+
+
+_SQLITE_UNUSABLE: Final = ("unable to open database file", "database is locked", "disk i/o error",
+                            "file is not a database", "database or disk is full",
+                            "attempt to write a readonly database", "database disk image is malformed")
+
+
+def _unusable(original: BaseException | None, wrapped: BaseException | None) -> bool:
+    """The database cannot be used at all (as opposed to a statement being wrong): SQLite says so
+    in its message (it reports a syntax error the same way), psycopg by the error's class."""
+    if isinstance(original, sqlite3.Error):
+        return str(original).lower().startswith(_SQLITE_UNUSABLE)
+    return isinstance(wrapped, OperationalError | InterfaceError)
 
 
 def _database_errors(context: ExceptionContext) -> None:
@@ -85,8 +130,7 @@ def _database_errors(context: ExceptionContext) -> None:
     if context.is_pre_ping:  # the pool handles a failed ping itself (it reconnects)
         return
     original = context.original_exception
-    if isinstance(context.sqlalchemy_exception, OperationalError | InterfaceError) or (
-            type(original) is sqlite3.DatabaseError):  # "file is not a database"
+    if _unusable(original, context.sqlalchemy_exception):
         engine = context.engine
         where = f"the database {display_url(engine.url)}" if engine is not None else "the database"
         first = (str(original).strip().splitlines() or [type(original).__name__])[0][:200]
@@ -131,7 +175,9 @@ def _refuse_unstorable_text(_conn: object, _cursor: object, _statement: str, par
         raise UnstorableTextError(msg)
 
 
-def make_engine(url: str | URL) -> Engine:
+def make_engine(url: str | URL, *, guard_audit: bool = True) -> Engine:
+    """An engine on ``url``. ``guard_audit``: on SQLite, refuse statements that would remove the
+    audit log's protection (see :func:`_guard_audit_schema`); only migrations go without it."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         msg = (f"database URL: got the backend {parsed.get_backend_name()!r}; expected sqlite:///PATH "
@@ -150,6 +196,8 @@ def make_engine(url: str | URL) -> Engine:
         # open that a burst does not open (and set up) new ones.
         engine = create_engine(parsed, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if guard_audit:
+            event.listen(engine, "connect", _sqlite_guard)
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
     event.listen(engine, "handle_error", _database_errors)

@@ -14,7 +14,8 @@ from sqlalchemy.engine import URL
 from myositis_cds.adapters.storage.database import display_url, make_engine
 from myositis_cds.errors import DatabaseNotReadyError
 
-__all__ = ["MIGRATIONS", "check_database", "current_revision", "head_revision", "upgrade_database"]
+__all__ = ["MIGRATIONS", "check_database", "current_revision", "downgrade_database", "head_revision",
+           "upgrade_database"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,15 +41,28 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade_database(url: str | URL, revision: str = "head") -> str:
     """Bring the database at ``url`` to ``revision`` (every migration by default); returns it."""
-    engine = make_engine(url)
+    engine = make_engine(url, guard_audit=False)  # migrations change the audit log's schema
     try:
-        with engine.begin() as connection:
-            command.upgrade(_config(connection), revision)
         current = current_revision(engine)
+        if current != head_revision() or revision != "head":  # at head: no DDL, no privileges
+            with engine.begin() as connection:
+                command.upgrade(_config(connection), revision)
+            current = current_revision(engine)
     finally:
         engine.dispose()
     assert current is not None
     return current
+
+
+def downgrade_database(url: str | URL, revision: str) -> str | None:
+    """Take the database at ``url`` back to ``revision`` (each migration's ``downgrade``)."""
+    engine = make_engine(url, guard_audit=False)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(_config(connection), revision)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def check_database(engine: Engine) -> None:

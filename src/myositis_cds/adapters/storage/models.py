@@ -1,7 +1,8 @@
 """The tables, as typed SQLAlchemy 2 declarative models.
 
 The schema itself is created by the Alembic migrations (``migrations/versions``), which also add
-what models cannot express: the triggers that make ``audit_log`` append-only. A test checks that
+what models cannot express: the triggers that make ``audit_log`` append-only (no UPDATE, no
+DELETE, no INSERT of an id that is not new, so no REPLACE or UPSERT either). A test checks that
 the migrated schema and these models agree.
 """
 
@@ -29,12 +30,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AuditChainRow",
     "AuditRow",
     "Base",
     "PageViewRow",
     "PatientRow",
     "PatientSummaryRow",
     "SignInFailureRow",
+    "SignInKeyRow",
     "UserRow",
     "UtcDateTime",
     "WebSessionRow",
@@ -97,14 +100,29 @@ class UserRow(Base):
 
 
 class AuditRow(Base):
+    """One audit event, chained to the one before it (``prev_hash``) by its SHA-256 ``hash``."""
+
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(40))
     patient_key: Mapped[str | None] = mapped_column(String(200), index=True)
     detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainRow(Base):
+    """The head of the audit chain (one row): the last event's id and hash. Appending updates it
+    first, so concurrent appends queue on this row and chain in id order."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class PageViewRow(Base):
@@ -152,15 +170,26 @@ class WebSessionRow(Base):
     __tablename__ = "web_sessions"
 
     token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class SignInFailureRow(Base):
+    """One sign-in attempt of one key (reserved before the password check; a success removes it)."""
+
     __tablename__ = "sign_in_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key_digest: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SignInKeyRow(Base):
+    """One row per limited key: the lock concurrent attempts on that key queue behind."""
+
+    __tablename__ = "sign_in_keys"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)

@@ -16,11 +16,20 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from myositis_cds.adapters.storage.models import AuditRow, PatientRow, UserRow
+from myositis_cds.adapters.storage.audit_chain import append_chained, verify_chain
+from myositis_cds.adapters.storage.models import (
+    AuditRow,
+    PatientRow,
+    SignInFailureRow,
+    SignInKeyRow,
+    UserRow,
+)
+from myositis_cds.adapters.storage.sign_in_limits import key_digest, user_key
 from myositis_cds.domain.clinic import (
     ROLES,
     AuditEvent,
     AuditQuery,
+    AuditVerification,
     Role,
     StoredPatient,
     User,
@@ -185,6 +194,13 @@ class SqlUserRepository:
         self._session.flush()
         return _user(row)
 
+    def clear_sign_in_failures(self, username: str) -> int:
+        digest = key_digest(user_key(username))
+        cleared = self._session.execute(
+            delete(SignInFailureRow).where(SignInFailureRow.key_digest == digest))
+        self._session.execute(delete(SignInKeyRow).where(SignInKeyRow.key_digest == digest))
+        return int(getattr(cleared, "rowcount", 0) or 0)
+
 
 def _event(row: AuditRow) -> AuditEvent:
     return AuditEvent(at=row.at, actor=row.actor, action=row.action,  # type: ignore[arg-type]
@@ -192,15 +208,21 @@ def _event(row: AuditRow) -> AuditEvent:
 
 
 class SqlAuditLog:
-    """Append and read only: there is no method to change or remove an event."""
+    """Append (chained, see :mod:`.audit_chain`), read and verify only: there is no method to
+    change or remove an event."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def append(self, event: AuditEvent) -> None:
-        self._session.add(AuditRow(at=event.at, actor=event.actor, action=event.action,
-                                   patient_key=event.patient_key, detail=event.detail))
-        self._session.flush()
+        append_chained(self._session, at=event.at, actor=event.actor, action=event.action,
+                       patient_key=event.patient_key, detail=event.detail)
+
+    def verify(self, *, expect: tuple[int, str] | None = None) -> AuditVerification:
+        report = verify_chain(self._session, expect=expect)
+        return AuditVerification(events=report.events, last_id=report.last_id,
+                                 last_hash=report.last_hash, problems=tuple(report.problems),
+                                 more_problems=report.more_problems)
 
     @staticmethod
     def _filtered(query: AuditQuery | None) -> Select[AuditRow]:

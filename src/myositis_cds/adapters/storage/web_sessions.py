@@ -1,4 +1,4 @@
-"""Web sessions and the sign-in limiter in the application database (shared by every server process).
+"""Web sessions in the application database (shared by every server process).
 
 A session cookie holds only a random 256-bit token; the table keeps its SHA-256 with the username,
 the session's anti-forgery token and its times, so signing out ends a session at once in every
@@ -6,15 +6,13 @@ process, a disabled account is refused on its next request and a restart signs n
 idle time is refreshed at most every ``touch_every`` seconds (a write per request would serialise
 the readers on SQLite), so a session may outlive its idle timeout by up to that much.
 
-Failed sign-ins are kept per key (a client address, a username), stored as SHA-256 digests: the
-table holds no address or username.
+The sign-in limiter is in :mod:`.sign_in_limits`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import secrets
 import time
 from collections.abc import Callable
@@ -23,10 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session as OrmSession
 
-from myositis_cds.adapters.storage.models import SignInFailureRow, WebSessionRow
+from myositis_cds.adapters.storage.models import WebSessionRow
 from myositis_cds.errors import MyositisCdsError
 
-__all__ = ["Session", "SessionLimitError", "SqlLoginLimiter", "SqlSessionStore"]
+__all__ = ["Session", "SessionLimitError", "SqlSessionStore"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``)."""
@@ -138,60 +136,3 @@ class SqlSessionStore:
     def __len__(self) -> int:
         with OrmSession(self._engine) as orm:
             return int(orm.scalar(select(func.count()).select_from(WebSessionRow)) or 0)
-
-
-class SqlLoginLimiter:
-    """Failed sign-ins per key in a sliding window.
-
-    After ``max_failures`` failures within ``window`` seconds a key is refused until the oldest of
-    them leaves the window. At most ``max_keys`` keys are kept; the least recently failing keys are
-    forgotten first, so the table stays bounded whatever an attacker sends.
-    """
-
-    def __init__(self, engine: Engine, *, max_failures: int, window: float, max_keys: int,
-                 clock: Clock = time.time) -> None:
-        self._engine = engine
-        self._max_failures = max_failures
-        self._window = window
-        self._max_keys = max_keys
-        self._clock = clock
-
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds until every key may try again, or None when none is blocked."""
-        now = self._clock()
-        wait = 0.0
-        with OrmSession(self._engine) as orm:
-            for key in keys:
-                times = orm.scalars(select(SignInFailureRow.at).where(
-                    SignInFailureRow.key_digest == _digest(key),
-                    SignInFailureRow.at > _at(now - self._window))
-                    .order_by(SignInFailureRow.at)).all()
-                if len(times) >= self._max_failures:
-                    wait = max(wait, times[-self._max_failures].timestamp() + self._window - now)
-        return max(1, math.ceil(wait)) if wait > 0 else None
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        with OrmSession(self._engine) as orm, orm.begin():
-            orm.execute(delete(SignInFailureRow).where(
-                SignInFailureRow.at <= _at(now - self._window)))
-            for key in keys:
-                orm.add(SignInFailureRow(key_digest=_digest(key), at=_at(now)))
-            orm.flush()
-            latest = func.max(SignInFailureRow.at)
-            counted = select(SignInFailureRow.key_digest).group_by(SignInFailureRow.key_digest)
-            surplus = (orm.scalar(select(func.count()).select_from(counted.subquery())) or 0) \
-                - self._max_keys
-            if surplus > 0:
-                stale = counted.order_by(latest, SignInFailureRow.key_digest).limit(surplus)
-                orm.execute(delete(SignInFailureRow).where(
-                    SignInFailureRow.key_digest.in_(stale.scalar_subquery())))
-
-    def succeeded(self, key: str) -> None:
-        with OrmSession(self._engine) as orm, orm.begin():
-            orm.execute(delete(SignInFailureRow).where(SignInFailureRow.key_digest == _digest(key)))
-
-    def __len__(self) -> int:
-        with OrmSession(self._engine) as orm:
-            return int(orm.scalar(select(func.count(func.distinct(SignInFailureRow.key_digest))))
-                       or 0)

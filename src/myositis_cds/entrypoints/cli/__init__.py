@@ -15,10 +15,12 @@ import sys
 from collections.abc import Sequence
 
 from myositis_cds.entrypoints.cli.admin import (
+    cmd_audit_verify,
     cmd_db_upgrade,
     cmd_users_add,
     cmd_users_disable,
     cmd_users_list,
+    cmd_users_unlock,
     cmd_views_render,
 )
 from myositis_cds.entrypoints.cli.assessing import (
@@ -135,10 +137,25 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     disable = users_sub.add_parser("disable", help="disable a user: it can no longer sign in")
     disable.add_argument("username")
     disable.set_defaults(handler=cmd_users_disable)
+    unlock = users_sub.add_parser("unlock", help="end a user's sign-in delay after failed "
+                                  "attempts (audited)")
+    unlock.add_argument("username")
+    unlock.set_defaults(handler=cmd_users_unlock)
     db = sub.add_parser("db", help="the application database")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply the migrations (creates the tables)").set_defaults(
-        handler=cmd_db_upgrade)
+    upgrade = db_sub.add_parser("upgrade", help="apply the migrations (creates the tables)")
+    upgrade.add_argument("--app-role", metavar="ROLE",
+                         help="PostgreSQL: then grant the server's role what it needs (only "
+                              "SELECT and INSERT on the audit log); run as the tables' owner")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    audit_log = sub.add_parser("audit", help="the clinic application's audit log")
+    audit_sub = audit_log.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute the hash chain: exit 0 if intact, 3 if "
+                                  "any event was changed or removed")
+    verify.add_argument("--expect", metavar="ID:HASH",
+                        help="an earlier head (printed by a previous verify) that must still be "
+                             "in the chain unchanged: catches events removed from the end")
+    verify.set_defaults(handler=cmd_audit_verify)
     views = sub.add_parser("views", help="the clinic application's rendered patient pages")
     views_sub = views.add_subparsers(dest="views_command", required=True)
     render = views_sub.add_parser("render", help="render every stored patient's page for a date "

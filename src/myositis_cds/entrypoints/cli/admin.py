@@ -1,5 +1,6 @@
-"""Administration at the server's shell: ``users add|list|disable``, ``db upgrade`` and
-``views render`` (pre-render every patient page for a date, e.g. nightly after midnight).
+"""Administration at the server's shell: ``users add|list|disable|unlock``, ``db upgrade``
+(``--app-role`` on PostgreSQL), ``audit verify`` and ``views render`` (pre-render every patient
+page for a date, e.g. nightly after midnight).
 
 The database is ``MYOSITIS_CDS_DATABASE_URL`` or the SQLite file ``./var/myositis-cds.sqlite3``.
 User commands act as ``cli:<os user>`` (trusted like an admin: whoever has the shell has the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,14 +21,16 @@ from typing import TypeVar
 from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.common import as_of_from
 from myositis_cds.errors import UsageError
-from myositis_cds.services import patient_page, users
+from myositis_cds.services import audit, patient_page, users
 from myositis_cds.services.ports import SystemActor, UnitOfWorkFactory
 
 __all__ = [
+    "cmd_audit_verify",
     "cmd_db_upgrade",
     "cmd_users_add",
     "cmd_users_disable",
     "cmd_users_list",
+    "cmd_users_unlock",
     "cmd_views_render",
     "shell_actor",
 ]
@@ -94,10 +98,47 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:  # noqa: ARG001 - every command takes args
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    cleared = _with_database(lambda db: users.unlock_user(db, shell_actor(), args.username))
+    sys.stdout.write(f"unlocked user {args.username}: {cleared} failed sign-in(s) forgotten, no "
+                     "delay before the next sign-in\n")
+    return 0
+
+
+_ANCHOR = re.compile(r"(\d{1,12}):([0-9a-f]{64})")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the chain is intact (and matches the anchor), 3 when it is not."""
+    expect = None
+    if args.expect is not None:
+        match = _ANCHOR.fullmatch(args.expect.strip())
+        if match is None:
+            msg = (f"--expect: got {args.expect[:80]!r}; expected ID:HASH as printed by an earlier "
+                   "`myositis-cds audit verify` (e.g. 1234:9f86d081...)")
+            raise UsageError(msg)
+        expect = (int(match.group(1)), match.group(2))
+    result = _with_database(lambda db: audit.verify_audit_log(db, shell_actor(), expect=expect))
+    if not result.intact:
+        lines = "\n".join(f"  - {problem}" for problem in result.problems)
+        more = f"\n  ... and {result.more_problems} more" if result.more_problems else ""
+        sys.stderr.write(f"error: the audit log was altered ({result.events} events checked):\n"
+                         f"{lines}{more}\n")
+        return 3
+    sys.stdout.write(f"audit log intact: {result.events} events; head {result.last_id}:"
+                     f"{result.last_hash}\n(keep this line somewhere else: `audit verify --expect "
+                     "ID:HASH` later proves that nothing up to it was removed or changed)\n")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = bootstrap.database_url()
     revision = bootstrap.upgrade(url)
     sys.stdout.write(f"database {bootstrap.display_url(url)} is at revision {revision} (latest)\n")
+    if args.app_role:
+        bootstrap.grant_app_role(url, args.app_role)
+        sys.stdout.write(f"granted {args.app_role!r} the server's privileges: read and write the "
+                         "clinic's tables, only SELECT and INSERT on audit_log\n")
     return 0
 
 

@@ -69,6 +69,9 @@ def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
     """Migrate, seed and make sure someone can sign in; returns what to tell the operator."""
     revision = bootstrap.upgrade(url)
     lines = [f"database {bootstrap.display_url(url)} at revision {revision}"]
+    warning = bootstrap.audit_owner_warning(url)
+    if warning is not None:
+        lines.append(warning)
     database = bootstrap.make_unit_of_work(url)
     try:
         if seed_examples:

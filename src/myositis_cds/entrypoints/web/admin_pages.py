@@ -1,5 +1,5 @@
-"""Administration pages (role ``admin``): users (list, add, disable) and the audit log (filtered
-view, paginated, and CSV export).
+"""Administration pages (role ``admin``): users (list, add, disable, unlock sign-in) and the audit
+log (filtered view, paginated, and CSV export).
 
 Every check of the role is the use cases' (:mod:`myositis_cds.services.users`,
 :mod:`myositis_cds.services.audit`): anyone else gets 403 and the refusal is audited. Passwords
@@ -68,6 +68,15 @@ def add_user(request: Request, principal: PageWriter,
 def disable_user(request: Request, principal: PageWriter, username: str) -> Response:
     users.disable_user(web_state(request).uow, principal.user, username[:200])
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/unlock")
+def unlock_user(request: Request, principal: PageWriter, username: str) -> Response:
+    """End the user's sign-in delay now (audited): the path for an owner held back by someone
+    else's wrong guesses."""
+    cleared = users.unlock_user(web_state(request).uow, principal.user, username[:200])
+    return _users_page(request, principal, message=f"Unlocked {username[:64]}: {cleared} failed "
+                       "sign-in(s) forgotten.")
 
 
 def _audit_query(actor: str, action: str, patient_key: str, since: dt.date | None,

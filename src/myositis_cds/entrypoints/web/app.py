@@ -17,7 +17,12 @@ from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
 from myositis_cds.entrypoints.web.middleware import SecurityMiddleware
 from myositis_cds.entrypoints.web.openapi import install_openapi
-from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
+from myositis_cds.entrypoints.web.sessions import (
+    AddressWindow,
+    SqlLoginLimiter,
+    SqlSessionStore,
+    UserDelay,
+)
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.entrypoints.web.state import WebState
 from myositis_cds.presentation.html import template_filters
@@ -67,9 +72,14 @@ def create_app(settings: WebSettings) -> FastAPI:
                                  idle=settings.session_idle_timeout.total_seconds(),
                                  max_sessions=settings.max_sessions,
                                  max_per_user=settings.max_sessions_per_user),
-        limiter=SqlLoginLimiter(database.engine, max_failures=settings.login_max_failures,
-                                window=settings.login_window.total_seconds(),
-                                max_keys=settings.rate_limit_max_keys),
+        limiter=SqlLoginLimiter(
+            database.engine, max_keys=settings.rate_limit_max_keys,
+            address=AddressWindow(max_failures=settings.login_max_failures,
+                                  window=settings.login_window.total_seconds()),
+            user=UserDelay(max_failures=settings.login_max_failures,
+                           delay=settings.login_delay.total_seconds(),
+                           max_delay=settings.login_max_delay.total_seconds(),
+                           memory=settings.login_memory.total_seconds())),
         clinic=Clinic(), templates=_templates())
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -3,7 +3,8 @@
 API routes authenticate with the session cookie; every request with a method other than GET,
 HEAD or OPTIONS must also carry the session's token in the ``X-CSRF-Token`` header (pages: the
 ``csrf_token`` form field). A missing or wrong token is refused with 403 before anything runs.
-Sign-in attempts are limited per client address and per username (429 with ``Retry-After``).
+Sign-in attempts are limited per client address and per username (429 with ``Retry-After``),
+reserved before the password is checked (:mod:`myositis_cds.adapters.storage.sign_in_limits`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Annotated
 from fastapi import Depends, Form, HTTPException, Request, Response, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
-from myositis_cds.entrypoints.web.sessions import Session, same_token
+from myositis_cds.entrypoints.web.sessions import Session, SignInLimitedError, same_token
 from myositis_cds.entrypoints.web.state import web_state
-from myositis_cds.errors import AuthenticationError, MyositisCdsError
 from myositis_cds.services import users
 from myositis_cds.services.ports import User
 
@@ -53,10 +53,8 @@ class LoginRequired(Exception):  # noqa: N818 - a signal for a redirect, not an 
     """A page needs a signed-in user: the handler redirects to the sign-in page."""
 
 
-class TooManySignInAttemptsError(MyositisCdsError):
-    def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"too many failed sign-in attempts: try again in {retry_after} seconds")
+TooManySignInAttemptsError = SignInLimitedError
+"""Too many recent attempts for the client address or the username (429 with Retry-After)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,19 +112,16 @@ PageWriter = Annotated[Principal, Depends(_page_writer)]
 
 
 def sign_in(request: Request, *, username: str, password: str) -> tuple[str, Session, User]:
-    """Check the password (rate limited) and start a new session; the old one, if any, ends."""
+    """Check the password and start a new session; the old one, if any, ends.
+
+    The attempt is reserved with the limiter *before* the password is checked (an atomic
+    database transaction): concurrent attempts cannot all pass a check made before any of them
+    is counted. A wrong password keeps the attempt counted; a right one removes it."""
     state = web_state(request)
     client = request.client.host if request.client else "unknown"
-    keys = (f"address:{client}", f"user:{username.casefold()}")
-    wait = state.limiter.retry_after(*keys)
-    if wait is not None:
-        raise TooManySignInAttemptsError(wait)
-    try:
-        user = users.authenticate(state.uow, state.hasher, username=username, password=password)
-    except AuthenticationError:
-        state.limiter.failed(*keys)
-        raise
-    state.limiter.succeeded(keys[1])
+    reservation = state.limiter.reserve(address=client, username=username)
+    user = users.authenticate(state.uow, state.hasher, username=username, password=password)
+    state.limiter.succeeded(reservation, username=username)
     state.sessions.end(request.cookies.get(SESSION_COOKIE))
     request.state.username = user.username
     token, session = state.sessions.create(user.username)

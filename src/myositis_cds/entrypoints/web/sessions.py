@@ -11,18 +11,22 @@ import hashlib
 import hmac
 import secrets
 
-from myositis_cds.adapters.storage.web_sessions import (
-    Session,
-    SessionLimitError,
+from myositis_cds.adapters.storage.sign_in_limits import (
+    AddressWindow,
+    SignInLimitedError,
     SqlLoginLimiter,
-    SqlSessionStore,
+    UserDelay,
 )
+from myositis_cds.adapters.storage.web_sessions import Session, SessionLimitError, SqlSessionStore
 
 __all__ = [
+    "AddressWindow",
     "Session",
     "SessionLimitError",
+    "SignInLimitedError",
     "SqlLoginLimiter",
     "SqlSessionStore",
+    "UserDelay",
     "login_form_token",
     "same_token",
     "verify_login_form_token",

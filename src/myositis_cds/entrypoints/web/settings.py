@@ -25,6 +25,7 @@ def _random_key() -> bytes:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebSettings:
     """How the web application runs. Every field has a safe default except the database URL."""
+    # Sign-in limits: per address a window, per username a progressive delay (docs/security.md).
 
     database_url: str
     """SQLAlchemy URL of the application database (SQLite file or PostgreSQL)."""
@@ -44,8 +45,18 @@ class WebSettings:
     max_sessions_per_user: int = 10
     """Sessions one user may hold (browsers, devices); a new sign-in ends that user's oldest."""
     login_max_failures: int = 5
-    """Failed sign-ins allowed per client address and per username within ``login_window``."""
+    """Failed sign-ins allowed per client address within ``login_window``, and per username
+    before its progressive delay starts."""
     login_window: dt.timedelta = dt.timedelta(minutes=15)
+    """The client address's window."""
+    login_delay: dt.timedelta = dt.timedelta(minutes=1)
+    """The username's first delay after ``login_max_failures`` failures; it doubles with every
+    further failure, up to ``login_max_delay``. A success or an administrator's ``users unlock``
+    ends it. A delay, not a lockout: the owner can always sign in again after at most
+    ``login_max_delay``."""
+    login_max_delay: dt.timedelta = dt.timedelta(minutes=15)
+    login_memory: dt.timedelta = dt.timedelta(hours=24)
+    """How long a username's failures count (after that it starts afresh)."""
     rate_limit_max_keys: int = 10_000
     """Client addresses and usernames tracked by the sign-in limiter at most (least recent dropped)."""
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -80,7 +91,8 @@ class WebSettings:
             if getattr(self, name) < 1:
                 msg = f"{name}: got {getattr(self, name)}; expected a positive number"
                 raise ValueError(msg)
-        for name in ("session_lifetime", "session_idle_timeout", "login_window"):
+        for name in ("session_lifetime", "session_idle_timeout", "login_window", "login_delay",
+                     "login_max_delay", "login_memory"):
             if getattr(self, name) <= dt.timedelta(0):
                 msg = f"{name}: got {getattr(self, name)}; expected a positive duration"
                 raise ValueError(msg)

@@ -24,7 +24,7 @@ def _main() -> None:
     if not url:
         msg = "no connection and no sqlalchemy.url: use myositis_cds.adapters.storage.upgrade_database"
         raise RuntimeError(msg)
-    engine = make_engine(url)
+    engine = make_engine(url, guard_audit=False)
     try:
         with engine.begin() as conn:
             _run(conn)
