@@ -28,12 +28,6 @@ AS_OF = "2026-11-20"
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database on each backend."""
-    yield from database_url_on(request.param, request, tmp_path, migrated=True)
-
-
-@pytest.fixture(params=BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all, on each backend."""
     yield from database_url_on(request.param, request, tmp_path, migrated=False)

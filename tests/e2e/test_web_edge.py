@@ -19,7 +19,6 @@ from myositis_cds.adapters.json_edge import MAX_DEPTH
 from tests.conftest import load_example
 from tests.e2e.cds_support import FEEDBACK_URL, SERVICE_URL, Ehr, write_config
 from tests.e2e.web_support import Web, api_sign_in, make_web
-from tests.postgres import BACKENDS, database_url_on
 
 RECORD = load_example("non-severe")
 CDS_PATH = "/cds-services/anti-mi2-dm-plan"
@@ -44,11 +43,6 @@ def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
     web = _web(tmp_path, None, ehr)
     yield web
     web.close()
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from database_url_on(request.param, request, tmp_path, migrated=True)
 
 
 @pytest.fixture
@@ -163,6 +157,11 @@ def test_cds_feedback_and_jwt_claims_with_nul_or_surrogates_are_refused(
         response = cds.post(CDS_PATH + "/feedback", headers=ehr.auth(FEEDBACK_URL), json=body)
         assert response.status_code == 400
         assert "NUL" in response.json()["detail"]
+        deep = b'{"hook": "patient-view", "context": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        response = cds.post(CDS_PATH, headers={**ehr.auth(SERVICE_URL),
+                                               "Content-Type": "application/json"}, content=deep)
+        assert response.status_code == 400
+        assert "nested more than 64 levels deep" in response.json()["detail"]
         for jti in ("a\x00b", "a\ud800b"):
             response = cds.post(CDS_PATH, headers=ehr.auth(SERVICE_URL, jti=jti),
                                 json={"hook": "patient-view"})
