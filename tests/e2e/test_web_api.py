@@ -21,7 +21,7 @@ from myositis_cds.entrypoints.cli.serve import DEMO_USERNAME, SERVE_ACTOR, prepa
 from myositis_cds.entrypoints.web import WebSettings, create_app
 from myositis_cds.services import users
 from tests.conftest import ROOT, TODAY, load_example
-from tests.e2e.web_support import PASSWORD, Web, api_sign_in, make_web
+from tests.e2e.web_support import PASSWORD, Web, make_web
 from tests.postgres import BACKENDS, database_url_on
 
 AS_OF = "2026-11-20"
@@ -39,13 +39,6 @@ def web(tmp_path: Path, database_url: str) -> Iterator[Web]:
     web.add_user("alice")
     yield web
     web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        client.headers["X-CSRF-Token"] = api_sign_in(client, "alice")
-        yield client
 
 
 def test_session_cookie_is_http_only_and_same_site_and_ends_on_sign_out(web: Web) -> None:

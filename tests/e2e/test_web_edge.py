@@ -53,13 +53,6 @@ def stored_web(tmp_path: Path, database_url: str, ehr: Ehr) -> Iterator[Web]:
     web.close()
 
 
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        client.headers["X-CSRF-Token"] = api_sign_in(client, "alice")
-        yield client
-
-
 def _nested(depth: int) -> bytes:
     body = dict(RECORD)
     text = json.dumps(body)[:-1] + ', "labs": ' + "[" * depth + "]" * depth + "}"
