@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
-from myositis_cds.adapters.fhir.importing.importer import default_codes, patient_document
+from myositis_cds.adapters.fhir.importing.importer import default_mapping, patient_document
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.evaluate import canonical_resources
 from myositis_cds.adapters.record_json import parse_record
@@ -188,7 +188,7 @@ def profile(n: int = 2_000) -> dict[str, float]:
     params = default_params()
     durations = durations_of(params)
     fingerprint = params_fingerprint(params)
-    codes = default_codes()
+    mapping = default_mapping()
     steps = dict.fromkeys(("decode", "import", "hash", "validate", "assess", "rows", "recheck",
                            "arrow"), 0.0)
     clock = time.perf_counter
@@ -198,7 +198,7 @@ def profile(n: int = 2_000) -> dict[str, float]:
         marks = [clock()]
         resources = canonical_resources(texts)
         marks.append(clock())
-        document = patient_document(resources, codes=codes).document
+        document = patient_document(resources, mapping=mapping).document
         marks.append(clock())
         content = content_hash(document, fingerprint)
         marks.append(clock())

@@ -16,9 +16,11 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from myositis_cds import bootstrap
+from myositis_cds.adapters.site import site_from_environment
 from myositis_cds.adapters.storage import display_url
 from myositis_cds.entrypoints.cli.common import example_names, examples_dir
 from myositis_cds.errors import AlreadyExistsError
@@ -37,6 +39,8 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
                        "127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--site", help="the site configuration (TOML, myositis-cds/site@1) for the "
+                       "CDS Hooks service and the SMART launch (default: $MYOSITIS_CDS_SITE)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (default: MYOSITIS_CDS_DATABASE_URL "
                        "or ./var/myositis-cds.sqlite3)")
     serve.add_argument("--seed-examples", action="store_true",
@@ -105,6 +109,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from myositis_cds.entrypoints.web.cds_hooks.config import config_from_environment  # noqa: PLC0415
 
     config_from_environment()  # a bad CDS Hooks clients file stops here (exit 2), not in a worker
+    if args.site:
+        os.environ["MYOSITIS_CDS_SITE"] = str(Path(args.site).resolve())
+    site = site_from_environment()  # as does a bad site configuration
+    if site.source is not None:
+        sys.stdout.write(f"site configuration {site.source}"
+                         + (f" ({site.name})" if site.name else "") + "\n")
     url = args.database_url or bootstrap.database_url()
     for line in prepare_database(url, seed_examples=args.seed_examples):
         sys.stdout.write(line + "\n")

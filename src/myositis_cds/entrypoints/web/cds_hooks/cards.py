@@ -205,8 +205,10 @@ def _plan_lines(assessment: Mapping[str, Any]) -> list[str]:
                      f"({markdown_text(regimen.get('basis', ''))})")
     tis = assessment["response"]["tis"]
     doi = assessment["response"]["imacs_doi"]
-    score = f" {tis['score']:g} ({tis['category']})" if tis.get("score") is not None else ""
-    lines += ["", f"**Response**: TIS {markdown_text(tis['status'])}{markdown_text(score)}; "
+    # The separating space stays outside markdown_text, which trims its text to one line.
+    score = (f" {markdown_text(format(tis['score'], 'g'))} ({markdown_text(tis['category'])})"
+             if tis.get("score") is not None else "")
+    lines += ["", f"**Response**: TIS {markdown_text(tis['status'])}{score}; "
                   f"IMACS definition of improvement {markdown_text(doi['status'])}"]
     return lines
 

@@ -202,7 +202,9 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
         _audit(request, client, key, "400, prefetch contradicts its template")
         return _json(400, str(exc))
     as_of = state.clinic.today()
-    validated = validate_import(patient_document(resolved.resources), today=as_of)
+    validated = validate_import(patient_document(resolved.resources,
+                                                 mapping=state.settings.site.mapping),
+                                today=as_of)
     sources = (f"prefetch {len(resolved.prefetched)}, fetched {len(resolved.fetched)}, not "
                f"provided {len(resolved.not_provided)}; {validated.unmapped.total} item(s) unmapped")
     if validated.record is None or validated.document is None:
