@@ -72,8 +72,10 @@ def test_discovery_lists_the_patient_view_service_and_its_prefetch(client: TestC
         "patient": "Patient/{{context.patientId}}",
         "observations": "Observation?patient={{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+                              "&_include=MedicationRequest:medication",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+                                "&_include=MedicationStatement:medication",
         "procedures": "Procedure?patient={{context.patientId}}",
         "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
     }

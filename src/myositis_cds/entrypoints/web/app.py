@@ -73,7 +73,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     install_error_handlers(app)
     install_openapi(app)
-    install_cds_hooks(app, settings.cds_hooks, engine=database.engine)  # before the security layer
+    install_cds_hooks(app, settings.cds_hooks, engine=database.engine,  # before the security layer
+                      codes=settings.site.mapping.codes)
     app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024)
     return app
 

@@ -22,11 +22,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient
 
@@ -34,6 +34,8 @@ __all__ = [
     "FHIR_ID",
     "PREFETCH",
     "REQUIRED_PREFETCH",
+    "USER_ID",
+    "UUID_PATTERN",
     "FetchError",
     "FhirTransport",
     "HookRequest",
@@ -45,12 +47,16 @@ __all__ = [
 ]
 
 FHIR_ID: Final = r"^[A-Za-z0-9\-.]{1,64}$"
+USER_ID: Final = r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$"
+UUID_PATTERN: Final = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 PREFETCH: Final[Mapping[str, str]] = {
     "patient": "Patient/{{context.patientId}}",
     "observations": "Observation?patient={{context.patientId}}",
     "conditions": "Condition?patient={{context.patientId}}",
-    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+                          "&_include=MedicationRequest:medication",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+                            "&_include=MedicationStatement:medication",
     "procedures": "Procedure?patient={{context.patientId}}",
     "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
 }
@@ -64,31 +70,48 @@ FhirTransport = Callable[[str, Mapping[str, str], float], tuple[int, bytes]]
 
 
 class FhirAuthorization(BaseModel):
+    """CDS Hooks 2.0 ``fhirAuthorization``: every field but ``patient`` is REQUIRED."""
+
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
     access_token: str = Field(min_length=1, max_length=16_384, repr=False)
-    token_type: str = Field(pattern=r"^[Bb][Ee][Aa][Rr][Ee][Rr]$")
-    expires_in: int | None = None
-    scope: str | None = None
-    subject: str | None = None
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(ge=0)
+    scope: str = Field(min_length=1, max_length=4096)
+    subject: str = Field(min_length=1, max_length=1024)
+    patient: str | None = Field(default=None, pattern=FHIR_ID)
 
 
 class HookContext(BaseModel):
+    """The ``patient-view`` context: ``userId`` is ``Practitioner/x``, ``PractitionerRole/x``,
+    ``Patient/x`` or ``RelatedPerson/x``."""
+
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
-    userId: str = Field(min_length=1, max_length=1024)  # noqa: N815 - the CDS Hooks field name
+    userId: str = Field(max_length=1024, pattern=USER_ID)  # noqa: N815 - the CDS Hooks field name
     patientId: str = Field(pattern=FHIR_ID)  # noqa: N815
-    encounterId: str | None = Field(default=None, max_length=1024)  # noqa: N815
+    encounterId: str | None = Field(default=None, pattern=FHIR_ID)  # noqa: N815
 
 
 class HookRequest(BaseModel):
-    """A CDS Hooks 2.0 service request (unknown fields such as ``extension`` are ignored)."""
+    """A CDS Hooks 2.0 service request (unknown fields such as ``extension`` are ignored).
+
+    ``hookInstance`` is a UUID; ``fhirAuthorization`` requires ``fhirServer`` (the specification:
+    "If fhirAuthorization is provided, this field is REQUIRED"); a ``fhirServer`` is an absolute
+    http(s) URL."""
 
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
     hook: str
-    hookInstance: str = Field(min_length=1, max_length=200)  # noqa: N815
-    fhirServer: str | None = Field(default=None, max_length=2048)  # noqa: N815
+    hookInstance: str = Field(pattern=UUID_PATTERN)  # noqa: N815
+    fhirServer: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")  # noqa: N815
     fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
     context: HookContext
     prefetch: dict[str, dict[str, Any] | None] | None = None
+
+    @model_validator(mode="after")
+    def _server_with_authorization(self) -> HookRequest:
+        if self.fhirAuthorization is not None and self.fhirServer is None:
+            msg = "fhirServer is required when fhirAuthorization is given (CDS Hooks 2.0)"
+            raise ValueError(msg)
+        return self
 
 
 class PrefetchError(Exception):
@@ -195,6 +218,7 @@ class _Fetcher:
     transport: FhirTransport
     timeout: float
     max_pages: int
+    page_size: int
 
     def get(self, url: str, key: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/fhir+json"}
@@ -220,6 +244,7 @@ class _Fetcher:
         url = f"{self.base}/{query}"
         if key == "patient":
             return [_check_resource(self.get(url, key), key, f"{self.base}/Patient", patient_id)]
+        url += f"&_count={self.page_size}"
         found: list[dict[str, Any]] = []
         for page in range(self.max_pages):
             bundle = self.get(url, key)
@@ -232,7 +257,8 @@ class _Fetcher:
                 msg = f"{key}: a next page outside the FHIR server was refused"
                 raise FetchError(msg)
             url = following
-        msg = f"{key}: more than {self.max_pages} pages of results"
+        msg = (f"{key}: more than {self.max_pages} pages of {self.page_size} results (the service's "
+               "fetch_max_pages)")
         raise FetchError(msg)
 
 
@@ -247,7 +273,7 @@ def _missing(prefetch: Mapping[str, Any]) -> list[str]:
 
 
 def resolve_prefetch(request: HookRequest, *, client: CdsClient, transport: FhirTransport,
-                     timeout: float, max_pages: int) -> Resolved:
+                     timeout: float, max_pages: int, page_size: int = 1000) -> Resolved:
     """All resources of the four prefetch keys: the Patient first, then the search results."""
     patient_id = request.context.patientId
     prefetch = request.prefetch or {}
@@ -264,7 +290,8 @@ def resolve_prefetch(request: HookRequest, *, client: CdsClient, transport: Fhir
         raise PrefetchMissingError(required, reason)
     if missing and reason is None and request.fhirAuthorization is not None:
         fetcher = _Fetcher(base=server, token=request.fhirAuthorization.access_token,
-                           transport=transport, timeout=timeout, max_pages=max_pages)
+                           transport=transport, timeout=timeout, max_pages=max_pages,
+                           page_size=page_size)
         for key in missing:
             try:
                 fetched[key] = fetcher.fetch(key, patient_id)

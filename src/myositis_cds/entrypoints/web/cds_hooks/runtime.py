@@ -1,0 +1,109 @@
+"""What every CDS Hooks route shares: the runtime state, the EHR's authentication, reading the
+JSON body and the error answers (``{"detail": ...}``; a refused token is a bare 401)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import orjson
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from myositis_cds.adapters.fhir.codes import FhirCodes
+from myositis_cds.adapters.storage.cds_hooks import SqlCardLedger, SqlCdsFeedback
+from myositis_cds.entrypoints.web.api import BodyRefusedError, json_body_bytes
+from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient, CdsHooksConfig
+from myositis_cds.entrypoints.web.cds_hooks.prefetch import FhirTransport, urllib_transport
+from myositis_cds.entrypoints.web.cds_hooks.security import (
+    ReplayGuard,
+    TokenRefusedError,
+    logger,
+    refusal,
+    verify_token,
+)
+from myositis_cds.errors import DatabaseNotReadyError
+
+__all__ = ["DATABASE_ERRORS", "SERVICE_ID", "UNAVAILABLE", "CdsRuntime", "authenticate", "invalid",
+           "json_error", "read_body", "runtime_of", "unavailable"]
+
+SERVICE_ID: Final = "anti-mi2-dm-plan"
+
+UNAVAILABLE: Final = ("the database is unavailable: the call could not be checked and audited, "
+                      "so it was not answered; try again in a moment")
+DATABASE_ERRORS: Final = (DatabaseNotReadyError, OperationalError, InterfaceError)
+
+
+@dataclass(slots=True, kw_only=True)
+class CdsRuntime:
+    """What the CDS Hooks routes hold (``app.state.cds``); ``transport`` is replaceable in tests."""
+
+    config: CdsHooksConfig | None
+    replay: ReplayGuard
+    ledger: SqlCardLedger
+    feedback: SqlCdsFeedback
+    codes: FhirCodes
+    """The site's code tables (suggested orders are coded with them)."""
+    transport: FhirTransport = urllib_transport
+    new_uuid: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+
+
+def runtime_of(request: Request) -> CdsRuntime:
+    return cast(CdsRuntime, request.app.state.cds)
+
+
+def json_error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def unavailable(what: str, exc: BaseException) -> JSONResponse:
+    logger.warning("CDS Hooks %s, database unavailable: %s", what, type(exc).__name__)
+    return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
+
+
+def authenticate(request: Request) -> CdsClient | Response:
+    """The registered client whose JWT the request carries, or the response refusing it."""
+    runtime = runtime_of(request)
+    path = str(request.scope.get("path", ""))
+    root = str(request.scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root):]
+    audience = runtime.config.endpoint_url(path) if runtime.config is not None else ""
+    try:
+        client = verify_token(request.headers.get("authorization"), config=runtime.config,
+                              audience=audience, replay=runtime.replay)
+    except TokenRefusedError as exc:
+        logger.info("CDS Hooks call refused: %s", exc.reason)
+        return refusal()
+    except DATABASE_ERRORS as exc:
+        return unavailable("call not answered", exc)
+    request.state.username = f"cds:{client.iss}"
+    return client
+
+
+async def read_body(request: Request) -> object | Response:
+    """The decoded JSON body, or the response refusing it (size, encoding, not JSON)."""
+    try:
+        body = await json_body_bytes(request)
+    except BodyRefusedError as exc:
+        return json_error(exc.status, exc.message)
+    try:
+        data: object = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json_error(400, "$: the body is not a JSON document")
+    return data
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def invalid(exc: ValidationError | list[dict[str, str]]) -> JSONResponse:
+    """400 naming each field and what was expected — never the value (it may hold a token)."""
+    rows = exc if isinstance(exc, list) else [
+        {"path": _path(e["loc"]), "expected": e["msg"]} for e in exc.errors(include_input=False)]
+    return json_error(400, f"{len(rows)} invalid field(s) in the request", errors=rows)
