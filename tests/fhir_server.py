@@ -59,6 +59,8 @@ class FhirServer:
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
     static_token: str | None = None
     deny: bool = False
+    grant_scope: str | None = None
+    """When set, the scope granted whatever was asked (e.g. without patient reads)."""
     base: str = ""
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     jwks_requests: int = 0
@@ -185,7 +187,8 @@ class FhirServer:
         if self.deny:
             return 302, f"{redirect}?{urlencode({'error': 'access_denied', 'state': state})}"
         code = secrets.token_urlsafe(16)
-        granted = " ".join(s for s in scope.split() if s != "launch")
+        granted = self.grant_scope if self.grant_scope is not None else " ".join(
+            s for s in scope.split() if s != "launch")
         self._grants[code] = _Grant(client_id=client, redirect_uri=redirect, scope=granted,
                                     challenge=query["code_challenge"], patient=patient)
         return 302, f"{redirect}?{urlencode({'code': code, 'state': state})}"

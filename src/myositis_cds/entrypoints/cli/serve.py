@@ -107,8 +107,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - the server loads only to serve
 
     from myositis_cds.entrypoints.web.cds_hooks.config import config_from_environment  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.smart.config import (  # noqa: PLC0415
+        smart_config_from_environment,
+    )
 
     config_from_environment()  # a bad CDS Hooks clients file stops here (exit 2), not in a worker
+    smart_config_from_environment()  # as does a bad SMART launch file
     if args.site:
         os.environ["MYOSITIS_CDS_SITE"] = str(Path(args.site).resolve())
     site = site_from_environment()  # as does a bad site configuration

@@ -19,6 +19,7 @@ from myositis_cds.entrypoints.web.middleware import SecurityMiddleware
 from myositis_cds.entrypoints.web.openapi import install_openapi
 from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
+from myositis_cds.entrypoints.web.smart.routes import install_smart
 from myositis_cds.entrypoints.web.state import WebState
 
 __all__ = ["OPENAPI_URL", "create_app", "create_app_from_environment"]
@@ -75,7 +76,9 @@ def create_app(settings: WebSettings) -> FastAPI:
     install_openapi(app)
     install_cds_hooks(app, settings.cds_hooks, engine=database.engine,  # before the security layer
                       codes=settings.site.mapping.codes)
-    app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024)
+    install_smart(app, settings.smart, engine=database.engine, site=settings.site)
+    app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024,
+                       frame_origins=settings.smart.frame_origins if settings.smart else ())
     return app
 
 

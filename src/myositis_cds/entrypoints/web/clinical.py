@@ -20,7 +20,7 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
@@ -211,10 +211,12 @@ class Clinic:
         return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
                 f"&as_of={as_of.isoformat()}")
 
-    def page_parts(self, stored: StoredPatient, as_of: dt.date) -> tuple[PageParts, AlertCounts]:
+    def page_parts(self, stored: StoredPatient, as_of: dt.date, *,
+                   figure_url: Callable[[str], str] | None = None) -> tuple[PageParts, AlertCounts]:
         """Report, trend references and timeline of ``stored`` on ``as_of`` (one parse of the
         record and one timeline; the figures are drawn by their own requests), and its alert
-        counts."""
+        counts. ``figure_url`` names where a figure is served (default: the stored patient's
+        figure URLs; the SMART launch serves its own)."""
         from myositis_cds.entrypoints.report import (  # noqa: PLC0415 - loads matplotlib
             plots,
             render_html,
@@ -226,7 +228,7 @@ class Clinic:
         document = to_dict(result)
         timeline, trends = plots.record_trends(record, as_of=as_of, params=self.params)
         figures = plots.trend_figure_references_html(
-            trends, src_of=lambda name: self.figure_url(stored, as_of, name))
+            trends, src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
         citations = self.citations
         report = render_html(document, citations, figures={str(document["patient_id"]): figures})
         parts = PageParts(report=report, timeline=render_timeline_html_fragment(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from myositis_cds.adapters.site import SiteConfig, site_from_environment
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsHooksConfig, config_from_environment
+from myositis_cds.entrypoints.web.smart.config import SmartConfig, smart_config_from_environment
 
 __all__ = ["WebSettings"]
 
@@ -51,6 +52,9 @@ class WebSettings:
     cds_hooks: CdsHooksConfig | None = None
     """The CDS Hooks service's public URL and registered EHR clients (``MYOSITIS_CDS_CDS_CLIENTS``,
     ``MYOSITIS_CDS_PUBLIC_URL``); None: every call to ``/cds-services`` is refused (401)."""
+    smart: SmartConfig | None = None
+    """The SMART App Launch set-up (``MYOSITIS_CDS_SMART``): the EHRs the app may be launched
+    from; None: ``/launch`` answers that it is not set up."""
     site: SiteConfig = field(default_factory=SiteConfig)
     """The site configuration (``MYOSITIS_CDS_SITE``): what the EHR's codes mean to the CDS Hooks
     service and the SMART launch, exactly as to ``import-fhir`` and the worklist."""
@@ -71,7 +75,8 @@ class WebSettings:
         return cls(database_url=url, secret_key=key or _random_key(),
                    secure_cookies=env.get("MYOSITIS_CDS_SECURE_COOKIES", "").lower()
                    in ("1", "true", "yes"),
-                   cds_hooks=config_from_environment(env), site=site_from_environment(env))
+                   cds_hooks=config_from_environment(env), site=site_from_environment(env),
+                   smart=smart_config_from_environment(env))
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 16:
