@@ -143,8 +143,8 @@ def profile(source: Path, site_path: Path, workdir: Path) -> dict[str, Any]:
     con = duck.connect(workdir / "profile", memory_limit="1GB", threads=2)
     started = time.perf_counter()
     query, medications = duck._fhir_query(
-        con, source, None, LineFilter.of(site.mapping))
-    groups = [row for batch in duck._batches(con, query, SourceCounts())
+        con, source, None, LineFilter.of(site.mapping), SourceCounts())
+    groups = [row for batch in duck._batches(con, query)
               for row in batch.to_pylist()]
     sql = time.perf_counter() - started
     con.close()

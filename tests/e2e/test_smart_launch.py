@@ -124,7 +124,7 @@ def test_the_chart_is_read_with_the_token_and_the_token_is_not_kept(env: Env) ->
         "/fhir/MedicationRequest", "/fhir/MedicationStatement", "/fhir/Procedure",
         "/fhir/DiagnosticReport"]
     token = reads[0][1]["Authorization"].removeprefix("Bearer ")
-    with env.web.uow.engine.connect() as connection:  # type: ignore[attr-defined]
+    with env.web.uow.engine.connect() as connection:
         dump = "\n".join(str(row) for table in ("smart_sessions", "smart_launches", "audit_log")
                          for row in connection.exec_driver_sql(f"SELECT * FROM {table}"))
     assert token not in dump

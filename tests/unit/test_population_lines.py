@@ -67,3 +67,43 @@ def test_the_filter_travels_to_worker_processes(lines: LineFilter) -> None:
     copy = pickle.loads(pickle.dumps(lines))
     assert copy == lines
     assert copy.reads(LINES[2][0].encode())
+
+
+def test_a_patient_without_a_population_code_is_outside_without_being_decoded() -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    from myositis_cds.adapters.population.evaluate import evaluate_fhir_patient  # noqa: PLC0415
+    from myositis_cds.bootstrap import default_params, make_parser  # noqa: PLC0415
+    from myositis_cds.services.population import (  # noqa: PLC0415
+        PopulationScope,
+        WorklistEvaluator,
+    )
+
+    mapping = FhirMapping(codes=load_codes())
+    lines = LineFilter.of(mapping)
+    evaluator = WorklistEvaluator(as_of=dt.date(2026, 11, 21), params=default_params(),
+                                  parse=make_parser(dt.date(2026, 11, 21)), incremental=False,
+                                  scope=PopulationScope())
+    ck = ('{"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":'
+          '"Patient/p1"},"code":{"coding":[{"system":"http://loinc.org","code":"2157-6"}]},'
+          '"effectiveDateTime":"2026-01-12","valueQuantity":{"value":300,"unit":"U/L"}}')
+    broken = '{"resourceType":"Observation", "code": "2157-6" '  # never decoded
+    outside = evaluate_fhir_patient(evaluator, "p1", ['{"resourceType":"Patient","id":"p1"}', ck,
+                                                      broken], mapping=mapping, medications={},
+                                    lines=lines)
+    assert not outside.in_population
+    assert outside.rows == ()
+    dm = ('{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":'
+          '{"coding":[{"system":"http://snomed.info/sct","code":"396230008"}]},'
+          '"recordedDate":"2026-01-12"}')
+    inside = evaluate_fhir_patient(evaluator, "p1", ['{"resourceType":"Patient","id":"p1"}', ck,
+                                                     dm], mapping=mapping, medications={},
+                                   lines=lines)
+    assert inside.in_population
+    assert inside.rows
+    # A listed patient is evaluated whatever its codes.
+    listed = WorklistEvaluator(as_of=dt.date(2026, 11, 21), params=default_params(),
+                               parse=make_parser(dt.date(2026, 11, 21)), incremental=False,
+                               scope=PopulationScope.of(cohort=["p1"]))
+    assert evaluate_fhir_patient(listed, "p1", ['{"resourceType":"Patient","id":"p1"}', ck],
+                                 mapping=mapping, medications={}, lines=lines).in_population

@@ -36,7 +36,7 @@ from myositis_cds.adapters.population.evaluate import (
     evaluate_fhir_patient,
     evaluate_record_file,
 )
-from myositis_cds.adapters.population.lines import LineFilter, sql_literal
+from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.population.records import record_files
 from myositis_cds.adapters.population.sink import PartWriter, SourceCounts, quote_path
 from myositis_cds.domain.worklist import PatientEvaluator
@@ -95,18 +95,18 @@ _EVALUATOR: list[Any] = []
 
 def _init(evaluator: PatientEvaluator, medications: Mapping[str, Mapping[str, Any]],
           mapping: FhirMapping) -> None:
-    _EVALUATOR[:] = [evaluator, medications, mapping]
+    _EVALUATOR[:] = [evaluator, medications, mapping, LineFilter.of(mapping)]
 
 
 def _evaluate(kind: str, batch: pa.RecordBatch) -> pa.RecordBatch:
-    evaluator, medications, mapping = _EVALUATOR
+    evaluator, medications, mapping, lines = _EVALUATOR
     results = []
     for row in batch.to_pylist():
         state = row["state"]
         if kind == "fhir":
             results.append(evaluate_fhir_patient(evaluator, row["patient_key"], row["resources"],
                                                  mapping=mapping, medications=medications,
-                                                 state=state))
+                                                 state=state, lines=lines))
             continue
 
         def lookup(key: str, state: Mapping[str, Any] | None = state) -> Any:
@@ -131,25 +131,33 @@ def _state_join(state: Path | None, key: str) -> tuple[str, str]:
 
 
 def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None,
-                lines: LineFilter) -> tuple[str, dict[str, Mapping[str, Any]]]:
-    """The grouped query (one row per patient key, plus one row of key NULL that counts the
-    lines not read and those of no patient) and the export's Medication resources."""
+                lines: LineFilter, counts: SourceCounts) -> tuple[str, dict[str, Mapping[str, Any]]]:
+    """One pass over the export: each line sorted read / not read, the lines read keyed and
+    grouped by patient into a temporary table (a small part of the export); the group of no
+    patient gives the Medications and the counts; returns the query of the patients' groups."""
     files = ", ".join(quote_path(p) for p in ndjson_files(folder))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT json, "  # noqa: S608 - quoted paths
-                f"{lines.duckdb_sql('json')} AS read FROM read_ndjson_objects([{files}])")
-    medication = sql_literal('"resourceType"[ \t\n\r]*:[ \t\n\r]*"Medication"')
-    medications = medication_index([orjson.loads(text) for (text,) in con.execute(
-        f"SELECT json FROM lines WHERE regexp_matches(json, {medication}) AND read "  # noqa: S608
-        "AND json_extract_string(json, '$.resourceType') = 'Medication'").fetchall()])
-    con.execute("CREATE OR REPLACE TEMP VIEW resources AS SELECT json, read, "  # noqa: S608
-                "CASE WHEN read THEN json_extract_string(json, '$.resourceType') END AS rt, "
-                f"CASE WHEN read THEN {PATIENT_KEY_SQL} END AS k FROM lines")
+    sql = (  # quoted paths and constant SQL only
+        "CREATE OR REPLACE TEMP TABLE read_groups AS "  # noqa: S608
+        f"WITH l AS (SELECT json, {lines.duckdb_sql('json')} AS read "
+        f"FROM read_ndjson_objects([{files}])), "
+        "r AS (SELECT json, read, CASE WHEN read THEN json_extract_string(json, '$.resourceType') "
+        f"END AS rt, CASE WHEN read THEN {PATIENT_KEY_SQL} END AS k FROM l) "
+        "SELECT k AS patient_key, list(json) FILTER (WHERE read) AS resources, "
+        "count(*) FILTER (WHERE NOT read) AS not_read, "
+        "count(*) FILTER (WHERE read AND rt IS DISTINCT FROM 'Medication') AS unattributed "
+        "FROM r GROUP BY k")
+    con.execute(sql)
+    totals = con.execute("SELECT coalesce(sum(not_read), 0) FROM read_groups").fetchall()
+    counts.not_read += int(totals[0][0])
+    keyless = con.execute(
+        "SELECT resources, unattributed FROM read_groups WHERE patient_key IS NULL").fetchall()
+    found = [orjson.loads(text) for texts, _ in keyless for text in texts or ()]
+    counts.unattributed += sum(int(n) for _, n in keyless)
+    medications = medication_index([r for r in found if isinstance(r, dict)
+                                    and r.get("resourceType") == "Medication"])
     select, join = _state_join(state, "g.patient_key")
-    query = (f"SELECT g.patient_key, g.resources, g.not_read, g.unattributed, {select} FROM ("  # noqa: S608
-             "SELECT k AS patient_key, list(json) FILTER (WHERE read) AS resources, "
-             "count(*) FILTER (WHERE NOT read) AS not_read, "
-             "count(*) FILTER (WHERE read AND rt IS DISTINCT FROM 'Medication') AS unattributed "
-             f"FROM resources GROUP BY k) g {join}")
+    query = (f"SELECT g.patient_key, g.resources, {select} FROM read_groups g {join} "  # noqa: S608
+             "WHERE g.patient_key IS NOT NULL")
     return query, medications
 
 
@@ -171,28 +179,15 @@ def _records_query(folder: Path, state: Path | None, kind: str) -> str:
     return (f"SELECT t.filename, t.content, {select} FROM read_text([{listing}]) t {join}")  # noqa: S608
 
 
-def _batches(con: duckdb.DuckDBPyConnection, query: str,
-             counts: SourceCounts) -> Iterator[pa.RecordBatch]:
-    """The query's batches of patients; the row of no patient (FHIR: key NULL) is not a patient:
-    its counts go to ``counts``."""
+def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
     relation = con.sql(query)
     # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch.
     reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(BATCH)
     while True:
         try:
-            batch = reader.read_next_batch()
+            yield reader.read_next_batch()
         except StopIteration:
             return
-        if "not_read" in batch.schema.names:
-            keys = batch.column("patient_key")
-            counts.not_read += sum(batch.column("not_read").to_pylist())
-            counts.unattributed += sum(n for key, n in zip(
-                keys.to_pylist(), batch.column("unattributed").to_pylist(), strict=True)
-                if key is None)
-            if keys.null_count:
-                batch = batch.filter(keys.is_valid())
-        if batch.num_rows:
-            yield batch
 
 
 def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, mapping: FhirMapping,
@@ -203,12 +198,12 @@ def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, mapping:
     counts = SourceCounts()
     try:
         if kind == "fhir":
-            query, medications = _fhir_query(con, folder, state, LineFilter.of(mapping))
+            query, medications = _fhir_query(con, folder, state, LineFilter.of(mapping), counts)
         else:
             query, medications = _records_query(folder, state, kind), {}
         writer = PartWriter(parts)
         try:
-            batches = _batches(con, query, counts)
+            batches = _batches(con, query)
             if workers <= 1:
                 _init(evaluator, medications, mapping)
                 for batch in batches:

@@ -27,6 +27,7 @@ from myositis_cds.adapters.fhir.importing.importer import (
 from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import cached_from
+from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.population.records import decode_file
 from myositis_cds.domain.worklist import PatientEvaluator, PatientResult
 
@@ -79,8 +80,15 @@ def canonical_resources(texts: Iterable[str | bytes]) -> list[Mapping[str, Any]]
 
 def evaluate_fhir_patient(evaluator: PatientEvaluator, key: str, texts: Sequence[str | bytes], *,
                           mapping: FhirMapping, medications: Mapping[str, Mapping[str, Any]],
-                          state: Mapping[str, Any] | None = None) -> PatientResult:
-    """The result of one patient of a FHIR export, from the JSON texts of its resources."""
+                          state: Mapping[str, Any] | None = None,
+                          lines: LineFilter | None = None) -> PatientResult:
+    """The result of one patient of a FHIR export, from the JSON texts of its resources.
+
+    With ``lines`` (the engines' line filter), a patient whose texts name no code that can put
+    it in the population — and not listed in the cohort — is outside without being decoded (the
+    same answer the evaluator gives after the import, only sooner)."""
+    if lines is not None and not evaluator.admits_key(key) and not lines.may_be_in_population(texts):
+        return evaluator.outside(key)
     try:
         resources = canonical_resources(texts)
     except orjson.JSONDecodeError as exc:

@@ -23,14 +23,17 @@ by the importer as usual). Only text written with JSON escapes (``"\\u0032157-6"
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from myositis_cds.adapters.fhir.codes import LOCAL_SYSTEM_PREFIX
 from myositis_cds.adapters.fhir.importing.importer import MAPPED_RESOURCE_TYPES
 from myositis_cds.adapters.fhir.mapping import FhirMapping
+from myositis_cds.domain.vocabulary import ANTIBODY_ALIASES, DM_DIAGNOSES, MI2_TARGETS
 
-__all__ = ["ALWAYS_READ_PATTERN", "TYPE_PATTERN", "LineFilter", "code_pattern", "sql_literal"]
+__all__ = ["ALWAYS_READ_PATTERN", "TYPE_PATTERN", "LineFilter", "code_pattern", "scope_pattern",
+           "sql_literal"]
 
 _WS: Final = "[ \t\n\r]*"
 """JSON whitespace (written out: ``\\s`` differs between Python, RE2 and Java)."""
@@ -55,6 +58,19 @@ def code_pattern(mapping: FhirMapping) -> str:
     return "|".join(alternatives)
 
 
+def scope_pattern(mapping: FhirMapping) -> str:
+    """The codes that can put a patient in a worklist's population — a dermatomyositis diagnosis,
+    an anti-Mi-2 result (:func:`~myositis_cds.services.population.mentions_population`) — as JSON
+    strings: a patient whose lines read contain none of them cannot be in it (the local codes are
+    the vocabulary names themselves)."""
+    wanted = {("diagnosis", name) for name in DM_DIAGNOSES} | {
+        ("antibody", name) for name in MI2_TARGETS}
+    codes = {code for (_, code), meaning in mapping.codes.by_coding.items() if meaning in wanted}
+    codes |= {name for _, name in wanted} | {alias for alias, target in ANTIBODY_ALIASES.items()
+                                            if target in MI2_TARGETS}
+    return f'"({"|".join(_escaped(c) for c in sorted(codes))})"'
+
+
 def sql_literal(text: str) -> str:
     """``text`` as a standard SQL string literal (DuckDB: backslashes are not escapes)."""
     return "'" + text.replace("'", "''") + "'"
@@ -66,21 +82,30 @@ class LineFilter:
 
     codes: str
     """:func:`code_pattern` of the site's mapping."""
+    scope: str = '"()"'
+    """:func:`scope_pattern` of the site's mapping."""
     _type: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     _always: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     _code: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+    _scope: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, mapping: FhirMapping) -> LineFilter:
-        return cls(code_pattern(mapping))
+        return cls(code_pattern(mapping), scope_pattern(mapping))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_type", re.compile(TYPE_PATTERN.encode()))
         object.__setattr__(self, "_always", re.compile(ALWAYS_READ_PATTERN.encode()))
         object.__setattr__(self, "_code", re.compile(self.codes.encode()))
+        object.__setattr__(self, "_scope", re.compile(self.scope))
 
-    def __reduce__(self) -> tuple[type[LineFilter], tuple[str]]:
-        return (LineFilter, (self.codes,))
+    def __reduce__(self) -> tuple[type[LineFilter], tuple[str, str]]:
+        return (LineFilter, (self.codes, self.scope))
+
+    def may_be_in_population(self, texts: Iterable[str | bytes]) -> bool:
+        """False only when no text names a code that can put the patient in the population."""
+        return any(self._scope.search(t if isinstance(t, str) else t.decode("utf-8", "replace"))
+                   for t in texts)
 
     def reads(self, line: bytes) -> bool:
         """Whether the local engine reads this NDJSON line (see the module docstring)."""

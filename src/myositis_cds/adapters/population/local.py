@@ -86,7 +86,8 @@ def _index(folder: Path, counts: SourceCounts, lines: LineFilter) -> tuple[
 
 def _fhir_results(folder: Path, evaluator: PatientEvaluator, previous: dict[str, dict[str, Any]],
                   counts: SourceCounts, mapping: FhirMapping) -> Iterator[PatientResult]:
-    files, places, medications = _index(folder, counts, LineFilter.of(mapping))
+    lines = LineFilter.of(mapping)
+    files, places, medications = _index(folder, counts, lines)
     index = medication_index(medications)
     streams: dict[int, IO[bytes]] = {}
     try:
@@ -99,7 +100,7 @@ def _fhir_results(folder: Path, evaluator: PatientEvaluator, previous: dict[str,
                 stream.seek(offset)
                 texts.append(stream.readline())
             yield evaluate_fhir_patient(evaluator, key, texts, mapping=mapping, medications=index,
-                                        state=previous.get(key))
+                                        state=previous.get(key), lines=lines)
     finally:
         for stream in streams.values():
             stream.close()

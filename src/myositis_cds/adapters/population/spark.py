@@ -125,6 +125,7 @@ def _records_frame(spark: Any, folder: Path, state: Path | None, kind: str) -> A
 def _mapper(kind: str, evaluator: PatientEvaluator, medications: Mapping[str, Any],
             mapping: FhirMapping) -> Any:
     def evaluate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        lines = LineFilter.of(mapping)
         for batch in batches:
             results = []
             for row in batch.to_pylist():
@@ -132,7 +133,7 @@ def _mapper(kind: str, evaluator: PatientEvaluator, medications: Mapping[str, An
                 if kind == "fhir":
                     results.append(evaluate_fhir_patient(
                         evaluator, row["patient_key"], row["resources"], mapping=mapping,
-                        medications=medications, state=state))
+                        medications=medications, state=state, lines=lines))
                     continue
 
                 def lookup(key: str, state: Any = state) -> Any:
