@@ -10,8 +10,9 @@ Run with ``.venv/bin/python benchmarks/bench_realistic.py [--quick] [--sizes 100
    cached under ``~/.cache/myositis-cds/synthea-dm``: the first run takes minutes), those with at
    least 2,000 resources are kept, and copied under new ids up to each size (a copy of a
    Mi-2-positive patient is one too).
-2. Exports: a FHIR Bulk Data export (NDJSON per resource type, ``Patient/<id>`` references) and a
-   folder of Bundle files (Synthea's own output), under /tmp.
+2. Exports: a FHIR Bulk Data export (NDJSON per resource type, ``Patient/<id>`` references, and
+   the manifest a Bulk Data server writes) and a folder of Bundle files (Synthea's own output),
+   under /tmp.
 3. Runs: the real CLI (``worklist EXPORT --site site.toml --engine E --workers 2``) in a child
    process; wall time end to end, the child's peak RSS and its process tree's (DuckDB's worker
    processes), sampled every 0.5 s.
@@ -100,6 +101,11 @@ def write_exports(people: list[dict[str, Any]], n: int, root: Path,
     finally:
         for stream in streams.values():
             stream.close()
+    (ndjson / "manifest.json").write_bytes(orjson.dumps({  # as a Bulk Data server writes it
+        "transactionTime": "2026-01-01T00:00:00Z", "request": "https://ehr.example.org/$export",
+        "requiresAccessToken": True, "error": [],
+        "output": [{"type": t, "url": f"https://ehr.example.org/bulk/{t}.ndjson"}
+                   for t in sorted(streams)]}))
     return {"patients": n, "resources": resources, "resources_per_patient": resources / n,
             "ndjson_mib": nbytes / 2**20}
 

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import json
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,12 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         resources.append([orjson.loads(line) for _, line in lines])
     for resource_type, texts in streams.items():
         (root / "ndjson" / f"{resource_type}.ndjson").write_bytes(b"\n".join(texts) + b"\n")
+    shutil.copytree(root / "ndjson", root / "ndjson-no-manifest")
+    (root / "ndjson" / "manifest.json").write_bytes(orjson.dumps({  # as a Bulk Data server writes
+        "transactionTime": "2026-01-01T00:00:00Z", "request": "https://ehr.example.org/$export",
+        "requiresAccessToken": True, "error": [],
+        "output": [{"type": t, "url": f"https://ehr.example.org/bulk/{t}.ndjson"}
+                   for t in sorted(streams)]}))
     site = root / "site.toml"
     site.write_text(SITE_TOML, "utf-8")
     keys = [next(r["id"] for r in rs if r["resourceType"] == "Patient") for rs in resources]
@@ -94,12 +101,14 @@ def test_import_recognises_the_mi2_positive_patient_only_with_the_site_file(
 def _worklist(export: dict[str, Any], capsys: pytest.CaptureFixture[str], source: str,
               engine: str) -> list[dict[str, str]]:
     out = export["root"] / f"worklist-{source}-{engine}.csv"
+    summary = export["root"] / f"summary-{source}-{engine}.json"
     code = main(["worklist", str(export["root"] / source), "--site", str(export["site"]),
                  "--engine", engine, "--as-of", "2026-01-01", "--out", str(out), "--workers",
-                 "2", "--no-progress"])
+                 "2", "--no-progress", "--summary-json", str(summary)])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "population: 2 evaluated, 1 outside" in err
+    export.setdefault("summaries", {})[source, engine] = json.loads(summary.read_text("utf-8"))
     return list(csv.DictReader(io.StringIO(out.read_text("utf-8"))))
 
 
@@ -118,6 +127,14 @@ def test_the_worklist_lists_only_the_myositis_patients_and_engines_agree(
     assert _worklist(export, capsys, "ndjson", "local") == rows
     assert _worklist(export, capsys, "bundles", "duckdb") == rows
     assert _worklist(export, capsys, "bundles", "local") == rows
+    # Files the Bulk Data manifest types as claims, encounters... are counted, never read: the
+    # same counts as reading every line.
+    assert _worklist(export, capsys, "ndjson-no-manifest", "duckdb") == rows
+    summaries = export["summaries"]
+    counted = {key: (s["not_read"], s["unmapped"], s["unattributed"]) for key, s in summaries.items()
+               if key[0].startswith("ndjson")}
+    assert len(set(counted.values())) == 1, counted
+    assert next(iter(counted.values()))[0] > 5000
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import medication_index
+from myositis_cds.adapters.fhir.importing.manifest import count_lines, files_to_read
 from myositis_cds.adapters.fhir.importing.sources import bundle_files
 from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import results_batch
@@ -135,7 +136,12 @@ def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None
     """One pass over the export: each line sorted read / not read, the lines read keyed and
     grouped by patient into a temporary table (a small part of the export); the group of no
     patient gives the Medications and the counts; returns the query of the patients' groups."""
-    files = ", ".join(quote_path(p) for p in ndjson_files(folder))
+    read, skipped = files_to_read(folder, ndjson_files(folder))
+    counts.not_read += sum(count_lines(path) for path in skipped)
+    if not read:  # only types the importer does not map: no patient to evaluate
+        return ("SELECT NULL::VARCHAR AS patient_key, NULL::VARCHAR[] AS resources, "
+                "NULL AS state WHERE false"), {}
+    files = ", ".join(quote_path(p) for p in read)
     sql = (  # quoted paths and constant SQL only
         "CREATE OR REPLACE TEMP TABLE read_groups AS "  # noqa: S608
         f"WITH l AS (SELECT json, {lines.duckdb_sql('json')} AS read "

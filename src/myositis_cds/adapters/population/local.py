@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import medication_index, patient_key_of
+from myositis_cds.adapters.fhir.importing.manifest import count_lines, files_to_read
 from myositis_cds.adapters.fhir.importing.sources import bundle_files
 from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import STATE_COLUMNS, results_batch
@@ -50,7 +51,8 @@ def _index(folder: Path, counts: SourceCounts, lines: LineFilter) -> tuple[
         list[Path], dict[str, list[tuple[int, int]]], list[Mapping[str, Any]]]:
     """Pass 1: (file number, byte offset) of each patient's lines read; Medication resources.
     Lines not read (:mod:`.lines`) are counted without being decoded."""
-    files = ndjson_files(folder)
+    files, skipped = files_to_read(folder, ndjson_files(folder))
+    counts.not_read += sum(count_lines(path) for path in skipped)
     places: dict[str, list[tuple[int, int]]] = {}
     medications: list[Mapping[str, Any]] = []
     for number, path in enumerate(files):

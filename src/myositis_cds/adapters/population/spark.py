@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
 from myositis_cds.adapters.fhir.importing.importer import medication_index
+from myositis_cds.adapters.fhir.importing.manifest import count_lines, files_to_read
 from myositis_cds.adapters.fhir.importing.sources import bundle_files
 from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import results_batch
@@ -93,11 +94,15 @@ def _fhir_frame(spark: Any, folder: Path, state: Path | None,
                 lines: LineFilter) -> tuple[Any, dict[str, Any], SourceCounts]:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    text = spark.read.text([str(p) for p in ndjson_files(folder)])
+    files, skipped = files_to_read(folder, ndjson_files(folder))
+    counts = SourceCounts(not_read=sum(count_lines(path) for path in skipped))
+    if not files:
+        return None, {}, counts
+    text = spark.read.text([str(p) for p in files])
     value = F.col("value")
     read = value.rlike(TYPE_PATTERN) & (value.rlike(ALWAYS_READ_PATTERN) | value.rlike(lines.codes))
     text = text.where(F.trim("value") != "").withColumn("read", read)
-    counts = SourceCounts(not_read=int(text.where(~F.col("read")).count()))
+    counts.not_read += int(text.where(~F.col("read")).count())
     read_lines = text.where("read").selectExpr(
         "value", "get_json_object(value, '$.resourceType') AS rt", f"{KEY_SQL} AS k")
     medications = medication_index([orjson.loads(r.value) for r in read_lines.where(

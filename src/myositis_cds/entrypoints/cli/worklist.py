@@ -31,6 +31,7 @@ import orjson
 from tqdm import tqdm
 
 from myositis_cds import bootstrap
+from myositis_cds.adapters.fhir.importing.manifest import MANIFEST
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.duck import connect, run_duckdb
 from myositis_cds.adapters.population.local import BATCH, run_local
@@ -139,7 +140,8 @@ def source_kind(source: str) -> str:
                "folder of .ndjson files, or 'db'")
         raise UsageError(msg)
     ndjson = any(p.name.endswith(".ndjson") for p in path.iterdir())
-    records = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
+    records = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file()
+                     and not (ndjson and p.name == MANIFEST))  # a Bulk Data export's manifest
     if ndjson and records:
         msg = (f"SOURCE: the folder {source} holds both .json and .ndjson files; expected either "
                "patient-record@1 files, FHIR Bundle files or a FHIR Bulk Data export, not a mix")
