@@ -31,10 +31,8 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,7 @@ from tests.synthea_dm import (  # noqa: E402
     synthea_dm_bundles,
 )
 
-from bench_worklist import _CHILD, _tree_rss_kib  # noqa: E402
+from bench_worklist import run_cli  # noqa: E402
 from myositis_cds.adapters.fhir.importing.importer import patient_document  # noqa: E402
 from myositis_cds.adapters.fhir.importing.validation import validate_import  # noqa: E402
 from myositis_cds.adapters.population import duck  # noqa: E402
@@ -110,37 +108,19 @@ def write_exports(people: list[dict[str, Any]], n: int, root: Path,
             "ndjson_mib": nbytes / 2**20}
 
 
-def run_cli(engine: str, source: Path, site: Path, workdir: Path) -> dict[str, Any]:
+def run_worklist(engine: str, source: Path, site: Path, workdir: Path) -> dict[str, Any]:
     out, summary = workdir / f"w-{engine}.parquet", workdir / f"s-{engine}.json"
     env = {**os.environ, "MYOSITIS_CDS_TODAY": "2026-11-21"}
     argv = ["worklist", str(source), "--as-of", AS_OF.isoformat(), "--engine", engine,
             "--site", str(site), "--out", str(out), "--no-progress", "--summary-json",
             str(summary), "--work-dir", str(workdir), "--workers", "2"]
-    started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, *argv], env=env,  # noqa: S603
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
-
-    def sample() -> None:
-        while child.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_kib(child.pid))
-            time.sleep(0.5)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = child.communicate()
-    elapsed = time.perf_counter() - started
-    sampler.join()
-    if child.returncode != 0:
-        msg = f"{engine} failed ({child.returncode}): {stderr[-2000:]}"
-        raise RuntimeError(msg)
+    elapsed, driver, tree, _ = run_cli(argv, env)
     counts = json.loads(summary.read_text("utf-8"))
     return {"engine": engine, "patients": counts["patients"],
             "outside_population": counts["outside_population"], "rows": counts["rows"],
             "not_read": counts["not_read"], "seconds": elapsed,
             "patients_per_s": counts["patients"] / elapsed,
-            "driver_peak_rss_mib": int(stdout.strip().splitlines()[-1]) / 1024,
-            "tree_peak_rss_mib": peak[0] / 1024}
+            "driver_peak_rss_mib": driver / 1024, "tree_peak_rss_mib": tree / 1024}
 
 
 def profile(source: Path, site_path: Path, workdir: Path) -> dict[str, Any]:
@@ -214,7 +194,7 @@ def main() -> None:
                   f"{export['ndjson_mib']:,.0f} MiB NDJSON")
             for fmt in formats:
                 for engine in engines:
-                    run = run_cli(engine, folder / fmt, site, root / "work")
+                    run = run_worklist(engine, folder / fmt, site, root / "work")
                     run.update(format=fmt, size=n)
                     runs.append(run)
                     print(f"  {fmt:<8} {engine:<7} {run['seconds']:7.1f} s  "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +29,6 @@ from tests.e2e.web_support import Web, api_sign_in, make_web
 
 PATH = "/cds-services/anti-mi2-dm-plan"
 LABEL = "myositis-cds (knowledge pack anti-mi2-dm 2026.1)"
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Ehr:
-    return Ehr()
-
-
-@pytest.fixture
-def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
-    web = make_web(tmp_path, cds_hooks=write_config(tmp_path, ehr))
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        yield client
 
 
 def call(client: TestClient, ehr: Ehr, name: str, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from the EHR's JWK Set URL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +30,6 @@ PATH = "/cds-services/anti-mi2-dm-plan"
 OVERRIDE = "urn:myositis-cds:codes:override-reason"
 AUTHORIZATION = {"access_token": "tok-1", "token_type": "Bearer", "expires_in": 300,
                  "scope": "patient/*.read", "subject": "myositis-cds"}
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Ehr:
-    return Ehr()
-
-
-@pytest.fixture
-def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
-    web = make_web(tmp_path, cds_hooks=write_config(tmp_path, ehr))
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        yield client
 
 
 def _call(client: TestClient, ehr: Ehr, body: dict[str, Any]) -> Any:

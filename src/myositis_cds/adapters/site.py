@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -139,21 +139,30 @@ def _lab_defaults(table: object, problems: _Problems) -> dict[str, LabDefault]:
     return found
 
 
+def _tables(items: object, name: str, keys: tuple[str, ...],
+            problems: _Problems) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(where, table) of each table of an array ``[[name]]``; a non-table or an unknown key is
+    reported (the unknown key, and the table is still read)."""
+    if not isinstance(items, list):
+        problems.add(name, items, f"an array of tables [[{name}]]")
+        return
+    for index, entry in enumerate(items):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, Mapping):
+            problems.add(where, entry, f"a table with {', '.join(keys)}")
+            continue
+        extra = sorted(set(entry) - set(keys))
+        if extra:
+            problems.add(f"{where}.{extra[0]}", extra[0], f"only {', '.join(keys)}")
+        yield where, entry
+
+
 def _lab_units(items: object, problems: _Problems) -> dict[tuple[str, str], LabUnit]:
     found: dict[tuple[str, str], LabUnit] = {}
-    if not isinstance(items, list):
-        problems.add("lab_unit", items, "an array of tables [[lab_unit]]")
-        return found
-    for index, entry in enumerate(items):
-        where = f"lab_unit[{index}]"
-        if not isinstance(entry, Mapping):
-            problems.add(where, entry, "a table with test, unit, record_unit, factor")
-            continue
+    for where, entry in _tables(items, "lab_unit", ("test", "unit", "record_unit", "factor"),
+                                problems):
         test, unit, record_unit = entry.get("test"), entry.get("unit"), entry.get("record_unit")
         factor = _number(entry.get("factor", MISSING_VALUE))
-        extra = sorted(set(entry) - {"test", "unit", "record_unit", "factor"})
-        if extra:
-            problems.add(f"{where}.{extra[0]}", extra[0], "only test, unit, record_unit, factor")
         if not all(isinstance(v, str) and v for v in (test, unit, record_unit)):
             problems.add(where, dict(entry), "test, unit and record_unit as non-empty strings")
             continue
@@ -171,17 +180,7 @@ def _lab_units(items: object, problems: _Problems) -> dict[tuple[str, str], LabU
 
 def _strengths(items: object, problems: _Problems) -> dict[tuple[str, str], DoseStrength]:
     found: dict[tuple[str, str], DoseStrength] = {}
-    if not isinstance(items, list):
-        problems.add("dose_strength", items, "an array of tables [[dose_strength]]")
-        return found
-    for index, entry in enumerate(items):
-        where = f"dose_strength[{index}]"
-        if not isinstance(entry, Mapping):
-            problems.add(where, entry, "a table with coding, amount, unit")
-            continue
-        extra = sorted(set(entry) - {"coding", "amount", "unit"})
-        if extra:
-            problems.add(f"{where}.{extra[0]}", extra[0], "only coding, amount, unit")
+    for where, entry in _tables(items, "dose_strength", ("coding", "amount", "unit"), problems):
         coding = _coding(entry.get("coding"))
         amount = _number(entry.get("amount"))
         unit = entry.get("unit")

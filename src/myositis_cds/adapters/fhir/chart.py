@@ -13,7 +13,6 @@ patient is refused (:class:`ChartError`) rather than read as this patient's.
 from __future__ import annotations
 
 import re
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import orjson
+
+from myositis_cds.adapters.http_requests import send
 
 __all__ = [
     "CHART_SEARCHES",
@@ -63,24 +64,13 @@ class FetchError(Exception):
     """The FHIR server did not give what was asked (412); no token or patient data in the text."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None  # a redirect is answered as it is: the token never goes anywhere else
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirect)
-
-
 def urllib_transport(url: str, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
     """One GET with the standard library (no redirects, body at most 32 MiB)."""
     request = urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310 - only registered servers
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            return int(response.status), response.read(_MAX_RESPONSE + 1)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise FetchError(f"the FHIR server could not be reached ({type(exc).__name__})") from None
+        return send(request, timeout=timeout, max_bytes=_MAX_RESPONSE)
+    except OSError as exc:
+        raise FetchError(f"the FHIR server could not be reached ({exc})") from None
 
 
 def _refers_to(reference: object, patient_id: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from myositis_cds.adapters.storage.cds_hooks import FeedbackRow, IssuedCard
@@ -31,10 +31,8 @@ from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient
 from myositis_cds.entrypoints.web.cds_hooks.runtime import (
     DATABASE_ERRORS,
     SERVICE_ID,
-    authenticate,
     invalid,
-    json_error,
-    read_body,
+    parsed_call,
     runtime_of,
     unavailable,
 )
@@ -159,16 +157,8 @@ def _record(request: Request, client: CdsClient, items: list[FeedbackItem]) -> R
 
 @router.post("/cds-services/{service_id}/feedback")
 async def feedback(request: Request, service_id: str) -> Response:
-    client = await run_in_threadpool(authenticate, request)
-    if isinstance(client, Response):
-        return client
-    if service_id != SERVICE_ID:
-        return json_error(404, f"no CDS service with this id; the service is {SERVICE_ID!r}")
-    body = await read_body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        request_body = _FeedbackRequest.model_validate(body)
-    except ValidationError as exc:
-        return invalid(exc)
-    return await run_in_threadpool(_record, request, client, request_body.feedback)
+    call = await parsed_call(request, service_id, _FeedbackRequest)
+    if isinstance(call, Response):
+        return call
+    client, body = call
+    return await run_in_threadpool(_record, request, client, body.feedback)

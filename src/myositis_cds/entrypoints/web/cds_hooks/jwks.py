@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from myositis_cds.adapters.http_requests import send
 from myositis_cds.errors import SettingsError
 
 __all__ = ["JwksFetch", "RemoteJwks", "is_jwks_url", "urllib_jwks_fetch"]
@@ -44,28 +44,13 @@ def is_jwks_url(value: object) -> bool:
         parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirect)
-
-
 def urllib_jwks_fetch(url: str, timeout: float) -> bytes:
     """One GET of a JWK Set (no redirects, at most 1 MiB, HTTP 200 only)."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            if response.status != 200:
-                msg = f"HTTP {response.status}"
-                raise OSError(msg)
-            body: bytes = response.read(_MAX_BODY + 1)
-    except urllib.error.HTTPError as exc:
-        msg = f"HTTP {exc.code}"
-        raise OSError(msg) from None
-    except urllib.error.URLError as exc:
-        raise OSError(str(exc.reason)) from None
+    status, body = send(request, timeout=timeout, max_bytes=_MAX_BODY)
+    if status != 200:
+        msg = f"HTTP {status}"
+        raise OSError(msg)
     if len(body) > _MAX_BODY:
         msg = "larger than 1 MiB"
         raise OSError(msg)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
 
 from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.storage.cds_hooks import SqlCardLedger, SqlCdsFeedback
@@ -29,7 +30,7 @@ from myositis_cds.entrypoints.web.cds_hooks.security import (
 from myositis_cds.errors import DatabaseNotReadyError
 
 __all__ = ["DATABASE_ERRORS", "SERVICE_ID", "UNAVAILABLE", "CdsRuntime", "authenticate", "invalid",
-           "json_error", "read_body", "runtime_of", "unavailable"]
+           "json_error", "parsed_call", "read_body", "runtime_of", "unavailable"]
 
 SERVICE_ID: Final = "anti-mi2-dm-plan"
 
@@ -107,3 +108,25 @@ def invalid(exc: ValidationError | list[dict[str, str]]) -> JSONResponse:
     rows = exc if isinstance(exc, list) else [
         {"path": _path(e["loc"]), "expected": e["msg"]} for e in exc.errors(include_input=False)]
     return json_error(400, f"{len(rows)} invalid field(s) in the request", errors=rows)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def parsed_call(request: Request, service_id: str,
+                      model: type[Model]) -> tuple[CdsClient, Model] | Response:
+    """The client and the validated body of a call to the service, or the response refusing it:
+    401 (token), 404 (another service id), 400/413/415 (body)."""
+    client = await run_in_threadpool(authenticate, request)
+    if isinstance(client, Response):
+        return client
+    if service_id != SERVICE_ID:
+        return json_error(404, f"no CDS service with this id; the service is {SERVICE_ID!r} "
+                               "(GET /cds-services)")
+    body = await read_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        return client, model.model_validate(body)
+    except ValidationError as exc:
+        return invalid(exc)

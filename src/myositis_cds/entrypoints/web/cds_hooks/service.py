@@ -22,7 +22,6 @@ from typing import Any, Final, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -60,9 +59,8 @@ from myositis_cds.entrypoints.web.cds_hooks.runtime import (
     SERVICE_ID,
     CdsRuntime,
     authenticate,
-    invalid,
     json_error,
-    read_body,
+    parsed_call,
     runtime_of,
     unavailable,
 )
@@ -206,19 +204,10 @@ def _guarded(request: Request, client: CdsClient, hook: HookRequest) -> Response
 
 @router.post("/cds-services/{service_id}")
 async def call_service(request: Request, service_id: str) -> Response:
-    client = await run_in_threadpool(authenticate, request)
-    if isinstance(client, Response):
-        return client
-    if service_id != SERVICE_ID:
-        return json_error(404, f"no CDS service with this id; the service is {SERVICE_ID!r} "
-                               "(GET /cds-services)")
-    body = await read_body(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        hook = HookRequest.model_validate(body)
-    except ValidationError as exc:
-        return invalid(exc)
+    call = await parsed_call(request, service_id, HookRequest)
+    if isinstance(call, Response):
+        return call
+    client, hook = call
     if hook.hook != "patient-view":
         return json_error(400, f"$.hook: got {hook.hook[:40]!r}; expected 'patient-view'")
     return await run_in_threadpool(_guarded, request, client, hook)

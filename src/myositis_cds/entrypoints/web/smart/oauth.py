@@ -20,7 +20,6 @@ import hashlib
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,6 +27,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from myositis_cds.adapters.http_requests import send
 from myositis_cds.entrypoints.web.smart.config import SmartEhr
 
 __all__ = ["Endpoints", "LaunchError", "TokenAnswer", "challenge", "discover", "exchange_code",
@@ -46,23 +46,11 @@ class LaunchError(Exception):
         self.status = status
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirect)
-
-
 def _call(request: urllib.request.Request, timeout: float, what: str) -> dict[str, Any]:
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            body = response.read(_MAX_BODY + 1)
-            status = int(response.status)
-    except urllib.error.HTTPError as exc:
-        body, status = exc.read(_MAX_BODY + 1), int(exc.code)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        msg = f"the EHR's {what} could not be reached ({type(exc).__name__})"
+        status, body = send(request, timeout=timeout, max_bytes=_MAX_BODY)
+    except OSError as exc:
+        msg = f"the EHR's {what} could not be reached ({exc})"
         raise LaunchError(msg) from None
     try:
         data = orjson.loads(body) if len(body) <= _MAX_BODY else None

@@ -1,0 +1,34 @@
+"""Fixtures of the CDS Hooks tests: one test EHR per module, the app with that EHR registered (a
+fresh database per test) and a client on it. A module that needs another set-up (two EHRs, a FHIR
+server) defines its own ``web`` and ``client``, which override these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.cds_support import Ehr, write_config
+from tests.e2e.web_support import Web, make_web
+
+__all__ = ["client", "ehr", "web"]
+
+
+@pytest.fixture(scope="module")
+def ehr() -> Ehr:
+    return Ehr()
+
+
+@pytest.fixture
+def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
+    web = make_web(tmp_path, cds_hooks=write_config(tmp_path, ehr))
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def client(web: Web) -> Iterator[TestClient]:
+    with web.client() as client:
+        yield client
