@@ -194,6 +194,7 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
     from myositis_cds.entrypoints.web.clinical import Clinic, PageParts  # noqa: PLC0415
     from myositis_cds.services import patients  # noqa: PLC0415
+    from myositis_cds.services.patient_results import patient_results  # noqa: PLC0415
 
     clinic = Clinic(figure_cache_size=3)
     database = bootstrap.make_unit_of_work(url)
@@ -212,7 +213,8 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
             if body is not None:
                 PageParts.decode(body)
             t2 = time.perf_counter()
-            clinic.page_parts(stored, today)  # what a page without a stored view renders
+            clinic.render_page(stored, patient_results(  # what a page without a stored view renders
+                stored.record, parse=clinic.parse, as_of=today, params=clinic.params))
             t3 = time.perf_counter()
             for name in ("ck", "mmt8", "titer"):  # the first draws all three
                 clinic.figure_svg(patient_id=stored.id, version=stored.version,

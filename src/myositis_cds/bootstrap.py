@@ -1,18 +1,32 @@
 """Composition root: picks the knowledge pack, the settings, the record adapter, the database and
-the password hasher for a run."""
+the password hasher for a run.
+
+Entrypoints reach adapters and the engine's configuration only through here (an import-linter
+contract forbids them to import ``myositis_cds.engine`` or ``myositis_cds.adapters``):
+:class:`EngineParams` is the opaque configuration they pass to the use cases.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from myositis_cds.adapters import site as site_config
+from myositis_cds.adapters.assessment_schema import assessment_json_schema
+from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
+from myositis_cds.adapters.fhir.importing.importer import patient_document
+from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
-from myositis_cds.adapters.record_json import parse_record
-from myositis_cds.adapters.storage import Database, upgrade_database
+from myositis_cds.adapters.record_json import parse_record, record_json_schema
+from myositis_cds.adapters.site import SiteConfig
+from myositis_cds.adapters.storage import Database, check_database, display_url, upgrade_database
+from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
 from myositis_cds.errors import UsageError
@@ -23,15 +37,27 @@ from myositis_cds.services.ports import PasswordHasher
 __all__ = [
     "DATABASE_URL_VARIABLE",
     "DEFAULT_SQLITE_PATH",
+    "JSON_SCHEMAS",
+    "EngineParams",
+    "FhirCodes",
+    "SiteConfig",
+    "check_ready",
+    "codes_only_site",
     "current_date",
     "database_url",
     "default_params",
+    "display_url",
+    "fhir_record_import",
+    "fhir_record_importer",
     "iter_documents",
+    "json_schema",
+    "load_site",
     "make_live_parser",
     "make_params",
     "make_parser",
     "make_unit_of_work",
     "password_hasher",
+    "site_from_environment",
     "upgrade",
 ]
 
@@ -70,6 +96,15 @@ def iter_documents(path: Path) -> Iterator[tuple[str, object]]:
     return ((raw.path, raw.data) for raw in iter_raw_records(path))
 
 
+JSON_SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "patient-record": record_json_schema, "assessment": assessment_json_schema,
+    "timeline": timeline_json_schema}
+"""The JSON Schemas of the input and the outputs, by name."""
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``name`` (a key of :data:`JSON_SCHEMAS`)."""
+    return JSON_SCHEMAS[name]()
 
 
 def current_date() -> dt.date:
@@ -109,6 +144,42 @@ def make_unit_of_work(url: str | None = None) -> Database:
     Call it for each transaction; ``dispose()`` it when done (it owns a connection pool).
     """
     return Database(url or database_url())
+
+
+def fhir_record_import(resources: Sequence[Mapping[str, Any]], today: dt.date) -> ValidatedImport:
+    """One patient's FHIR resources → its validated ``patient-record@1`` with the built-in code
+    tables (the CDS hook's port without a site configuration)."""
+    return validate_import(patient_document(resources), today=today)
+
+
+def fhir_record_importer(site: SiteConfig) -> Callable[[Sequence[Mapping[str, Any]], dt.date],
+                                                      ValidatedImport]:
+    """The CDS hook's and the SMART launch's import port with the site's configuration."""
+    def import_record(resources: Sequence[Mapping[str, Any]], today: dt.date) -> ValidatedImport:
+        return validate_import(patient_document(resources, mapping=site.mapping), today=today)
+
+    return import_record
+
+
+def load_site(path: Path | None) -> SiteConfig:
+    """The site configuration in ``path`` (TOML, ``myositis-cds/site@1``; docs/site.md)."""
+    return site_config.load_site(path)
+
+
+def site_from_environment(environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """The site configuration named by ``MYOSITIS_CDS_SITE`` in ``environ`` (default: the
+    process environment); the built-in defaults without it."""
+    return site_config.site_from_environment(environ)
+
+
+def codes_only_site(path: Path) -> SiteConfig:
+    """A site configuration made of a code table alone (``--codes``, myositis-cds/fhir-codes@1)."""
+    return SiteConfig(mapping=FhirMapping(codes=load_codes(path)), source=str(path))
+
+
+def check_ready(database: Database) -> None:
+    """Raise :class:`~myositis_cds.errors.DatabaseNotReadyError` unless the database is migrated."""
+    check_database(database.engine)
 
 
 def upgrade(url: str | None = None) -> str:

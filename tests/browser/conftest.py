@@ -69,6 +69,8 @@ class LiveApp:
     base_url: str
     paths: frozenset[str]
     """Route templates of the app's pages (to tell which forms exist yet)."""
+    database_url: str = ""
+    """The app's database (tests that need stored patients store them through the use cases)."""
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -98,7 +100,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     _require_browser()
-    for old in ARTIFACTS.glob("*.png"):  # only this run's screenshots
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.pdf")]:  # only this run's artifacts
         old.unlink()
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'web.sqlite3'}"
     bootstrap.upgrade(url)
@@ -125,7 +127,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         time.sleep(0.02)
     paths = _page_paths(app)
     try:
-        yield LiveApp(base_url=f"http://127.0.0.1:{port}", paths=paths)
+        yield LiveApp(base_url=f"http://127.0.0.1:{port}", paths=paths, database_url=url)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -178,9 +180,13 @@ class BrowserPage:
     def goto(self, path: str) -> None:
         self.page.goto(self.app.url(path))
 
-    def shot(self, name: str) -> Path:
+    def shot_path(self, name: str) -> Path:
+        """Where an artifact called ``name`` goes (``.png`` unless ``name`` has a suffix)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        return ARTIFACTS / (name if "." in name else f"{name}.png")
+
+    def shot(self, name: str) -> Path:
+        path = self.shot_path(name)
         self.page.screenshot(path=str(path), full_page=True)
         return path
 

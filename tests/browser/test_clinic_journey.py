@@ -58,8 +58,8 @@ def _patient_id(bpage: BrowserPage) -> str:
 
 
 def _stored_version(bpage: BrowserPage) -> int:
-    meta = bpage.page.locator("main > dl.meta").inner_text()
-    match = re.search(r"Stored version\s*(\d+)", meta)
+    meta = bpage.page.locator("main dl.record-meta").text_content() or ""
+    match = re.search(r"Record version\s*(\d+)", meta)
     assert match is not None, meta
     return int(match.group(1))
 
@@ -155,7 +155,7 @@ def test_clinician_creates_a_patient_adds_visits_sees_tis_and_alerts(bpage: Brow
     bpage.shot("01-signed-in-patient-list")
 
     patient_id = _create_patient(bpage, tmp_path)
-    expect(page.get_by_role("heading", level=1)).to_have_text(PATIENT_KEY)
+    expect(page.locator(".act-now h2.who .name")).to_have_text(PATIENT_KEY)
     bpage.shot("03-patient-baseline")
 
     baseline_version = _stored_version(bpage)
@@ -163,15 +163,15 @@ def test_clinician_creates_a_patient_adds_visits_sees_tis_and_alerts(bpage: Brow
         _add_visit(bpage, tmp_path, patient_id, day)
         assert _stored_version(bpage) == baseline_version + number
 
+    expect(page.locator(".act-now .act-response")).to_contain_text(re.compile(r"TIS \d+"))
+    page.locator("summary", has_text="Response").click()  # the details open without JavaScript
     tis = page.locator("h5", has_text="Total Improvement Score (TIS)")
     expect(tis.first).to_be_visible()
-    expect(page.locator("main")).to_contain_text(re.compile(r"TIS \d+"))
-    alerts = page.locator("section.alerts li.alert")
-    expect(alerts.first).to_be_visible()
-    expect(alerts.first.locator(".alert-title strong")).to_have_text(re.compile(r"^ALERT-"))
-    tis.first.scroll_into_view_if_needed()
     bpage.shot("04-patient-tis")
-    page.locator("section.alerts").scroll_into_view_if_needed()
+    page.locator("summary", has_text="All alerts").click()
+    alerts = page.locator("li.alert")
+    expect(alerts.first).to_be_visible()
+    expect(alerts.first.locator(".alert-title strong")).not_to_have_text(re.compile(r"^ALERT-"))
     bpage.shot("05-patient-alerts")
 
     _invalid_visit(bpage, tmp_path, patient_id)
@@ -208,6 +208,8 @@ def test_patient_page_keeps_to_the_csp_and_shows_the_trend_figures(bpage: Browse
     page.get_by_role("button", name="Import").click()
     page.wait_for_url(re.compile(r"/patients/\d+$"))
     page.reload(wait_until="networkidle")
+    page.locator("summary", has_text="Trend figures").click()
+    page.wait_for_load_state("networkidle")
     figures = page.locator(".trends img")
     expect(figures.first).to_be_visible()
     assert figures.count() >= 3

@@ -246,9 +246,9 @@ def test_a_record_the_validator_refuses_gets_one_warning_card(
     """The importer leaves out refused items; if the record is still refused (no real FHIR input
     does that today, so the validator's answer is replaced here), nothing is assessed and the
     clinician is told so — never an empty answer that reads as "no alerts"."""
+    from myositis_cds import bootstrap  # noqa: PLC0415
     from myositis_cds.adapters.fhir.importing.report import UnmappedReport  # noqa: PLC0415
     from myositis_cds.adapters.fhir.importing.validation import ValidatedImport  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.cds_hooks import service as cds_hooks  # noqa: PLC0415
     from myositis_cds.errors import FieldError  # noqa: PLC0415
 
     def refused(item: Any, *, today: Any) -> ValidatedImport:
@@ -259,7 +259,7 @@ def test_a_record_the_validator_refuses_gets_one_warning_card(
                                                   expected="at most 128 characters"),),
                                unmapped=report)
 
-    monkeypatch.setattr(cds_hooks, "validate_import", refused)
+    monkeypatch.setattr(bootstrap, "validate_import", refused)  # the FHIR import port's validator
     (card,) = call(client, ehr, "non-severe")["cards"]
     assert (card["indicator"], card["summary"]) == (
         "warning", "myositis-cds could not assess this patient: the EHR data did not validate")

@@ -15,10 +15,10 @@ from matplotlib.image import imread
 
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
-from myositis_cds.engine import Timeline, assess, to_dict
+from myositis_cds.engine import Timeline, assess
 from myositis_cds.entrypoints.cli import main
-from myositis_cds.entrypoints.report import render_html_document
-from myositis_cds.entrypoints.report.plots import (
+from myositis_cds.presentation import render_html_document
+from myositis_cds.presentation.plots import (
     SERIES_KEYS,
     inline_svg,
     plot_trend,
@@ -167,11 +167,10 @@ def test_inline_svg_prefixes_every_id_and_reference() -> None:
 
 
 def test_render_html_document_strips_scripts_from_figures() -> None:
-    document = to_dict(assess(parse_record(load_example("juvenile"), today=TODAY), TODAY,
-                              default_params()))
+    assessment = assess(parse_record(load_example("juvenile"), today=TODAY), TODAY, default_params())
     figure = ('<figure><svg onload="alert(1)"><script>alert(2)</script><g id="x"/>'
               '<a href="javascript:alert(3)">x</a></svg></figure>')
-    html = render_html_document([document], {}, title="t", figures={document["patient_id"]: figure})
+    html = render_html_document([assessment], {}, title="t", figures={assessment.patient_id: figure})
     assert "<script" not in html.lower()
     assert "onload" not in html
     assert "javascript:" not in html

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from myositis_cds.adapters.timeline_schema import timeline_json_schema
-from myositis_cds.entrypoints.report.timeline import CSV_COLUMNS
+from myositis_cds.presentation.timeline_report import CSV_COLUMNS
 from myositis_cds.scores.tis import MEASURES
 from tests.conftest import EXAMPLES, ROOT, load_example
 from tests.e2e.test_cli import BAD_INPUTS, _mutate, run, write

@@ -211,11 +211,11 @@ def test_print_view_has_no_navigation_and_no_script(client: TestClient) -> None:
     _submit(client, f"{patient}/add/visit", BASELINE)
     page = client.get(f"{patient}/print")
     assert page.status_code == 200
-    assert "Patient web-001" in page.text
+    assert "Clinic letter — web-001" in page.text  # the print view is the clinic letter
     assert "<nav" not in page.text
     assert "<script" not in page.text.lower()
     assert "<form" not in page.text
-    assert 'href="/static/app.css"' in page.text
+    assert "@page { size: A4;" in page.text  # its CSS is inline: it prints as it is
     css = client.get("/static/app.css").text
     assert "@media print" in css
     assert client.get("/patients/999999/print").status_code == 404

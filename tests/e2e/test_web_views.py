@@ -4,6 +4,7 @@ server process reads from its environment (``serve --workers N``)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from myositis_cds.entrypoints.web import WebSettings
 from myositis_cds.entrypoints.web.clinical import Clinic, PageParts, view_fingerprint
 from myositis_cds.knowledge.settings import resolve_settings
 from myositis_cds.services import patients, views
-from myositis_cds.services.ports import StoredView
+from myositis_cds.services.ports import PatientListQuery, StoredView
 from tests.conftest import TODAY
 from tests.e2e.web_support import ADMIN, Web, make_web, page_sign_in
 
@@ -46,17 +47,22 @@ def test_the_page_is_rendered_once_per_version_and_date_then_read_back(web: Web)
         assert kept is not None
         assert (kept.version, kept.as_of) == (1, TODAY)
         parts = PageParts.decode(kept.body)
-        assert parts.report in first.text
-        assert parts.timeline in first.text
+        assert parts.page in first.text
         # What is served next comes from the stored view: replace it and see the replacement.
         views.save_view(web.uow, StoredView(
             patient_id=stored.id, version=1, as_of=TODAY, fingerprint=fingerprint,
-            body=PageParts(report="<p>stored view</p>", timeline="").encode(),
+            body=PageParts(page="<p>stored view</p>").encode(),
             summary={"critical": 7, "warning": 0, "info": 0}))
-        # The list's badges come from the stored view too.
+        # The list's badges come from the summary kept with the page, not from a new assessment.
+        with web.uow() as work:
+            rows, _ = work.patient_list.page(PatientListQuery())
+            kept_summary = rows[0].summary
+            assert kept_summary is not None
+            work.patient_list.put(dataclasses.replace(kept_summary, critical=7))
+            work.commit()
         assert "7 critical" in client.get("/patients").text
         assert "<p>stored view</p>" in client.get(f"/patients/{stored.id}").text
-        assert "<p>stored view</p>" in client.get(f"/patients/{stored.id}/print").text
+        assert "<p>stored view</p>" not in client.get(f"/patients/{stored.id}/print").text  # a letter
         # Another date is another view; the stored one stays for today.
         earlier = client.get(f"/patients/{stored.id}?as_of=2026-10-01")
         assert "<p>stored view</p>" not in earlier.text
@@ -70,7 +76,7 @@ def test_the_page_is_rendered_once_per_version_and_date_then_read_back(web: Web)
         again = stored_view(web, stored.id, fingerprint)
         assert again is not None
         assert again.version == 2
-        assert PageParts.decode(again.body).report in fresh.text
+        assert PageParts.decode(again.body).page in fresh.text
         assert f"/patients/{stored.id}/figures/ck.svg?v=2&amp;as_of=2026-11-21" in fresh.text
 
 
@@ -122,7 +128,7 @@ def test_serve_refuses_a_bad_number_of_workers(workers: str,
             "to 64") in capsys.readouterr().err
 
 
-@given(report=st.text(), timeline=st.text())
-def test_page_parts_survive_storage_exactly(report: str, timeline: str) -> None:
-    parts = PageParts(report=report, timeline=timeline)
+@given(page=st.text())
+def test_page_parts_survive_storage_exactly(page: str) -> None:
+    parts = PageParts(page=page)
     assert PageParts.decode(parts.encode()) == parts

@@ -161,6 +161,10 @@ class FailingCommit:
         return self._work.audit
 
     @property
+    def patient_list(self) -> Any:
+        return self._work.patient_list
+
+    @property
     def views(self) -> Any:
         return self._work.views
 

@@ -17,6 +17,9 @@ from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditErro
 from myositis_cds.services.ports import (
     AuditEvent,
     AuditQuery,
+    ListRow,
+    PatientListQuery,
+    PatientSummary,
     StoredPatient,
     StoredView,
     User,
@@ -30,6 +33,7 @@ class State:
     users: dict[str, User] = dataclasses.field(default_factory=dict)
     audit: list[AuditEvent] = dataclasses.field(default_factory=list)
     views: dict[tuple[int, str], StoredView] = dataclasses.field(default_factory=dict)
+    summaries: dict[int, PatientSummary] = dataclasses.field(default_factory=dict)
     next_id: int = 1
 
 
@@ -90,6 +94,7 @@ class FakePatients:
         del self._state.patients[patient_id]
         for key in [k for k in self._state.views if k[0] == patient_id]:
             del self._state.views[key]
+        self._state.summaries.pop(patient_id, None)
 
 
 class FakeUsers:
@@ -170,6 +175,52 @@ class FakeViews:
         self._state.views[(view.patient_id, view.fingerprint)] = view
 
 
+def _sort_key(sort: str, row: ListRow) -> tuple[object, ...]:
+    s, name = row.summary, row.patient.patient_key
+    if sort == "name":
+        return (name,)
+    if s is None:
+        return (1, name)
+    far = dt.date.max
+    keys: dict[str, tuple[object, ...]] = {
+        "attention": (-s.critical, -s.overdue, -s.inadequate, -s.warning, s.next_due_date or far),
+        "next_due": (s.next_due_date or far,), "age": (s.age if s.age is not None else 10**6,),
+        "phase": (s.phase or "\uffff",), "critical": (-s.critical, -s.warning),
+        "warning": (-s.warning, -s.critical), "overdue": (-s.overdue, s.next_due_date or far)}
+    return (0, *keys[sort], name)
+
+
+def _attends(query: PatientListQuery, s: PatientSummary | None) -> bool:
+    if query.attention == "all" and not query.phase:
+        return True
+    if s is None:
+        return False
+    wanted = {"all": True, "critical": s.critical > 0, "warning": s.critical + s.warning > 0,
+              "overdue": s.overdue > 0, "inadequate": s.inadequate}[query.attention]
+    return wanted and (not query.phase or s.phase == query.phase)
+
+
+class FakePatientList:
+    """The patient list's summaries, sorted and filtered as the SQL store does."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def put(self, summary: PatientSummary) -> None:
+        if summary.patient_id not in self._state.patients:
+            msg = f"no patient {summary.patient_id} for the summary (foreign key)"
+            raise NotFoundError(msg)
+        self._state.summaries[summary.patient_id] = summary
+
+    def page(self, query: PatientListQuery) -> tuple[list[ListRow], int]:
+        rows = [ListRow(patient=p, summary=self._state.summaries.get(p.id))
+                for p in self._state.patients.values()
+                if query.text.lower() in p.patient_key.lower()]
+        rows = [r for r in rows if _attends(query, r.summary)]
+        rows.sort(key=lambda r: _sort_key(query.sort, r))
+        return rows[query.offset:query.offset + query.limit], len(rows)
+
+
 class FakeUnitOfWork:
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -198,6 +249,10 @@ class FakeUnitOfWork:
     @property
     def views(self) -> FakeViews:
         return FakeViews(self._state)
+
+    @property
+    def patient_list(self) -> FakePatientList:
+        return FakePatientList(self._state)
 
     def commit(self) -> None:
         self._database.committed = copy.deepcopy(self._state)

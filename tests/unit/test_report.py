@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from markupsafe import escape
 
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
-from myositis_cds.engine import assess, to_dict
-from myositis_cds.entrypoints.report import (
+from myositis_cds.engine import Assessment, assess, to_dict
+from myositis_cds.engine.results import Note
+from myositis_cds.presentation import (
     render_html,
     render_html_document,
     render_markdown,
     render_text,
 )
-from myositis_cds.entrypoints.report.labels import fmt_dose, fmt_number
-from myositis_cds.entrypoints.report.markdown import md_escape
+from myositis_cds.presentation.labels import fmt_dose, fmt_number, plain
+from myositis_cds.presentation.markdown import md_escape
 from tests.conftest import EXAMPLES, TODAY, load_example
 
-Renderer = Callable[[Mapping[str, Any], Mapping[str, str]], str]
+Renderer = Callable[[Assessment, Mapping[str, str]], str]
 FORMATS: dict[str, Renderer] = {"text": render_text, "markdown": render_markdown, "html": render_html}
 
 
@@ -38,6 +39,8 @@ def _html_escape(text: str) -> str:
 ESCAPES: dict[str, Callable[[str], str]] = {"text": str, "markdown": md_escape, "html": _html_escape}
 NAMES = [p.stem for p in EXAMPLES]
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_ORDER: tuple[Literal["info", "warning", "critical"], ...] = (
+    "info", "critical", "warning", "info", "critical", "warning")
 # The section headings of each format, in the order they must appear.
 SECTIONS = {
     "text": ["1. PLAN", "2. ALERTS", "3. DETAILS", "4. INTERPRETATIONS AND NOTES", "5. SETTINGS",
@@ -56,14 +59,15 @@ def _citations() -> dict[str, str]:
 
 
 @cache
-def _assessed(name: str) -> dict[str, Any]:
+def assessed(name: str) -> Assessment:
+    """An example's typed assessment (immutable: tests change copies with ``replace``)."""
     record = parse_record(load_example(name), today=TODAY)
-    return to_dict(assess(record, TODAY, default_params()))
+    return assess(record, TODAY, default_params())
 
 
-def assessed(name: str) -> dict[str, Any]:
-    """A fresh copy of an example's assessment dict (tests may modify it)."""
-    return copy.deepcopy(_assessed(name))
+def doc(assessment: Assessment) -> dict[str, Any]:
+    """The JSON document of an assessment: what the tests look values up in."""
+    return to_dict(assessment)
 
 
 def _mappings(value: object) -> Iterator[Mapping[str, Any]]:
@@ -81,7 +85,8 @@ def citation_keys(document: Mapping[str, Any]) -> set[str]:
 
 
 def note_texts(document: Mapping[str, Any]) -> set[str]:
-    return {note["text"] for m in _mappings(document) for note in m.get("notes") or ()}
+    """The notes' texts as a clinician reads them (codes as words, sections left to provenance)."""
+    return {plain(note["text"]) for m in _mappings(document) for note in m.get("notes") or ()}
 
 
 def squash(text: str) -> str:
@@ -115,9 +120,9 @@ def _record(patient_id: str) -> dict[str, Any]:
     }
 
 
-def malicious_assessment() -> dict[str, Any]:
+def malicious_assessment() -> Assessment:
     record = parse_record(_record(MALICIOUS), today=dt.date(2026, 11, 21))
-    return to_dict(assess(record, dt.date(2026, 11, 21), default_params()))
+    return assess(record, dt.date(2026, 11, 21), default_params())
 
 
 class _HtmlChecker(HTMLParser):
@@ -165,10 +170,9 @@ def check_html(html: str) -> _HtmlChecker:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NAMES)
 def test_every_example_renders_with_all_its_content(name: str, fmt: str) -> None:
-    document = assessed(name)
-    before = copy.deepcopy(document)
-    output = FORMATS[fmt](document, _citations())
-    assert document == before, "a renderer must not modify the assessment"
+    assessment = assessed(name)
+    document = doc(assessment)
+    output = FORMATS[fmt](assessment, _citations())
     assert isinstance(output, str)
     esc = ESCAPES[fmt]
     assert esc(document["patient_id"]) in output
@@ -177,17 +181,17 @@ def test_every_example_renders_with_all_its_content(name: str, fmt: str) -> None
     assert "2026.1" in output
     for alert in document["alerts"]:
         assert esc(alert["id"]) in output
-        assert squash(esc(alert["message"])) in squash(output)
+        assert squash(esc(plain(alert["message"]))) in squash(output)
     for missing in document["alerts_not_evaluable"]:
-        assert squash(esc(missing["reason"])) in squash(output)
+        assert squash(esc(plain(missing["reason"]))) in squash(output)
     for item in document["workup"]:
         assert esc(item["id"]) in output
     for reason in document["severity"]["reasons"] + document["cancer_screening"]["reasons"]:
-        assert squash(esc(reason)) in squash(output)
+        assert squash(esc(plain(reason))) in squash(output)
     for feature in document["phenotype"]["features"]:
-        assert squash(esc(feature["statement"])) in squash(output)
+        assert squash(esc(plain(feature["statement"]))) in squash(output)
     for message in document["phenotype"]["messages"]:
-        assert squash(esc(message)) in squash(output)
+        assert squash(esc(plain(message))) in squash(output)
     for name_ in document["settings"]["values"]:
         assert esc(name_) in output
 
@@ -195,8 +199,8 @@ def test_every_example_renders_with_all_its_content(name: str, fmt: str) -> None
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NAMES)
 def test_plan_comes_before_alerts_which_come_before_details(name: str, fmt: str) -> None:
-    document = assessed(name)
-    output = FORMATS[fmt](document, _citations())
+    document = doc(assessed(name))
+    output = FORMATS[fmt](assessed(name), _citations())
     positions = [output.index(head) for head in SECTIONS[fmt]]
     assert positions == sorted(positions)
     plan, alerts, details = (section(output, fmt, i) for i in range(3))
@@ -213,8 +217,8 @@ def test_plan_comes_before_alerts_which_come_before_details(name: str, fmt: str)
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NAMES)
 def test_alerts_are_grouped_critical_then_warning_then_info(name: str, fmt: str) -> None:
-    document = assessed(name)
-    alerts = section(FORMATS[fmt](document, _citations()), fmt, 1)
+    document = doc(assessed(name))
+    alerts = section(FORMATS[fmt](assessed(name), _citations()), fmt, 1)
     shown = sorted(document["alerts"], key=lambda a: alerts.index(a["id"]))
     ranks = [SEVERITY_RANK[a["severity"]] for a in shown]
     assert ranks == sorted(ranks)
@@ -222,16 +226,16 @@ def test_alerts_are_grouped_critical_then_warning_then_info(name: str, fmt: str)
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_alerts_are_sorted_by_the_renderer_whatever_their_order(fmt: str) -> None:
-    document = assessed("incomplete-data")
-    base = document["alerts"][0]
-    document["alerts"] = [
-        {**base, "id": f"ALERT-TEST-{severity.upper()}-{n}", "severity": severity}
-        for n, severity in enumerate(["info", "critical", "warning", "info", "critical", "warning"])]
-    alerts = section(FORMATS[fmt](document, _citations()), fmt, 1)
-    order = sorted(document["alerts"], key=lambda a: alerts.index(a["id"]))
-    assert [a["severity"] for a in order] == ["critical", "critical", "warning", "warning", "info",
-                                              "info"]
-    assert [a["id"] for a in order][:2] == ["ALERT-TEST-CRITICAL-1", "ALERT-TEST-CRITICAL-4"]
+    assessment = assessed("incomplete-data")
+    base = assessment.alerts[0]
+    assessment = replace(assessment, alerts=tuple(
+        replace(base, id=f"ALERT-TEST-{severity.upper()}-{n}", severity=severity)
+        for n, severity in enumerate(SEVERITY_ORDER)))
+    alerts = section(FORMATS[fmt](assessment, _citations()), fmt, 1)
+    order = sorted(assessment.alerts, key=lambda a: alerts.index(a.id))
+    assert [a.severity for a in order] == ["critical", "critical", "warning", "warning", "info",
+                                           "info"]
+    assert [a.id for a in order][:2] == ["ALERT-TEST-CRITICAL-1", "ALERT-TEST-CRITICAL-4"]
     for label in ("Critical (2)", "Warning (2)", "Info (2)"):
         assert (label.upper() if fmt == "text" else label) in alerts
 
@@ -241,13 +245,13 @@ def test_alerts_are_sorted_by_the_renderer_whatever_their_order(fmt: str) -> Non
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NAMES)
 def test_each_citation_is_listed_once_with_its_number_and_full_text(name: str, fmt: str) -> None:
-    document = assessed(name)
+    assessment = assessed(name)
     citations = _citations()
-    numbers = reference_numbers(render_html(document, citations))
-    keys = citation_keys(document)
+    numbers = reference_numbers(render_html(assessment, citations))
+    keys = citation_keys(doc(assessment))
     assert set(numbers) == keys
     assert sorted(numbers.values()) == list(range(1, len(keys) + 1))
-    references = section(FORMATS[fmt](document, citations), fmt, 5)
+    references = section(FORMATS[fmt](assessment, citations), fmt, 5)
     esc = ESCAPES[fmt]
     for key in keys:
         assert references.count(f"({esc(key)})") == 1, key
@@ -281,9 +285,9 @@ def test_in_text_markers_point_to_the_right_reference() -> None:
 
 
 def test_unknown_citation_key_is_still_listed() -> None:
-    document = assessed("non-severe")
-    document["severity"]["citations"] = ["NOT-IN-PACK"]
-    text = render_text(document, _citations())
+    assessment = assessed("non-severe")
+    assessment = replace(assessment, severity=replace(assessment.severity, citations=("NOT-IN-PACK",)))
+    text = render_text(assessment, _citations())
     references = section(text, "text", 5)
     assert "(NOT-IN-PACK)" in references
     assert "not found in the knowledge pack" in references
@@ -294,11 +298,11 @@ def test_unknown_citation_key_is_still_listed() -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NAMES)
 def test_every_note_is_listed_and_marked_where_it_applies(name: str, fmt: str) -> None:
-    document = assessed(name)
-    output = FORMATS[fmt](document, _citations())
+    assessment = assessed(name)
+    output = FORMATS[fmt](assessment, _citations())
     notes = section(output, fmt, 3)
     esc = ESCAPES[fmt]
-    texts = note_texts(document)
+    texts = note_texts(doc(assessment))
     for text in texts:
         assert squash(notes).count(squash(esc(text))) == 1, text
     body = output[:output.index(SECTIONS[fmt][3])]
@@ -307,32 +311,29 @@ def test_every_note_is_listed_and_marked_where_it_applies(name: str, fmt: str) -
     assert f"[N{len(texts) + 1}]" not in output
 
 
-def test_a_note_in_an_unexpected_place_is_still_listed() -> None:
-    document = assessed("non-severe")
-    document["response"]["imacs_doi"]["measures"][0]["notes"] = [
-        {"kind": "caveat", "text": "a caveat nobody renders", "setting": None, "citations": ["HAQ-DI"]}]
-    document["phenotype"]["features"][0]["notes"] = [
-        {"kind": "caveat", "text": "a feature caveat", "setting": None, "citations": []}]
+def test_a_note_added_to_any_result_is_listed_with_its_citation_and_marked() -> None:
+    assessment = assessed("incomplete-data")
+    added = Note(kind="caveat", text="a caveat on the alert", citations=("HAQ-DI",))
+    alert = replace(assessment.alerts[0], notes=(*assessment.alerts[0].notes, added))
+    assessment = replace(assessment, alerts=(alert, *assessment.alerts[1:]))
     for fmt, render in FORMATS.items():
-        output = render(document, _citations())
+        output = render(assessment, _citations())
         notes = section(output, fmt, 3)
-        assert "a caveat nobody renders" in notes
-        assert md_escape("$.response.imacs_doi.measures[0]") in notes or \
-            "$.response.imacs_doi.measures[0]" in notes
+        assert "a caveat on the alert" in notes
+        assert "$." not in notes, "no JSON path faces the clinician"
         assert "HAQ-DI" in section(output, fmt, 5)
-        assert "a feature caveat" in notes
-    text = render_text(document, _citations())
-    number = re.search(r"N(\d+)  caveat: a feature caveat", text)
+    text = render_text(assessment, _citations())
+    number = re.search(r"N(\d+)  caveat: a caveat on the alert", text)
     assert number is not None
-    assert re.search(rf"Gottron papules \[\d+\] \[N{number[1]}\]", text)
+    assert re.search(rf"{re.escape(alert.title)}.*\[N{number[1]}\]", squash(text))
 
 
 def test_notes_are_deduplicated_by_text() -> None:
-    document = assessed("over-40-no-screening")
-    note = document["cancer_screening"]["notes"][0]
-    document["severity"]["notes"] = [note]
-    text = render_text(document, _citations())
-    assert squash(text).count(squash(note["text"])) == 1
+    assessment = assessed("over-40-no-screening")
+    note = assessment.cancer_screening.notes[0]
+    assessment = replace(assessment, severity=replace(assessment.severity, notes=(note,)))
+    text = render_text(assessment, _citations())
+    assert squash(text).count(squash(plain(note.text))) == 1
     notes = section(text, "text", 3)
     assert "applies to: Severity; Cancer screening" in squash(notes)
 
@@ -346,12 +347,14 @@ def test_numbers_are_rounded_for_display_only() -> None:
     assert fmt_dose(0.75) == "0.75"
     assert fmt_number(97.56849315068493) == "97.6"
     assert fmt_number(None) == "—"
-    document = assessed("non-severe")
-    prednisone = document["treatment_plan"]["regimens"][0]
-    prednisone["dose_max"] = 68.25
+    assessment = assessed("non-severe")
+    plan = assessment.treatment_plan
+    prednisone = replace(plan.regimens[0], dose_max=68.25)
+    assessment = replace(assessment, treatment_plan=replace(
+        plan, regimens=(prednisone, *plan.regimens[1:])))
     for render in FORMATS.values():
-        assert "60–68.3 mg/day" in render(document, _citations())
-    assert prednisone["dose_max"] == 68.25
+        assert "60–68.3 mg/day" in render(assessment, _citations())
+    assert prednisone.dose_max == 68.25
 
 
 def test_cyclophosphamide_dose_is_shown_rounded() -> None:
@@ -380,9 +383,8 @@ def test_out_of_scope_is_prominent(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_overridden_settings_are_highlighted(fmt: str) -> None:
-    document = assessed("non-severe")
-    document["settings"]["overridden"] = ["tis_percent_change"]
-    settings = section(FORMATS[fmt](document, _citations()), fmt, 4)
+    assessment = replace(assessed("non-severe"), settings_overridden=("tis_percent_change",))
+    settings = section(FORMATS[fmt](assessment, _citations()), fmt, 4)
     if fmt == "text":
         line = next(line for line in settings.splitlines() if line.startswith("  * "))
         assert "tis_percent_change" in line
@@ -428,9 +430,10 @@ def _markdown_tables(markdown: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_markdown_tables_are_valid_gfm(name: str) -> None:
-    document = assessed(name)
-    document["workup"][0]["title"] = "a | pipe and a \\ backslash"
-    markdown = render_markdown(document, _citations())
+    assessment = assessed(name)
+    first = replace(assessment.workup[0], title="a | pipe and a \\ backslash")
+    assessment = replace(assessment, workup=(first, *assessment.workup[1:]))
+    markdown = render_markdown(assessment, _citations())
     tables = _markdown_tables(markdown)
     assert len(tables) >= 3
     for table in tables:
@@ -453,8 +456,8 @@ def test_html_fragment_is_well_formed_and_accessible(name: str) -> None:
 
 
 def test_html_document_is_standalone_and_print_friendly() -> None:
-    documents = [assessed(name) for name in NAMES]
-    html = render_html_document(documents, _citations(), title="Clinic <list> & more")
+    assessments = [assessed(name) for name in NAMES]
+    html = render_html_document(assessments, _citations(), title="Clinic <list> & more")
     assert html.startswith("<!DOCTYPE html>")
     assert '<html lang="en">' in html
     assert '<meta charset="utf-8">' in html
@@ -489,7 +492,7 @@ def test_html_document_accepts_prerendered_fragments() -> None:
 
 def test_html_escapes_a_malicious_patient_id() -> None:
     document = malicious_assessment()
-    assert document["patient_id"] == MALICIOUS
+    assert document.patient_id == MALICIOUS
     fragment = render_html(document, _citations())
     page = render_html_document([document], _citations(), title=f"myositis-cds — {MALICIOUS}")
     for html in (fragment, page):
@@ -503,22 +506,23 @@ def test_html_escapes_a_malicious_patient_id() -> None:
 
 
 def test_every_value_is_escaped_in_html() -> None:
-    document = assessed("incomplete-data")
-    document["alerts"][0]["message"] = '<img src=x onerror="alert(1)">'
-    document["severity"]["notes"] = [{"kind": "caveat", "text": "<b>bold</b>", "setting": None,
-                                      "citations": ["<i>KEY</i>"]}]
-    document["settings"]["values"]["<u>x</u>"] = "<svg onload=alert(1)>"
-    document["treatment_plan"]["regimens"][0]["drug"] = '"><script>alert(2)</script>'
-    html = render_html_document([document], _citations(), title="t")
+    a = assessed("incomplete-data")
+    a = replace(a, alerts=(replace(a.alerts[0], message='<img src=x onerror="alert(1)">'), *a.alerts[1:]),
+                severity=replace(a.severity, notes=(Note(kind="caveat", text="<b>bold</b>",
+                                                         citations=("<i>KEY</i>",)),)),
+                settings={**a.settings, "<u>x</u>": "<svg onload=alert(1)>"},
+                treatment_plan=replace(a.treatment_plan, regimens=(
+                    replace(a.treatment_plan.regimens[0], drug='"><script>alert(2)</script>'),
+                    *a.treatment_plan.regimens[1:])))
+    html = render_html_document([a], _citations(), title="t")
     for raw in ("<img", "<b>", "<i>", "<u>", "<svg", "<script"):
         assert raw not in html
     check_html(html)
 
 
 def test_control_characters_cannot_forge_lines() -> None:
-    document = assessed("non-severe")
-    document["patient_id"] = "x\n1. PLAN\n| a | b |"
-    text = render_text(document, _citations())
+    assessment = replace(assessed("non-severe"), patient_id="x\n1. PLAN\n| a | b |")
+    text = render_text(assessment, _citations())
     assert text.count("1. PLAN\n") == 1
-    markdown = render_markdown(document, _citations())
+    markdown = render_markdown(assessment, _citations())
     assert "\n| a" not in markdown

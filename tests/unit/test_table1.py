@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import fisher_exact, kruskal, mannwhitneyu
 
-from myositis_cds.entrypoints.report.table1 import render_table1
+from myositis_cds.presentation.table1_report import render_table1
 from myositis_cds.stats.contingency import holm
 from myositis_cds.stats.table1 import CohortData, classify, table1
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from myositis_cds.errors import NotFoundError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
@@ -18,9 +19,11 @@ from myositis_cds.services.assessing import RecordParser
 from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
+    "ImportOutcome",
     "PatientPage",
     "create_patient",
     "delete_patient",
+    "insert_or_update",
     "list_patients",
     "read_patient",
     "read_patient_with_view",
@@ -116,6 +119,37 @@ def delete_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
         work.audit.append(event(actor, "patient.delete", patient_key=current.patient_key,
                                 detail=f"id {patient_id}, version {expected_version}"))
         work.commit()
+
+
+ImportOutcome = Literal["created", "updated", "unchanged", "kept"]
+"""What :func:`insert_or_update` did: stored a new patient, replaced a different stored record,
+found the same record stored, or kept a different stored record (``replace`` not asked)."""
+
+
+def insert_or_update(uow: UnitOfWorkFactory, actor: Actor, document: Mapping[str, object], *,
+                     parse: RecordParser, replace: bool) -> ImportOutcome:
+    """Store an imported record (e.g. from FHIR) under its ``id``: create it, or compare it with
+    the patient stored under that key (an audited read) and replace it only when ``replace``."""
+    require(uow, actor, "patient.create", PATIENT_ROLES, what="store imported patient records")
+    key = _key_of(document, parse)
+    with uow() as work:
+        stored = work.patients.get_by_key(key)
+        if stored is None:
+            created = work.patients.add(patient_key=key, record=dict(document))
+            work.audit.append(event(actor, "patient.create", patient_key=key,
+                                    detail=f"id {created.id}, version {created.version}, imported"))
+            work.commit()
+            return "created"
+        work.audit.append(event(actor, "patient.read", patient_key=key,
+                                detail=f"id {stored.id}, version {stored.version}, compared with "
+                                       "an import"))
+        work.commit()
+    if dict(stored.record) == dict(document):
+        return "unchanged"
+    if not replace:
+        return "kept"
+    update_patient(uow, actor, stored.id, document, expected_version=stored.version, parse=parse)
+    return "updated"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

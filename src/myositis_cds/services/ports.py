@@ -32,17 +32,30 @@ from myositis_cds.domain.clinic import (
     User,
     ViewSummary,
 )
+from myositis_cds.domain.patient_list import (
+    Attention,
+    ListRow,
+    ListSort,
+    PatientListQuery,
+    PatientSummary,
+)
 
 __all__ = [
     "AUDIT_ACTIONS",
     "ROLES",
     "Actor",
+    "Attention",
     "AuditAction",
     "AuditEvent",
     "AuditLog",
     "AuditQuery",
+    "ListRow",
+    "ListSort",
     "PasswordHasher",
+    "PatientListQuery",
+    "PatientListStore",
     "PatientRepository",
+    "PatientSummary",
     "Role",
     "StoredPatient",
     "StoredView",
@@ -130,6 +143,19 @@ class ViewStore(Protocol):
         ...
 
 
+class PatientListStore(Protocol):
+    """The patient list's summaries (derived data, one per patient, replaced in place)."""
+
+    def put(self, summary: PatientSummary) -> None:
+        """Store ``summary``, replacing the patient's previous one."""
+        ...
+
+    def page(self, query: PatientListQuery) -> tuple[list[ListRow], int]:
+        """One page of patients matching ``query``, each with its stored summary (or None), in
+        the query's order; and how many match in all. Patients without a summary sort last."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit()`` makes its writes durable; leaving without it rolls back."""
 
@@ -141,6 +167,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def views(self) -> ViewStore: ...
+    @property
+    def patient_list(self) -> PatientListStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -16,18 +16,28 @@ from dataclasses import dataclass
 
 from myositis_cds.errors import RecordValidationError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
-from myositis_cds.services.ports import Actor, StoredPatient, StoredView, UnitOfWorkFactory
+from myositis_cds.services.ports import (
+    Actor,
+    PatientSummary,
+    StoredPatient,
+    StoredView,
+    UnitOfWorkFactory,
+)
 
 __all__ = ["RenderSummary", "render_views", "save_view"]
 
-Render = Callable[[StoredPatient, dt.date], tuple[bytes, Mapping[str, int]]]
-"""Renders the view body and summary of a stored patient for an assessment date."""
+Render = Callable[[StoredPatient, dt.date],
+                  tuple[bytes, Mapping[str, int]] | tuple[bytes, Mapping[str, int], PatientSummary]]
+"""Renders the view body and summary of a stored patient for an assessment date (and, where the
+caller makes one, the patient list's summary)."""
 
 BATCH = 200
 
 
-def save_view(uow: UnitOfWorkFactory, view: StoredView) -> bool:
-    """Keep ``view`` unless the patient changed (or went) meanwhile; True when kept.
+def save_view(uow: UnitOfWorkFactory, view: StoredView,
+              summary: PatientSummary | None = None) -> bool:
+    """Keep ``view`` (and the patient list's ``summary`` made from the same results) unless the
+    patient changed (or went) meanwhile; True when kept.
 
     Not audited: the patient's data was read (and audited) by whoever rendered the view."""
     with uow() as work:
@@ -35,6 +45,8 @@ def save_view(uow: UnitOfWorkFactory, view: StoredView) -> bool:
         if current is None or current.version != view.version:
             return False
         work.views.put(view)
+        if summary is not None:
+            work.patient_list.put(summary)
         work.commit()
     return True
 
@@ -74,13 +86,14 @@ def render_views(uow: UnitOfWorkFactory, actor: Actor, *, as_of: dt.date, finger
             work.commit()
         for stored in todo:
             try:
-                body, summary = render(stored, as_of)
+                made = render(stored, as_of)
             except RecordValidationError:
                 invalid += 1
                 continue
+            listed = made[2] if len(made) == 3 else None
             rendered += save_view(uow, StoredView(patient_id=stored.id, version=stored.version,
-                                                  as_of=as_of, fingerprint=fingerprint, body=body,
-                                                  summary=summary))
+                                                  as_of=as_of, fingerprint=fingerprint, body=made[0],
+                                                  summary=made[1]), listed)
         offset += len(batch)
         if progress is not None:
             progress(offset)

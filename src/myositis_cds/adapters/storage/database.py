@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from myositis_cds.adapters.storage.patient_list import SqlPatientListStore
 from myositis_cds.adapters.storage.repositories import (
     SqlAuditLog,
     SqlPatientRepository,
@@ -98,6 +99,7 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     audit: SqlAuditLog
     views: SqlViewStore
+    patient_list: SqlPatientListStore
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -109,6 +111,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(self._session)
         self.audit = SqlAuditLog(self._session)
         self.views = SqlViewStore(self._session)
+        self.patient_list = SqlPatientListStore(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

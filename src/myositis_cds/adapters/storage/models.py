@@ -33,6 +33,7 @@ __all__ = [
     "Base",
     "PageViewRow",
     "PatientRow",
+    "PatientSummaryRow",
     "SignInFailureRow",
     "UserRow",
     "UtcDateTime",
@@ -119,6 +120,32 @@ class PageViewRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     summary: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class PatientSummaryRow(Base):
+    """What the patient list shows of one patient (derived data, replaced in place)."""
+
+    __tablename__ = "patient_summaries"
+
+    patient_id: Mapped[int] = mapped_column(Integer, ForeignKey("patients.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    recheck_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sex: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    phase: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    next_due: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    next_due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    next_due_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    critical: Mapped[int] = mapped_column(Integer, index=True)
+    warning: Mapped[int] = mapped_column(Integer)
+    info: Mapped[int] = mapped_column(Integer)
+    overdue: Mapped[int] = mapped_column(Integer, index=True)
+    inadequate: Mapped[bool] = mapped_column(Boolean)
+    invalid: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class WebSessionRow(Base):

@@ -27,14 +27,14 @@ from myositis_cds.domain.clinic import (
 )
 from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
 
-__all__ = ["SqlAuditLog", "SqlPatientRepository", "SqlUserRepository"]
+__all__ = ["SqlAuditLog", "SqlPatientRepository", "SqlUserRepository", "patient_of_row"]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _patient(row: PatientRow) -> StoredPatient:
+def patient_of_row(row: PatientRow) -> StoredPatient:
     return StoredPatient(id=row.id, patient_key=row.patient_key, record=row.record,
                          version=row.version, created_at=row.created_at, updated_at=row.updated_at)
 
@@ -60,17 +60,17 @@ class SqlPatientRepository:
                          updated_at=now)
         self._session.add(row)
         self._flush(patient_key)
-        return _patient(row)
+        return patient_of_row(row)
 
     def get(self, patient_id: int) -> StoredPatient | None:
         row = self._session.get(PatientRow, patient_id, populate_existing=True)
-        return None if row is None else _patient(row)
+        return None if row is None else patient_of_row(row)
 
     def get_by_key(self, patient_key: str) -> StoredPatient | None:
         row = self._session.scalars(
             select(PatientRow).where(PatientRow.patient_key == patient_key)
             .execution_options(populate_existing=True)).one_or_none()
-        return None if row is None else _patient(row)
+        return None if row is None else patient_of_row(row)
 
     @staticmethod
     def _matching(stmt: Select[Any], query: str) -> Select[Any]:
@@ -82,7 +82,7 @@ class SqlPatientRepository:
         stmt = self._matching(select(PatientRow), query).order_by(PatientRow.patient_key)
         rows = self._session.scalars(stmt.limit(limit).offset(offset)
                                      .execution_options(populate_existing=True))
-        return [_patient(row) for row in rows]
+        return [patient_of_row(row) for row in rows]
 
     def count(self, *, query: str = "") -> int:
         return int(self._session.scalar(self._matching(select(func.count(PatientRow.id)), query))

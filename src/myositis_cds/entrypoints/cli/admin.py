@@ -10,22 +10,17 @@ not been applied (``myositis-cds db upgrade`` applies them).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.storage import Database, check_database, display_url
 from myositis_cds.entrypoints.cli.common import as_of_from
 from myositis_cds.errors import UsageError
-from myositis_cds.services import users, views
-from myositis_cds.services.ports import StoredPatient, SystemActor
-
-if TYPE_CHECKING:
-    from myositis_cds.entrypoints.web.clinical import Clinic
+from myositis_cds.services import patient_page, users
+from myositis_cds.services.ports import SystemActor, UnitOfWorkFactory
 
 __all__ = [
     "cmd_db_upgrade",
@@ -47,10 +42,10 @@ def shell_actor() -> SystemActor:
     return SystemActor(username=f"cli:{name}")
 
 
-def _with_database(action: Callable[[Database], T]) -> T:
+def _with_database(action: Callable[[UnitOfWorkFactory], T]) -> T:
     database = bootstrap.make_unit_of_work()
     try:
-        check_database(database.engine)
+        bootstrap.check_ready(database)
         return action(database)
     finally:
         database.dispose()
@@ -102,13 +97,8 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:  # noqa: ARG001 - every command takes args
     url = bootstrap.database_url()
     revision = bootstrap.upgrade(url)
-    sys.stdout.write(f"database {display_url(url)} is at revision {revision} (latest)\n")
+    sys.stdout.write(f"database {bootstrap.display_url(url)} is at revision {revision} (latest)\n")
     return 0
-
-
-def _rendered(clinic: Clinic, stored: StoredPatient, as_of: dt.date) -> tuple[bytes, dict[str, int]]:
-    parts, alerts = clinic.page_parts(stored, as_of)
-    return parts.encode(), alerts.to_summary()
 
 
 def cmd_views_render(args: argparse.Namespace) -> int:
@@ -125,9 +115,9 @@ def cmd_views_render(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{done} patients checked")
             sys.stderr.flush()
 
-    summary = _with_database(lambda db: views.render_views(
-        db, shell_actor(), as_of=as_of, fingerprint=clinic.fingerprint,
-        render=lambda stored, day: _rendered(clinic, stored, day), progress=progress))
+    summary = _with_database(lambda db: patient_page.pre_render_pages(
+        db, shell_actor(), as_of=as_of, fingerprint=clinic.fingerprint, parse=clinic.parse,
+        params=clinic.params, render=clinic.render_page, progress=progress))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     sys.stdout.write(f"pages for {summary.as_of}: {summary.rendered} rendered, {summary.current} "

@@ -6,12 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from myositis_cds.adapters.assessment_schema import assessment_json_schema
-from myositis_cds.adapters.record_json import record_json_schema
-from myositis_cds.adapters.timeline_schema import timeline_json_schema
-from myositis_cds.engine import to_dict
+from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.common import (
     AtomicOutput,
     as_of_from,
@@ -26,14 +22,13 @@ from myositis_cds.entrypoints.cli.common import (
     to_json,
 )
 from myositis_cds.entrypoints.cli.monitoring import trend_figures
-from myositis_cds.entrypoints.report import (
+from myositis_cds.errors import UsageError
+from myositis_cds.presentation import (
+    assessment_document,
     render_html,
     render_html_document,
     render_markdown,
     render_text,
-)
-from myositis_cds.errors import (
-    UsageError,
 )
 from myositis_cds.services import Outcome
 
@@ -49,13 +44,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
         if first.error is not None:
             raise first.error
         assert first.assessment is not None
-        document = to_dict(first.assessment)
+        assessment = first.assessment
         renderers: dict[str, Callable[[], str]] = {
-            "json": lambda: to_json(document, indent=True),
-            "text": lambda: render_text(document, citations),
-            "markdown": lambda: render_markdown(document, citations),
-            "html": lambda: render_html_document([document], citations,
-                                                 title=f"myositis-cds — {document['patient_id']}",
+            "json": lambda: to_json(assessment_document(assessment), indent=True),
+            "text": lambda: render_text(assessment, citations),
+            "markdown": lambda: render_markdown(assessment, citations),
+            "html": lambda: render_html_document([assessment], citations,
+                                                 title=f"myositis-cds — {assessment.patient_id}",
                                                  figures=trend_figures(run.path, run.as_of, run.today,
                                                                        run.params)),
         }
@@ -81,16 +76,16 @@ def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[
                 if args.format == "json":
                     out.write(to_json(error_dict(outcome)) + "\n")
                 continue
-            assert outcome.assessment is not None
-            document = to_dict(outcome.assessment)
+            assessment = outcome.assessment
+            assert assessment is not None
             if args.format == "json":
-                out.write(to_json(document) + "\n")
+                out.write(to_json(assessment_document(assessment)) + "\n")
             elif args.format == "html":
-                fragments.append(render_html(document, citations, figures=shown))
+                fragments.append(render_html(assessment, citations, figures=shown))
             elif args.format == "markdown":
-                out.write(render_markdown(document, citations) + "\n\n---\n\n")
+                out.write(render_markdown(assessment, citations) + "\n\n---\n\n")
             else:
-                out.write(render_text(document, citations) + "\n\f\n")
+                out.write(render_text(assessment, citations) + "\n\f\n")
         if args.format == "html":
             out.write(render_html_document([], citations, title="myositis-cds batch report",
                                            extra_sections=fragments))
@@ -106,10 +101,7 @@ def _chain(head: list[Outcome], rest: Iterator[Outcome]) -> Iterator[Outcome]:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    schemas: dict[str, Callable[[], dict[str, Any]]] = {
-        "patient-record": record_json_schema, "assessment": assessment_json_schema,
-        "timeline": timeline_json_schema}
-    schema = schemas[args.name]()
+    schema = bootstrap.json_schema(args.name)
     sys.stdout.write(to_json(schema, indent=True) + "\n")
     return 0
 
@@ -134,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     citations = dict(params.pack.citations)
-    documents = []
+    assessments = []
     all_figures: dict[str, str] = {}
     for name in example_names():
         figures = trend_figures(examples_dir() / f"{name}.json", as_of, today, params)
@@ -142,19 +134,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for outcome in outcomes_of(examples_dir() / f"{name}.json", as_of, today, params):
             if outcome.error is not None:
                 raise outcome.error
-            assert outcome.assessment is not None
-            document = to_dict(outcome.assessment)
-            documents.append(document)
+            assessment = outcome.assessment
+            assert assessment is not None
+            assessments.append(assessment)
             with AtomicOutput(str(out_dir / f"{name}.json")) as out:
-                out.write(to_json(document, indent=True) + "\n")
+                out.write(to_json(assessment_document(assessment), indent=True) + "\n")
             with AtomicOutput(str(out_dir / f"{name}.html")) as out:
-                out.write(render_html_document([document], citations,
+                out.write(render_html_document([assessment], citations,
                                                title=f"myositis-cds — {name}", figures=figures))
             sys.stdout.write(f"  {name}: {out_dir / name}.html, {out_dir / name}.json\n")
     with AtomicOutput(str(out_dir / "index.html")) as out:
-        out.write(render_html_document(documents, citations,
+        out.write(render_html_document(assessments, citations,
                                        title="myositis-cds — example patients", figures=all_figures))
-    sys.stdout.write(f"Assessed {len(documents)} example patients as of {as_of} with "
+    sys.stdout.write(f"Assessed {len(assessments)} example patients as of {as_of} with "
                      f"{params.pack.label}.\nOpen {out_dir.resolve() / 'index.html'}\n")
     return 0
 

@@ -20,12 +20,12 @@ from myositis_cds.engine import EngineParams, PatientContext, Timeline, build_ti
 from myositis_cds.entrypoints.cli.admin import shell_actor
 from myositis_cds.entrypoints.cli.common import AtomicOutput, as_of_from, current_date, params_from, to_json
 from myositis_cds.entrypoints.cli.titers import record_files
-from myositis_cds.entrypoints.report.table1 import TABLE1_FORMATS, format_p, render_table1
 from myositis_cds.errors import UsageError
+from myositis_cds.presentation.table1_report import TABLE1_FORMATS, format_p, render_table1
 from myositis_cds.services.ports import SystemActor
 
 if TYPE_CHECKING:
-    from myositis_cds.entrypoints.report.plots import FigureFormat
+    from myositis_cds.presentation.plots import FigureFormat
     from myositis_cds.stats.association import MixedModelResult
     from myositis_cds.stats.cohort_features import CohortPatient
     from myositis_cds.stats.table1 import CohortData
@@ -158,7 +158,7 @@ def _longitudinal(args: argparse.Namespace) -> _Loaded:
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
-    from myositis_cds.entrypoints.report.cohort_figure import render_cohort_figure  # noqa: PLC0415
+    from myositis_cds.presentation.cohort_figure import render_cohort_figure  # noqa: PLC0415
     from myositis_cds.stats.cohort_longitudinal import group_curves  # noqa: PLC0415
 
     fmt: FigureFormat = args.format or ("png" if args.out.lower().endswith(".png") else "svg")

@@ -15,10 +15,7 @@ from typing import Any, TextIO, TypeVar
 import orjson
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.fhir.codes import load_codes
-from myositis_cds.adapters.fhir.mapping import FhirMapping
-from myositis_cds.adapters.site import SiteConfig, load_site, site_from_environment
-from myositis_cds.engine import EngineParams
+from myositis_cds.bootstrap import EngineParams, SiteConfig
 from myositis_cds.errors import (
     UsageError,
 )
@@ -94,8 +91,8 @@ def site_from(args: argparse.Namespace) -> SiteConfig:
         if site is not None:
             msg = "--codes: not with --site (put the codes in the site file's [codes] tables)"
             raise UsageError(msg)
-        return SiteConfig(mapping=FhirMapping(codes=load_codes(Path(codes))), source=codes)
-    return load_site(Path(site)) if site is not None else site_from_environment()
+        return bootstrap.codes_only_site(Path(codes))
+    return bootstrap.load_site(Path(site)) if site is not None else bootstrap.site_from_environment()
 
 
 def as_of_from(args: argparse.Namespace, today: dt.date) -> dt.date:

@@ -28,7 +28,7 @@ from myositis_cds.entrypoints.cli.common import (
     site_from,
     to_json,
 )
-from myositis_cds.errors import AlreadyExistsError, UsageError
+from myositis_cds.errors import UsageError
 from myositis_cds.services import patients
 from myositis_cds.services.ports import SystemActor, UnitOfWorkFactory
 
@@ -116,26 +116,12 @@ def _store(results: Iterator[ValidatedImport], database: UnitOfWorkFactory, tall
     parse = bootstrap.make_live_parser()
     for result in results:
         document: dict[str, Any] = result.document or {}
-        try:
-            patients.create_patient(database, IMPORT_ACTOR, document, parse=parse)
-            tally.created += 1
-            continue
-        except AlreadyExistsError:
-            pass
-        key = str(document["id"])
-        page = patients.list_patients(database, IMPORT_ACTOR, query=key, limit=patients.MAX_PAGE)
-        stored = next(p for p in page.patients if p.patient_key == key)
-        if dict(stored.record) == document:
-            tally.unchanged += 1
-            continue
-        if not replace:
-            tally.kept += 1
-            sys.stderr.write(f"FHIR Patient {key}: stored record differs; kept as stored (use "
-                             "--replace to overwrite it)\n")
-            continue
-        patients.update_patient(database, IMPORT_ACTOR, stored.id, document,
-                                expected_version=stored.version, parse=parse)
-        tally.updated += 1
+        outcome = patients.insert_or_update(database, IMPORT_ACTOR, document, parse=parse,
+                                            replace=replace)
+        setattr(tally, outcome, getattr(tally, outcome) + 1)
+        if outcome == "kept":
+            sys.stderr.write(f"FHIR Patient {document['id']}: stored record differs; kept as stored "
+                             "(use --replace to overwrite it)\n")
 
 
 def _summary(args: argparse.Namespace, report: UnmappedReport, tally: _Tally) -> None:

@@ -9,11 +9,9 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from myositis_cds import bootstrap
-from myositis_cds.engine import EngineParams
-from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
+from myositis_cds.bootstrap import EngineParams
 from myositis_cds.entrypoints.cli.common import (
     AtomicOutput,
     as_of_from,
@@ -24,39 +22,33 @@ from myositis_cds.entrypoints.cli.common import (
     start_run,
     to_json,
 )
-from myositis_cds.entrypoints.report.timeline import (
-    render_timeline_csv,
-    render_timeline_html_document,
-    render_timeline_html_fragment,
-    render_timeline_text,
-)
 from myositis_cds.errors import (
     RecordValidationError,
     UsageError,
 )
-from myositis_cds.services import Outcome
+from myositis_cds.presentation import (
+    render_timeline_csv,
+    render_timeline_html_document,
+    render_timeline_html_fragment,
+    render_timeline_text,
+    timeline_document,
+)
+from myositis_cds.services import Outcome, TimelineOutcome, timeline_stream
 
 __all__ = ["TIMELINE_FORMATS", "cmd_plot", "cmd_timeline", "trend_figures"]
 
 
 TIMELINE_FORMATS = ("text", "json", "csv", "html")
-TimelineItem = tuple[str, dict[str, Any] | RecordValidationError]
 
 
 def _timelines(path: Path, as_of: dt.date, today: dt.date,
-               params: EngineParams) -> Iterator[TimelineItem]:
-    """``(json_path, timeline dict)`` per record, or ``(json_path, error)`` for a bad one."""
+               params: EngineParams) -> Iterator[TimelineOutcome]:
+    """The timeline of each record of ``path`` (or its validation error), in order."""
     if not path.is_file():
         msg = f"{path}: no such file"
         raise UsageError(msg)
-    parse = bootstrap.make_parser(today)
-    for json_path, data in bootstrap.iter_documents(path):
-        try:
-            record = parse(data, prefix=json_path, source=str(path))
-        except RecordValidationError as exc:
-            yield json_path, exc
-            continue
-        yield json_path, timeline_to_dict(build_timeline(record, as_of, params))
+    return timeline_stream(bootstrap.iter_documents(path), parse=bootstrap.make_parser(today),
+                           as_of=as_of, params=params, source=str(path))
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
@@ -64,17 +56,17 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     citations = run.citations
     items = _timelines(run.path, run.as_of, run.today, run.params)
     first = first_of(items, run.path)
-    if first[0] == "$":  # a single record: all or nothing
-        document = first[1]
-        if isinstance(document, RecordValidationError):
-            raise document
+    if first.path == "$":  # a single record: all or nothing
+        if first.error is not None:
+            raise first.error
+        timeline = first.timeline
+        assert timeline is not None
         renderers: dict[str, Callable[[], str]] = {
-            "json": lambda: to_json(document, indent=True),
-            "text": lambda: render_timeline_text(document, citations),
-            "csv": lambda: render_timeline_csv(document),
+            "json": lambda: to_json(timeline_document(timeline), indent=True),
+            "text": lambda: render_timeline_text(timeline, citations),
+            "csv": lambda: render_timeline_csv(timeline),
             "html": lambda: render_timeline_html_document(
-                [document], citations,
-                title=f"myositis-cds timeline — {document['patient_id']}"),
+                [timeline], citations, title=f"myositis-cds timeline — {timeline.patient_id}"),
         }
         text = renderers[args.format]()
         with AtomicOutput(args.out) as out:
@@ -84,16 +76,18 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     fragments: list[str] = []
     with AtomicOutput(args.out) as out:
         if args.format == "csv":  # one table: the header once, then every patient's visits
-            out.write(render_timeline_csv({}, patient_id_column=True))
-        for json_path, item in itertools.chain([first], items):
-            if isinstance(item, RecordValidationError):
+            out.write(render_timeline_csv(None, patient_id_column=True))
+        for outcome in itertools.chain([first], items):
+            item = outcome.timeline
+            if item is None:
+                assert outcome.error is not None
                 errors += 1
-                sys.stderr.write(f"{item}\n")
+                sys.stderr.write(f"{outcome.error}\n")
                 if args.format == "json":
-                    out.write(to_json(error_dict(Outcome(path=json_path, assessment=None,
-                                                        error=item))) + "\n")
+                    out.write(to_json(error_dict(Outcome(path=outcome.path, assessment=None,
+                                                        error=outcome.error))) + "\n")
             elif args.format == "json":
-                out.write(to_json(item) + "\n")
+                out.write(to_json(timeline_document(item)) + "\n")
             elif args.format == "csv":
                 out.write(render_timeline_csv(item, patient_id_column=True, header=False))
             elif args.format == "html":
@@ -112,7 +106,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 def trend_figures(path: Path, as_of: dt.date, today: dt.date,
                    params: EngineParams) -> dict[str, str]:
     """Patient id → inline SVG trend figures (CK ×ULN, MMT-8, titer) for each valid record of ``path``."""
-    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+    from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
 
     parse = bootstrap.make_parser(today)
     figures: dict[str, str] = {}
@@ -133,7 +127,7 @@ def file_stem(patient_id: str) -> str:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Write ``<patient>-ck``, ``-mmt8`` and ``-titer`` plots of each record to ``--out``."""
-    from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+    from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
 
     today = current_date()
     as_of = as_of_from(args, today)

@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.site import site_from_environment
-from myositis_cds.adapters.storage import display_url
 from myositis_cds.entrypoints.cli.common import example_names, examples_dir
 from myositis_cds.errors import AlreadyExistsError
 from myositis_cds.services import patients, users
@@ -65,7 +63,7 @@ def _workers(value: str) -> int:
 def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
     """Migrate, seed and make sure someone can sign in; returns what to tell the operator."""
     revision = bootstrap.upgrade(url)
-    lines = [f"database {display_url(url)} at revision {revision}"]
+    lines = [f"database {bootstrap.display_url(url)} at revision {revision}"]
     database = bootstrap.make_unit_of_work(url)
     try:
         if seed_examples:
@@ -115,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     smart_config_from_environment()  # as does a bad SMART launch file
     if args.site:
         os.environ["MYOSITIS_CDS_SITE"] = str(Path(args.site).resolve())
-    site = site_from_environment()  # as does a bad site configuration
+    site = bootstrap.site_from_environment()  # as does a bad site configuration
     if site.source is not None:
         sys.stdout.write(f"site configuration {site.source}"
                          + (f" ({site.name})" if site.name else "") + "\n")

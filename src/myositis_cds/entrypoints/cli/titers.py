@@ -3,20 +3,20 @@
 For each patient, Spearman correlations of the titer with CK ×ULN and with MMT-8 (descriptive when
 there are few pairs); for two or more patients, linear mixed models with a random intercept per
 patient (log CK ×ULN on titer; MMT-8 on titer). PATH is a record file, a ``patient-records@1``
-batch, or a folder of record files. Every record is validated before anything is computed.
+batch, or a folder of record files. Every record is validated before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from myositis_cds import bootstrap
-from myositis_cds.domain.record import PatientRecord
-from myositis_cds.engine.timeline import build_timeline
+from myositis_cds.bootstrap import EngineParams
 from myositis_cds.entrypoints.cli.common import (
     AtomicOutput,
     as_of_from,
@@ -25,6 +25,7 @@ from myositis_cds.entrypoints.cli.common import (
     to_json,
 )
 from myositis_cds.errors import UsageError
+from myositis_cds.services import Timeline, timeline_stream
 
 __all__ = ["TITERS_FORMAT", "cmd_titers", "record_files"]
 
@@ -45,11 +46,16 @@ def record_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _records(path: Path, today_: Any) -> Iterator[PatientRecord]:
+def _timelines(path: Path, today_: dt.date, as_of: dt.date, params: EngineParams) -> Iterator[Timeline]:
+    """Each record's timeline (the "timeline" use case); a bad record raises its errors."""
     parse = bootstrap.make_parser(today_)
     for file in record_files(path):
-        for json_path, data in bootstrap.iter_documents(file):
-            yield parse(data, prefix=json_path, source=str(file))
+        for outcome in timeline_stream(bootstrap.iter_documents(file), parse=parse, as_of=as_of,
+                                       params=params, source=str(file)):
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.timeline is not None
+            yield outcome.timeline
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -101,8 +107,7 @@ def cmd_titers(args: argparse.Namespace) -> int:
     today_ = current_date()
     as_of = as_of_from(args, today_)
     params = params_from(args)
-    records = list(_records(Path(args.path), today_))  # all validated before any output
-    timelines = [build_timeline(record, as_of, params) for record in records]
+    timelines = list(_timelines(Path(args.path), today_, as_of, params))  # all before any output
     document: dict[str, Any] = {
         "format": TITERS_FORMAT,
         "as_of": as_of.isoformat(),

@@ -43,7 +43,7 @@ from myositis_cds.adapters.population.sink import (
     finalize,
 )
 from myositis_cds.adapters.record_json import parse_record
-from myositis_cds.adapters.site import SiteConfig
+from myositis_cds.bootstrap import SiteConfig
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.entrypoints.cli.common import (
     add_site_argument,

@@ -21,6 +21,7 @@ from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionSto
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.entrypoints.web.smart.routes import install_smart
 from myositis_cds.entrypoints.web.state import WebState
+from myositis_cds.presentation.html import template_filters
 
 __all__ = ["OPENAPI_URL", "create_app", "create_app_from_environment"]
 
@@ -36,9 +37,11 @@ are versioned: reads return `ETag: "<version>"`; `PUT` and `DELETE` need `If-Mat
 
 
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("myositis_cds.entrypoints.web", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(template_filters())
+    return env
 
 
 def create_app(settings: WebSettings) -> FastAPI:
@@ -75,7 +78,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     install_cds_hooks(app, settings.cds_hooks, engine=database.engine,  # before the security layer
-                      codes=settings.site.mapping.codes)
+                      site=settings.site)
     install_smart(app, settings.smart, engine=database.engine, site=settings.site)
     app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024,
                        frame_origins=settings.smart.frame_origins if settings.smart else ())

@@ -1,4 +1,5 @@
-"""The clinical side of the web application: validate, assess, build timelines and trend figures.
+"""The clinical side of the web application: the use cases with the server's parser, pack and
+settings, and the presentation of their typed results (pages, JSON, trend figures).
 
 Everything here works on decoded ``patient-record@1`` documents with the same parser, pack and
 settings as the command line, so the API's assessment of a record equals ``myositis-cds assess
@@ -27,12 +28,15 @@ from importlib import resources
 from typing import Any, Final
 
 from myositis_cds import __version__, bootstrap
+from myositis_cds.bootstrap import EngineParams
 from myositis_cds.domain.record import PatientRecord
-from myositis_cds.engine import EngineParams, assess, to_dict
-from myositis_cds.engine.results import Alert
-from myositis_cds.engine.timeline import build_timeline, timeline_to_dict
 from myositis_cds.errors import FieldError, RecordValidationError
-from myositis_cds.services import RecordParser
+from myositis_cds.presentation import assessment_document, timeline_document
+from myositis_cds.presentation.labels import LABELS_FILE
+from myositis_cds.presentation.letter import Letter, build_letter
+from myositis_cds.presentation.patient_page import render_patient_page
+from myositis_cds.services import RecordParser, assess_document, timeline_of_document
+from myositis_cds.services.patient_results import PatientResults, patient_trends_of
 from myositis_cds.services.ports import StoredPatient
 
 __all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]
@@ -91,46 +95,44 @@ def svg_with_attributes(markup: str) -> str:
     return _TAG.sub(rewrite, markup)
 
 
-VIEW_FORMAT: Final = b"page-parts@2"
-"""Changes whenever what :meth:`Clinic.page_parts` produces changes shape."""
+VIEW_FORMAT: Final = b"page-parts@3"
+"""Changes whenever what :meth:`Clinic.render_page` produces changes shape."""
 
 
 def view_fingerprint(params: EngineParams) -> str:
     """What a stored page view depends on besides the record, version and date: this release,
-    the view format, the knowledge pack and settings in force and the report's templates and code.
+    the view format, the knowledge pack and settings in force, and the presentation's code,
+    templates and labels table.
 
     Equal fingerprints mean equal pages for equal inputs; anything else is a miss, so a new pack,
     a site setting or an upgraded release never shows a page made with the old ones."""
     digest = hashlib.sha256(__version__.encode() + b"\0" + VIEW_FORMAT + b"\0")
     digest.update(repr(params.pack).encode() + b"\0")
     digest.update(repr(sorted(params.settings.values.items())).encode() + b"\0")
-    report = resources.files("myositis_cds.entrypoints.report")
-    for part in sorted([*report.iterdir(), *report.joinpath("templates").iterdir()],
-                       key=lambda t: t.name):
-        if part.is_file() and part.name.endswith((".py", ".j2")):
+    presentation = resources.files("myositis_cds.presentation")
+    packs = resources.files("myositis_cds.knowledge").joinpath("packs")
+    parts = [*presentation.iterdir(), *presentation.joinpath("templates").iterdir(),
+             packs.joinpath(LABELS_FILE)]
+    for part in sorted(parts, key=lambda t: t.name):
+        if part.is_file() and part.name.endswith((".py", ".j2", ".toml")):
             digest.update(part.name.encode() + b"\0" + part.read_bytes())
     return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PageParts:
-    """What a patient page shows of a stored patient at one version and date, already escaped:
-    the report (with the trend figure references) and the timeline."""
+    """What the patient page shows of a stored patient at one version and date, already escaped:
+    its content (act now, the details, the trend figure references and the references)."""
 
-    report: str
-    timeline: str
+    page: str
 
     def encode(self) -> bytes:
-        """zlib of the report's UTF-8 length (4 bytes, big-endian), the report and the timeline."""
-        report = self.report.encode("utf-8")
-        return zlib.compress(len(report).to_bytes(4, "big") + report
-                             + self.timeline.encode("utf-8"), 6)
+        """zlib of the page's UTF-8."""
+        return zlib.compress(self.page.encode("utf-8"), 6)
 
     @classmethod
     def decode(cls, body: bytes) -> PageParts:
-        data = zlib.decompress(body)
-        end = 4 + int.from_bytes(data[:4], "big")
-        return cls(report=data[4:end].decode("utf-8"), timeline=data[end:].decode("utf-8"))
+        return cls(page=zlib.decompress(body).decode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,10 +151,10 @@ class AlertCounts:
         return cls(critical=summary["critical"], warning=summary["warning"], info=summary["info"])
 
 
-def _alert_counts(alerts: Iterable[Alert]) -> AlertCounts:
+def _alert_counts(severities: Iterable[str]) -> AlertCounts:
     counts = dict.fromkeys(SEVERITIES, 0)
-    for alert in alerts:
-        counts[alert.severity] += 1
+    for severity in severities:
+        counts[severity] += 1
     return AlertCounts.from_summary(counts)
 
 
@@ -194,16 +196,19 @@ class Clinic:
         return self.parse(document, prefix="$", source="patient record")
 
     def assessment(self, document: object, as_of: dt.date) -> dict[str, Any]:
-        return to_dict(assess(self.record(document), as_of, self.params))
+        return assessment_document(assess_document(document, parse=self.parse, as_of=as_of,
+                                                   params=self.params))
 
     def timeline(self, document: object, as_of: dt.date) -> dict[str, Any]:
-        return timeline_to_dict(build_timeline(self.record(document), as_of, self.params))
+        return timeline_document(timeline_of_document(document, parse=self.parse, as_of=as_of,
+                                                      params=self.params))
 
     def alert_counts(self, document: Mapping[str, object], as_of: dt.date) -> AlertCounts:
         try:
-            return _alert_counts(assess(self.record(document), as_of, self.params).alerts)
+            assessment = assess_document(document, parse=self.parse, as_of=as_of, params=self.params)
         except RecordValidationError:
             return AlertCounts(invalid=True)
+        return _alert_counts(a.severity for a in assessment.alerts)
 
     @staticmethod
     def figure_url(stored: StoredPatient, as_of: dt.date, name: str) -> str:
@@ -211,29 +216,28 @@ class Clinic:
         return (f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}"
                 f"&as_of={as_of.isoformat()}")
 
-    def page_parts(self, stored: StoredPatient, as_of: dt.date, *,
-                   figure_url: Callable[[str], str] | None = None) -> tuple[PageParts, AlertCounts]:
-        """Report, trend references and timeline of ``stored`` on ``as_of`` (one parse of the
-        record and one timeline; the figures are drawn by their own requests), and its alert
-        counts. ``figure_url`` names where a figure is served (default: the stored patient's
-        figure URLs; the SMART launch serves its own)."""
-        from myositis_cds.entrypoints.report import (  # noqa: PLC0415 - loads matplotlib
-            plots,
-            render_html,
-            render_timeline_html_fragment,
-        )
+    def letter(self, stored: StoredPatient, results: PatientResults, *, printed_by: str) -> Letter:
+        """The clinic letter of ``stored`` from its results (for the HTML letter and the PDF)."""
+        return build_letter(record=results.record, assessment=results.assessment,
+                            timeline=results.timeline, citations=self.citations,
+                            name=stored.patient_key, printed_on=self.today(), printed_by=printed_by)
 
-        record = self.record(stored.record)
-        result = assess(record, as_of, self.params)
-        document = to_dict(result)
-        timeline, trends = plots.record_trends(record, as_of=as_of, params=self.params)
+    def render_page(self, stored: StoredPatient, results: PatientResults, *,
+                    figure_url: Callable[[str], str] | None = None) -> tuple[bytes, dict[str, int]]:
+        """The page parts of ``stored`` from its results (the "patient page view" use case's
+        ``render`` port): the page's content with the trend figure references, encoded; and the
+        alert counts for the patient list. ``figure_url`` names where a figure is served (default:
+        the stored patient's figure URLs; the SMART launch serves its own)."""
+        from myositis_cds.presentation import plots  # noqa: PLC0415 - loads matplotlib
+
+        as_of = results.assessment.as_of
         figures = plots.trend_figure_references_html(
-            trends, src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
-        citations = self.citations
-        report = render_html(document, citations, figures={str(document["patient_id"]): figures})
-        parts = PageParts(report=report, timeline=render_timeline_html_fragment(
-            timeline_to_dict(timeline), citations))
-        return parts, _alert_counts(result.alerts)
+            results.trends, src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
+        page = render_patient_page(record=results.record, assessment=results.assessment,
+                                   timeline=results.timeline, citations=self.citations,
+                                   figures=figures, name=stored.patient_key)
+        counts = _alert_counts(a.severity for a in results.assessment.alerts)
+        return PageParts(page=page).encode(), counts.to_summary()
 
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:
@@ -241,7 +245,7 @@ class Clinic:
         as a standalone SVG document without inline CSS, from a bounded LRU of rendered figures.
 
         A miss draws the patient's three figures at once (a page asks for all three)."""
-        from myositis_cds.entrypoints.report import plots  # noqa: PLC0415 - matplotlib loads only to draw
+        from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads only to draw
 
         if name not in FIGURE_NAMES:
             raise KeyError(name)
@@ -251,8 +255,8 @@ class Clinic:
             if cached is not None:
                 self._figures.move_to_end(key)
                 return cached
-            timeline, trends = plots.record_trends(self.record(document), as_of=as_of,
-                                                   params=self.params)
+            timeline, trends = patient_trends_of(document, parse=self.parse, as_of=as_of,
+                                                 params=self.params)
             for figure, data in plots.render_trend_figures(timeline, trends, fmt="svg").items():
                 svg = svg_with_attributes(data.decode("utf-8")).encode("utf-8")
                 self._figures[(patient_id, version, as_of, figure)] = svg

@@ -13,9 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from myositis_cds.adapters.assessment_schema import assessment_json_schema
-from myositis_cds.adapters.record_json import record_json_schema
-from myositis_cds.adapters.timeline_schema import timeline_json_schema
+from myositis_cds.bootstrap import json_schema
 
 __all__ = ["component_schemas", "install_openapi"]
 
@@ -55,9 +53,9 @@ def component_schemas() -> dict[str, dict[str, Any]]:
             "record": {"$ref": "#/components/schemas/PatientRecord"},
         },
     }
-    return {**_relocated("PatientRecord", record_json_schema()),
-            **_relocated("Assessment", assessment_json_schema()),
-            **_relocated("Timeline", timeline_json_schema()),
+    return {**_relocated("PatientRecord", json_schema("patient-record")),
+            **_relocated("Assessment", json_schema("assessment")),
+            **_relocated("Timeline", json_schema("timeline")),
             "StoredPatient": stored}
 
 

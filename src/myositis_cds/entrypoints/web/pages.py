@@ -1,6 +1,7 @@
-"""Server-rendered pages: sign-in and out, patient list, patient report and print view, import,
-export, cohort; the data-entry forms (:mod:`.form_pages`) and administration pages
-(:mod:`.admin_pages`) are included here, ahead of the ``/patients/{patient_id}`` routes.
+"""Server-rendered pages: sign-in and out, import, export, trend figures, cohort; the data-entry
+forms (:mod:`.form_pages`) and administration pages (:mod:`.admin_pages`) are included here, ahead
+of the ``/patients/{patient_id}`` routes, and the patient list, page, letter and PDF
+(:mod:`.patient_pages`) after the fixed ``/patients/...`` paths.
 
 Forms work without JavaScript and every state-changing form carries the session's anti-forgery
 token. The patient page embeds the same HTML report as ``myositis-cds assess --format html``
@@ -18,11 +19,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.report.html import jinja_environment as report_templates
-from myositis_cds.entrypoints.web import admin_pages, form_pages
+from myositis_cds.entrypoints.web import admin_pages, form_pages, patient_pages
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import (
     SESSION_COOKIE,
@@ -32,14 +31,13 @@ from myositis_cds.entrypoints.web.auth import (
     set_session_cookie,
     sign_in,
 )
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, SEVERITIES, AlertCounts, PageParts
-from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
+from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
-from myositis_cds.entrypoints.web.state import web_state
+from myositis_cds.entrypoints.web.state import html_page, web_state
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
-from myositis_cds.services import cohort, patients, users, views
+from myositis_cds.presentation.html import jinja_environment as report_templates
+from myositis_cds.services import cohort, patients, users
 from myositis_cds.services.access import PATIENT_ROLES
-from myositis_cds.services.ports import StoredPatient, StoredView
 
 __all__ = ["LOGIN_COOKIE", "router"]
 
@@ -47,15 +45,8 @@ LOGIN_COOKIE = "myositis_login"
 router = APIRouter(include_in_schema=False)
 router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
 router.include_router(admin_pages.router)
-PAGE_SIZE = 50
 FIGURE_MAX_AGE = 3600
 """Seconds a browser may keep a figure requested at its current version and date."""
-ENTRY_LINKS = tuple((slug, slug.capitalize()) for slug in ENTRY_FORMS)
-
-
-def _page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = web_state(request).templates.get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status)
 
 
 @router.get("/static/report.css")
@@ -78,7 +69,7 @@ def home(request: Request) -> Response:
 def _login_page(request: Request, *, status: int = 200, message: str = "",
                 username: str = "") -> HTMLResponse:
     nonce, token = login_form_token(web_state(request).settings.secret_key)
-    response = _page(request, "login.html.j2", status=status, title="Sign in", principal=None,
+    response = html_page(request, "login.html.j2", status=status, title="Sign in", principal=None,
                      message=message, username=username, login_token=token)
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login",
                         max_age=3600,
@@ -122,36 +113,12 @@ def logout(request: Request, principal: PageWriter) -> Response:
     return response
 
 
-@router.get("/patients")
-def patient_list(request: Request, principal: PagePrincipal,
-                 q: Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")] = "",
-                 offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> HTMLResponse:
-    state = web_state(request)
-    clinic = state.clinic
-    today = clinic.today()
-    page = patients.list_patients(state.uow, principal.user, query=q, limit=PAGE_SIZE,
-                                  offset=offset, views_of=(today, clinic.fingerprint))
-
-    def alerts(patient: StoredPatient) -> AlertCounts:  # from the stored page when it is current
-        summary = page.summaries.get(patient.id)
-        if summary is None:
-            return clinic.alert_counts(patient.record, today)
-        return AlertCounts.from_summary(summary)
-
-    rows = [{"patient": p, "alerts": alerts(p)} for p in page.patients]
-    previous_offset = max(0, offset - PAGE_SIZE) if offset > 0 else None
-    next_offset = offset + PAGE_SIZE if offset + PAGE_SIZE < page.total else None
-    return _page(request, "patients.html.j2", title="Patients", principal=principal, page=page,
-                 rows=rows, query=q, today=today, severities=SEVERITIES,
-                 previous_offset=previous_offset, next_offset=next_offset)
-
-
 @router.get("/patients/import")
 def import_form(request: Request, principal: PagePrincipal) -> HTMLResponse:
     if principal.user.role not in PATIENT_ROLES:
         raise HTTPException(403, f"permission denied: the role {principal.user.role!r} may not "
                                  "store patient records")
-    return _page(request, "import.html.j2", title="Import a patient", principal=principal)
+    return html_page(request, "import.html.j2", title="Import a patient", principal=principal)
 
 
 def _uploaded_record(request: Request, upload: UploadFile) -> dict[str, Any]:
@@ -181,31 +148,6 @@ def import_record(request: Request, principal: PageWriter,
     return RedirectResponse(f"/patients/{stored.id}", status_code=303)
 
 
-def _report(request: Request, principal: PagePrincipal, patient_id: int,
-            as_of: dt.date | None) -> dict[str, Any]:
-    """What the patient page and its print view show: report, timeline and references to the
-    trend figures (drawn by :func:`trend_figure`, one request each, not here).
-
-    The parts come from the stored view of this version, date and fingerprint when there is one
-    (see :mod:`myositis_cds.services.views`); otherwise they are rendered and kept."""
-    state = web_state(request)
-    clinic = state.clinic
-    day = clinic.as_of(as_of)
-    stored, body = patients.read_patient_with_view(state.uow, principal.user, patient_id, as_of=day,
-                                                   fingerprint=clinic.fingerprint)
-    if body is None:
-        parts, alerts = clinic.page_parts(stored, day)
-        views.save_view(state.uow, StoredView(patient_id=stored.id, version=stored.version,
-                                              as_of=day, fingerprint=clinic.fingerprint,
-                                              body=parts.encode(), summary=alerts.to_summary()))
-    else:
-        parts = PageParts.decode(body)
-    return {"title": stored.patient_key, "principal": principal, "patient": stored,
-            "as_of": day.isoformat(), "today": clinic.today().isoformat(),
-            "report": Markup(parts.report),  # noqa: S704 - escaped by the report's templates
-            "timeline": Markup(parts.timeline)}  # noqa: S704 - escaped by the report's templates
-
-
 @router.get("/patients/{patient_id}/figures/{name}.svg")
 def trend_figure(request: Request, principal: PagePrincipal, patient_id: PatientId, name: str, *,
                  v: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -223,20 +165,6 @@ def trend_figure(request: Request, principal: PagePrincipal, patient_id: Patient
     versioned = v == stored.version and as_of is not None
     return Response(svg, media_type="image/svg+xml", headers={
         "Cache-Control": f"private, max-age={FIGURE_MAX_AGE}" if versioned else "no-store"})
-
-
-@router.get("/patients/{patient_id}")
-def patient_page(request: Request, principal: PagePrincipal, patient_id: PatientId,
-                 as_of: dt.date | None = None) -> HTMLResponse:
-    return _page(request, "patient.html.j2", entry_links=ENTRY_LINKS,
-                 **_report(request, principal, patient_id, as_of))
-
-
-@router.get("/patients/{patient_id}/print")
-def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId,
-               as_of: dt.date | None = None) -> HTMLResponse:
-    """The report, timeline and figures (by URL) without navigation or forms, styled for paper."""
-    return _page(request, "print.html.j2", **_report(request, principal, patient_id, as_of))
 
 
 @router.get("/patients/{patient_id}/export")
@@ -266,8 +194,12 @@ def delete_record(request: Request, principal: PageWriter, patient_id: PatientId
     return RedirectResponse("/patients", status_code=303)
 
 
+# Last: the patient list and page (/patients/{patient_id} would otherwise catch /patients/import).
+router.include_router(patient_pages.router)
+
+
 @router.get("/cohort")
 def cohort_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
     summary = cohort.cohort_summary(web_state(request).uow, principal.user)
-    return _page(request, "cohort.html.j2", title="Cohort", principal=principal, summary=summary)
+    return html_page(request, "cohort.html.j2", title="Cohort", principal=principal, summary=summary)
 

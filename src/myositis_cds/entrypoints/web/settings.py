@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from myositis_cds.adapters.site import SiteConfig, site_from_environment
+from myositis_cds.bootstrap import SiteConfig, site_from_environment
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsHooksConfig, config_from_environment
 from myositis_cds.entrypoints.web.smart.config import SmartConfig, smart_config_from_environment
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import jinja2
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
 from myositis_cds.services.ports import PasswordHasher, UnitOfWorkFactory
 
-__all__ = ["WebState", "web_state"]
+__all__ = ["WebState", "html_page", "web_state"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,3 +30,9 @@ class WebState:
 
 def web_state(request: Request) -> WebState:
     return cast(WebState, request.app.state.web)
+
+
+def html_page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """The web template ``template`` rendered with ``context`` (autoescaped)."""
+    html = web_state(request).templates.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.storage.cds_hooks import SqlCardLedger, SqlCdsFeedback
+from myositis_cds.bootstrap import FhirCodes
 from myositis_cds.entrypoints.web.api import BodyRefusedError, json_body_bytes
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsClient, CdsHooksConfig
 from myositis_cds.entrypoints.web.cds_hooks.prefetch import FhirTransport, urllib_transport
@@ -28,6 +28,7 @@ from myositis_cds.entrypoints.web.cds_hooks.security import (
     verify_token,
 )
 from myositis_cds.errors import DatabaseNotReadyError
+from myositis_cds.services.decision_support import FhirImport
 
 __all__ = ["DATABASE_ERRORS", "SERVICE_ID", "UNAVAILABLE", "CdsRuntime", "authenticate", "invalid",
            "json_error", "parsed_call", "read_body", "runtime_of", "unavailable"]
@@ -49,6 +50,9 @@ class CdsRuntime:
     feedback: SqlCdsFeedback
     codes: FhirCodes
     """The site's code tables (suggested orders are coded with them)."""
+    import_record: FhirImport
+    """The EHR's resources → the validated record, with the site configuration (the use case's
+    port)."""
     transport: FhirTransport = urllib_transport
     new_uuid: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
 

@@ -25,16 +25,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from myositis_cds.adapters.fhir.codes import FhirCodes
-from myositis_cds.adapters.fhir.importing.importer import default_codes, patient_document
-from myositis_cds.adapters.fhir.importing.validation import validate_import
+from myositis_cds import bootstrap
 from myositis_cds.adapters.storage.cds_hooks import (
     IssuedCard,
     SqlCardLedger,
     SqlCdsFeedback,
     SqlReplayStore,
 )
-from myositis_cds.engine import assess, to_dict
+from myositis_cds.bootstrap import FhirCodes
 from myositis_cds.entrypoints.web.cds_hooks import feedback
 from myositis_cds.entrypoints.web.cds_hooks.cards import (
     CardContext,
@@ -66,6 +64,7 @@ from myositis_cds.entrypoints.web.cds_hooks.runtime import (
 )
 from myositis_cds.entrypoints.web.cds_hooks.security import CdsCorsMiddleware
 from myositis_cds.entrypoints.web.state import web_state
+from myositis_cds.presentation import assessment_document
 from myositis_cds.services import decision_support
 
 __all__ = ["SERVICE", "SERVICE_ID", "install_cds_hooks", "router"]
@@ -85,14 +84,16 @@ router = APIRouter(include_in_schema=False)
 
 
 def install_cds_hooks(app: FastAPI, config: CdsHooksConfig | None, *, engine: Engine,
-                      codes: FhirCodes | None = None) -> None:
+                      site: bootstrap.SiteConfig | None = None) -> None:
     """Add the routes, their state and their CORS handling to ``app`` (call before the security
     middleware is added, so that it stays the outermost layer); ``engine``: the application
-    database, which keeps the replay guard, the card ledger and the feedback; ``codes``: the
-    site's code tables (default: the built-in ones)."""
+    database, which keeps the replay guard, the card ledger and the feedback; ``site``: the site
+    configuration the EHR's data is read with (default: the built-in code tables)."""
+    site = site or bootstrap.SiteConfig()
     app.state.cds = CdsRuntime(config=config, replay=SqlReplayStore(engine),
                                ledger=SqlCardLedger(engine), feedback=SqlCdsFeedback(engine),
-                               codes=codes or default_codes())
+                               codes=site.mapping.codes,
+                               import_record=bootstrap.fhir_record_importer(site))
     app.include_router(router)
     app.include_router(feedback.router)
     app.add_middleware(CdsCorsMiddleware, origins=config.cors_origins if config else ())
@@ -160,12 +161,13 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
         _audit(request, client, key, "400, prefetch contradicts its template")
         return json_error(400, str(exc))
     as_of = state.clinic.today()
-    validated = validate_import(patient_document(resolved.resources,
-                                                 mapping=state.settings.site.mapping),
-                                today=as_of)
+    answer = decision_support.answer_patient_view(
+        resolved.resources, import_record=runtime.import_record, as_of=as_of,
+        params=state.clinic.params)
+    validated = answer.imported
     sources = (f"prefetch {len(resolved.prefetched)}, fetched {len(resolved.fetched)}, not "
                f"provided {len(resolved.not_provided)}; {validated.unmapped.total} item(s) unmapped")
-    if validated.record is None or validated.document is None:
+    if answer.assessment is None or validated.document is None:
         stored_id = _audit(request, client, key, f"record invalid ({len(validated.errors)} "
                                                  f"error(s)): 1 warning card; {sources}")
         context = _card_context(request, runtime, patient_key=key, stored_id=stored_id,
@@ -174,7 +176,7 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
                                      not_provided=resolved.not_provided)]
         rules = ["INVALID-RECORD"]
     else:
-        assessment = to_dict(assess(validated.record, as_of, state.clinic.params))
+        assessment = assessment_document(answer.assessment)
         if not applies(assessment, validated.document):
             _audit(request, client, key, f"not applicable (scope {assessment['scope']['status']}"
                                          f"): no cards; {sources}")

@@ -13,7 +13,8 @@
   configuration and validated; a session (cookie) holds the record — not the token — for
   ``session_minutes``. Then ``303`` to the page.
 - ``GET /smart/patient[?as_of=…]`` — the patient page, rendered by the same function as a stored
-  patient's page (:meth:`~myositis_cds.entrypoints.web.clinical.Clinic.page_parts`), read-only;
+  patient's page (the same results and :meth:`~myositis_cds.entrypoints.web.clinical.Clinic.render_page`:
+  the act-now page), read-only;
   ``GET /smart/figures/{name}.svg`` its trend figures.
 
 Every read of the chart and every page view is audited (``patient.read``, actor ``smart:<iss>``).
@@ -42,12 +43,9 @@ from myositis_cds.adapters.fhir.chart import (
     FetchError,
     urllib_transport,
 )
-from myositis_cds.adapters.fhir.importing.importer import patient_document
-from myositis_cds.adapters.fhir.importing.validation import validate_import
-from myositis_cds.adapters.site import SiteConfig
 from myositis_cds.adapters.storage.smart import SmartSession, SqlSmartStore
-from myositis_cds.domain.clinic import StoredPatient
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
+from myositis_cds.bootstrap import SiteConfig, fhir_record_importer
+from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, PageParts
 from myositis_cds.entrypoints.web.smart.config import SmartConfig, SmartEhr
 from myositis_cds.entrypoints.web.smart.oauth import (
     LaunchError,
@@ -58,7 +56,9 @@ from myositis_cds.entrypoints.web.smart.oauth import (
 )
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import RecordValidationError
-from myositis_cds.services.smart_launch import record_smart_read
+from myositis_cds.services.decision_support import FhirImport
+from myositis_cds.services.ports import StoredPatient
+from myositis_cds.services.smart_launch import open_launched_page, record_smart_read
 
 __all__ = ["SESSION_COOKIE", "STATE_COOKIE", "SmartRuntime", "install_smart", "router"]
 
@@ -73,12 +73,14 @@ _REQUIRED: Final = frozenset({"patient", "observations", "conditions", "medicati
 class SmartRuntime:
     config: SmartConfig | None
     store: SqlSmartStore
-    site: SiteConfig
+    import_record: FhirImport
+    """The site's FHIR import (:func:`myositis_cds.bootstrap.fhir_record_importer`)."""
 
 
 def install_smart(app: FastAPI, config: SmartConfig | None, *, engine: Engine,
                   site: SiteConfig) -> None:
-    app.state.smart = SmartRuntime(config=config, store=SqlSmartStore(engine), site=site)
+    app.state.smart = SmartRuntime(config=config, store=SqlSmartStore(engine),
+                                   import_record=fhir_record_importer(site))
     app.include_router(router)
 
 
@@ -194,8 +196,7 @@ def callback(request: Request,
     except (FetchError, ChartError) as exc:
         return _error(request, 502, f"the patient's chart could not be read from the EHR ({exc})")
     today = web_state(request).clinic.today()
-    validated = validate_import(patient_document(resources, mapping=runtime.site.mapping),
-                                today=today)
+    validated = runtime.import_record(resources, today)
     report = {"unmapped": validated.unmapped.to_dict(), "not_provided": missing,
               "errors": [e.to_dict() for e in validated.errors]}
     kind = "standalone" if pending.get("standalone") else "EHR"
@@ -237,20 +238,21 @@ def smart_patient(request: Request, as_of: dt.date | None = None) -> Response:
         return _error(request, 401, "no launched session (or it expired): launch the app again "
                                     "from the EHR")
     state = web_state(request)
+    clinic = state.clinic
     try:
-        day = state.clinic.as_of(as_of)
-        parts, _ = state.clinic.page_parts(
-            _stored(session), day,
-            figure_url=lambda name: f"/smart/figures/{name}.svg?as_of={day.isoformat()}")
+        day = clinic.as_of(as_of)
+        body = open_launched_page(
+            state.uow, iss=session.iss, patient_key=session.patient_id, launched=_stored(session),
+            as_of=day, parse=clinic.parse, params=clinic.params,
+            render=lambda stored, results: clinic.render_page(
+                stored, results,
+                figure_url=lambda name: f"/smart/figures/{name}.svg?as_of={day.isoformat()}"))
     except RecordValidationError as exc:
         return _error(request, 422, str(exc).splitlines()[0])
-    record_smart_read(state.uow, iss=session.iss, patient_key=session.patient_id,
-                      detail=f"SMART page view as of {day.isoformat()}")
     html = state.templates.get_template("smart_patient.html.j2").render(
         title=session.patient_id, principal=None, session=session, as_of=day.isoformat(),
-        today=state.clinic.today().isoformat(),
-        report=Markup(parts.report),  # noqa: S704 - escaped by the report's templates
-        timeline=Markup(parts.timeline),  # noqa: S704 - escaped by the report's templates
+        today=clinic.today().isoformat(),
+        page=Markup(PageParts.decode(body).page),  # noqa: S704 - escaped by its templates
         unmapped=session.report.get("unmapped", {}),
         not_provided=session.report.get("not_provided", []))
     return HTMLResponse(html)

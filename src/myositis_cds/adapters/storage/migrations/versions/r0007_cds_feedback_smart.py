@@ -1,7 +1,7 @@
 """CDS Hooks suggestions and feedback analytics; SMART on FHIR launches and sessions.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-04
 
 - ``cds_card_suggestions``: the uuid of each suggestion of each issued card (kept as long as the card
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -12,17 +12,20 @@ to each patient's report as a last section; any ``<script``, event-handler attri
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 import jinja2
 from markupsafe import Markup, escape
 
-from myositis_cds.entrypoints.report.model import build_report
-from myositis_cds.entrypoints.report.views import Report
+from myositis_cds.engine.results import Assessment
+from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.assessment_view import Report
+from myositis_cds.presentation.labels import label, plain
 
-__all__ = ["jinja_environment", "render_html", "render_html_document"]
+__all__ = ["jinja_environment", "render_html", "render_html_document", "template_filters",
+           "without_scripts"]
 
 _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("critical", "severe_refractory", "missing", "overdue", "inadequate",
@@ -32,6 +35,7 @@ _TONES: Final[dict[str, str]] = {
     **dict.fromkeys(("done", "in_scope", "complete", "improved", "adequate", "applies",
                      "non_severe", "standard"), "ok"),
     "info": "info",
+    "tis-none": "bad", "tis-minimal": "warn", "tis-moderate": "ok", "tis-major": "ok",
 }
 _NOT_CSS: Final = re.compile(r"[^a-z0-9_-]+")
 _SCRIPT_BLOCK: Final = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
@@ -53,19 +57,25 @@ def _tone(status: object) -> str:
 @cache
 def jinja_environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("myositis_cds.entrypoints.report", "templates"),
+        loader=jinja2.PackageLoader("myositis_cds.presentation", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["css"] = _css
-    env.filters["tone"] = _tone
+    env.filters.update(template_filters())
     return env
 
 
-def _without_scripts(markup: str) -> str:
+def template_filters() -> dict[str, Callable[..., str]]:
+    """The filters the presentation's templates use (``css``, ``tone``, ``label``, ``plain``),
+    for any jinja environment that shows the same words (the web application's pages)."""
+    return {"css": _css, "tone": _tone, "label": lambda code, kind: label(kind, code),
+            "plain": plain}
+
+
+def without_scripts(markup: str) -> str:
     """Figure markup with anything that could run JavaScript removed (defence in depth)."""
     markup = _SCRIPT_BLOCK.sub("", markup)
     markup = _SCRIPT_TAG.sub("", markup)
@@ -80,19 +90,19 @@ def _fragment(report: Report, figure: str | None = None) -> Markup:
                    f'  <h3 id="{a}-trends">7. Trends</h3>\n'
                    "  <p>Dots are individual measurements; lines are locally weighted regression "
                    "(LOWESS), as in the PF2019 figure.</p>\n"
-                   f"{_without_scripts(figure)}\n</section>\n")
+                   f"{without_scripts(figure)}\n</section>\n")
         head, tag, tail = html.rpartition("</article>")
         html = f"{head}{section}{tag}{tail}" if tag else html + section
     return Markup(html)  # noqa: S704 - autoescaped template output and script-free figure markup
 
 
-def _figure_of(assessment: Mapping[str, Any], figures: Mapping[str, str] | None) -> str | None:
-    return figures.get(str(assessment.get("patient_id"))) if figures else None
+def _figure_of(assessment: Assessment, figures: Mapping[str, str] | None) -> str | None:
+    return figures.get(assessment.patient_id) if figures else None
 
 
-def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str], *,
+def render_html(assessment: Assessment, citations: Mapping[str, str], *,
                 figures: Mapping[str, str] | None = None) -> str:
-    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one assessment dict.
+    """The HTML fragment (one ``<article>``, headings from ``<h2>``) of one typed assessment.
 
     ``figures`` maps a patient id to inline SVG markup shown in a "Trends" section.
     """
@@ -100,7 +110,7 @@ def render_html(assessment: Mapping[str, Any], citations: Mapping[str, str], *,
 
 
 def render_html_document(
-    assessments: Sequence[Mapping[str, Any]],
+    assessments: Sequence[Assessment],
     citations: Mapping[str, str],
     *,
     title: str,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
-from myositis_cds.entrypoints.report.model import build_report
-from myositis_cds.entrypoints.report.views import InlineNote, Item, Report
+from myositis_cds.engine.results import Assessment
+from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.assessment_view import InlineNote, Item, Report
 
 __all__ = ["TextWriter", "render_text"]
 
@@ -220,8 +221,8 @@ def _tail(w: TextWriter, r: Report) -> None:
            "sources before acting on it.")
 
 
-def render_text(assessment: Mapping[str, Any], citations: Mapping[str, str]) -> str:
-    """The plain-text report of one ``myositis-cds/assessment@1`` dict.
+def render_text(assessment: Assessment, citations: Mapping[str, str]) -> str:
+    """The plain-text report of one typed assessment.
 
     ``citations`` maps each citation key of the knowledge pack to its full reference.
     """

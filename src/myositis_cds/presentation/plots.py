@@ -360,7 +360,7 @@ def trend_figure_references_html(trends: PatientTrends, *, src_of: Callable[[str
                f"{len(series.points)} measurement(s)")
         blocks.append(f'<figure class="trend-figure trend-{series.key}">\n'
                       f'<img src="{escape(src_of(series.key))}" alt="{escape(alt)}" '
-                      f'width="{width}" height="{height}" decoding="async">\n'
+                      f'width="{width}" height="{height}" loading="lazy" decoding="async">\n'
                       f"<figcaption>{escape(_caption(series, trends))}</figcaption>\n</figure>")
     blocks.append(f'<p class="muted">Time axis: {escape(trends.x_description)}. {escape(trends.method)}. '
                   "Shaded: treatment periods by role.</p>")

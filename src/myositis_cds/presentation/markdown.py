@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
-from myositis_cds.entrypoints.report.model import build_report
-from myositis_cds.entrypoints.report.views import InlineNote, Item, Report
+from myositis_cds.engine.results import Assessment
+from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.assessment_view import InlineNote, Item, Report
 
 __all__ = ["md_escape", "render_markdown"]
 
@@ -189,8 +190,8 @@ def _tail(r: Report) -> list[str]:
     return lines
 
 
-def render_markdown(assessment: Mapping[str, Any], citations: Mapping[str, str]) -> str:
-    """The GitHub-flavoured Markdown report of one ``myositis-cds/assessment@1`` dict."""
+def render_markdown(assessment: Assessment, citations: Mapping[str, str]) -> str:
+    """The GitHub-flavoured Markdown report of one typed assessment."""
     report = build_report(assessment, citations)
     lines = [*_header(report), *_plan(report), *_alerts(report), *_details(report), *_tail(report)]
     text = "\n".join(lines)

@@ -2,7 +2,7 @@
 
 Dots are every measurement of a group (small, translucent), lines the group's pooled LOWESS
 (:func:`myositis_cds.stats.cohort_longitudinal.group_curves`). Deterministic output, matplotlib's
-bundled font, no pyplot (as :mod:`myositis_cds.entrypoints.report.plots`). A synthetic cohort says
+bundled font, no pyplot (as :mod:`myositis_cds.presentation.plots`). A synthetic cohort says
 so in the title.
 """
 
@@ -16,7 +16,7 @@ import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from myositis_cds.entrypoints.report.plots import FigureFormat
+from myositis_cds.presentation.plots import FigureFormat
 from myositis_cds.stats.cohort_longitudinal import GroupCurve
 
 __all__ = ["plot_group_curves", "render_cohort_figure"]

@@ -1,39 +1,41 @@
 """Timeline report: one patient's visits, the TIS of each against the baseline, and the treatments.
 
-The renderers read the ``myositis-cds/timeline@1`` dict of :func:`myositis_cds.engine.timeline_to_dict`
-(or the same JSON loaded back) and the pack's citations (key → reference), like the assessment
-renderers, whose helpers they share: :class:`Numbering` numbers citations and notes in reading order,
+The renderers read a typed :class:`~myositis_cds.engine.Timeline` (handed over by the use case that
+built it) and the pack's citations (key → reference), like the assessment renderers, whose helpers
+they share: :class:`Numbering` numbers citations and notes in reading order,
 :mod:`labels` formats numbers for reading, and each visit's TIS and IMACS DOI are laid out by the
 assessment report's own builder, so both reports show a TIS the same way. The CSV keeps the exact
 values of the JSON (no display rounding).
 
-``notes`` are note objects (``kind``, ``text``, ``setting``) that affected the timeline, such as the
-[INTERP] settings of the percent change and of the lab window; the timeline dict does not carry them,
-so the caller passes them in (the CLI does). Notes found in the dict itself are listed too.
+The timeline's ``notes`` (the [INTERP] settings of the percent change and of the lab window) are
+numbered and listed like the assessment's.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from myositis_cds.entrypoints.report.html import jinja_environment, render_html_document
-from myositis_cds.entrypoints.report.labels import (
+from myositis_cds.engine.timeline import TIMELINE_FORMAT, Timeline, TimelineVisit
+from myositis_cds.presentation.assessment_builder import ResultViews
+from myositis_cds.presentation.assessment_view import DoiView, NoteView, ReferenceView, TisView
+from myositis_cds.presentation.html import jinja_environment, render_html_document
+from myositis_cds.presentation.labels import (
     EMPTY,
     clean,
     drug_label,
+    fmt_date,
     fmt_recorded,
     humanise,
     role_label,
 )
-from myositis_cds.entrypoints.report.model import ReportBuilder, as_list, as_map
-from myositis_cds.entrypoints.report.numbering import Marks, Numbering
-from myositis_cds.entrypoints.report.text import TextWriter
-from myositis_cds.entrypoints.report.views import DoiView, NoteView, ReferenceView, TisView
+from myositis_cds.presentation.numbering import Marks
+from myositis_cds.presentation.text import TextWriter
 from myositis_cds.scores.tis import MEASURES
 
 __all__ = [
@@ -49,7 +51,6 @@ __all__ = [
     "render_timeline_text",
 ]
 
-Notes = Sequence[Mapping[str, Any]]
 CSV_COLUMNS: Final = (
     "date", "baseline", "physician_global", "patient_global", "extramuscular_global", "mmt8",
     "mmt8_max", "haq", "cdasi_activity", "enzyme", "enzyme_value", "tis_status", "tis_score",
@@ -60,12 +61,12 @@ CSV_COLUMNS: Final = (
 """Header of the CSV (one row per visit); a batch puts ``patient_id`` first."""
 
 # Which of the timeline's citations support which part (only keys the dict lists are shown).
-_TIS_KEYS: Final[dict[object, tuple[str, ...]]] = {
+_TIS_KEYS: Final[dict[str | None, tuple[str, ...]]] = {
     "adult": ("ACR-EULAR-2016",), "juvenile": ("ACR-EULAR-2016-JDM",),
     None: ("ACR-EULAR-2016", "ACR-EULAR-2016-JDM")}
 _DOI_KEYS: Final = ("IMACS-DOI-2004",)
 _TITER_KEYS: Final = ("PF2019",)
-_POPULATION: Final[dict[object, str]] = {
+_POPULATION: Final[dict[str | None, str]] = {
     "adult": "adult onset: TIS categories use the adult thresholds",
     "juvenile": "juvenile onset: TIS categories use the juvenile DM thresholds",
     None: "unknown (birth date or onset/diagnosis date missing): a category is shown only where "
@@ -135,117 +136,99 @@ class TimelineReport:
         return EMPTY if visit.tis is None else _range(visit.tis)
 
 
-def _visit(v: Mapping[str, Any], baseline_date: object) -> VisitView:
+def _visit(v: TimelineVisit, baseline_date: dt.date | None, builder: ResultViews) -> VisitView:
     tis, doi = None, None
-    if v.get("tis") is not None:
-        # The assessment report's builder formats a TIS and a DOI; a visit's are the same records.
-        response = {"tis": {**as_map(v.get("tis")), "enzyme": v.get("enzyme")},
-                    "imacs_doi": as_map(v.get("imacs_doi"))}
-        builder = ReportBuilder({"response": response}, {})
-        tis, doi = builder.tis(), builder.doi()
-    if v.get("is_baseline") is True:
+    if v.tis is not None:  # the assessment report's builder shows a visit's TIS and DOI the same way
+        tis = builder.tis_view(v.tis, outcome=None, enzyme=v.enzyme, baseline=baseline_date,
+                               followup=v.date, place="TIS against baseline")
+        doi = None if v.imacs_doi is None else builder.doi_view(v.imacs_doi)
+    if v.is_baseline:
         role = "baseline"
     elif tis is not None:
         role = "follow-up"
     else:
-        before = isinstance(baseline_date, str) and clean(v.get("date")) < baseline_date
-        role = "before baseline" if before else EMPTY
-    enzyme = EMPTY if v.get("enzyme") is None else (
-        f"{clean(v.get('enzyme'))} {fmt_recorded(v.get('enzyme_value'))}")
-    mmt = EMPTY if v.get("mmt8") is None else (
-        f"{fmt_recorded(v.get('mmt8'))}/{fmt_recorded(v.get('mmt8_max'))}")
-    drugs = [drug_label(d) for d in as_list(v.get("active_treatments"))]
+        role = "before baseline" if baseline_date is not None and v.date < baseline_date else EMPTY
+    enzyme = EMPTY if v.enzyme is None else f"{clean(v.enzyme)} {fmt_recorded(v.enzyme_value)}"
+    mmt = EMPTY if v.mmt8 is None else f"{fmt_recorded(v.mmt8)}/{fmt_recorded(v.mmt8_max)}"
+    drugs = [drug_label(d) for d in v.active_treatments]
     return VisitView(
-        date=clean(v.get("date")), role=role, physician_global=fmt_recorded(v.get("physician_global")),
-        patient_global=fmt_recorded(v.get("patient_global")),
-        extramuscular_global=fmt_recorded(v.get("extramuscular_global")), mmt8=mmt,
-        haq=fmt_recorded(v.get("haq")), cdasi=fmt_recorded(v.get("cdasi_activity")), enzyme=enzyme,
+        date=fmt_date(v.date), role=role, physician_global=fmt_recorded(v.physician_global),
+        patient_global=fmt_recorded(v.patient_global),
+        extramuscular_global=fmt_recorded(v.extramuscular_global), mmt8=mmt,
+        haq=fmt_recorded(v.haq), cdasi=fmt_recorded(v.cdasi_activity), enzyme=enzyme,
         treatments="; ".join(drugs) or "none", tis=tis, doi=doi)
 
 
-def _keys(doc: Mapping[str, Any], wanted: Sequence[str]) -> list[str]:
-    listed = {clean(k) for k in as_list(doc.get("citations"))}
-    return [k for k in wanted if k in listed]
+def _keys(timeline: Timeline, wanted: Sequence[str]) -> list[str]:
+    return [k for k in wanted if k in timeline.citations]
 
 
-def _facts(doc: Mapping[str, Any], visits: Sequence[VisitView], tis_marks: Marks,
+def _facts(tl: Timeline, visits: Sequence[VisitView], tis_marks: Marks,
            titer_marks: Marks) -> tuple[tuple[str, str, Marks], ...]:
-    baseline, start = doc.get("baseline_date"), doc.get("first_line_start")
+    baseline, start = tl.baseline_date, tl.first_line_start
     if baseline is None:
         chosen = "none: no assessment recorded"
     elif start is None:
-        chosen = f"{clean(baseline)} (first visit: no first-line treatment recorded)"
-    elif clean(baseline) <= clean(start):
-        chosen = (f"{clean(baseline)} (the visit on or closest before first-line treatment, started "
-                  f"{clean(start)})")
+        chosen = f"{fmt_date(baseline)} (first visit: no first-line treatment recorded)"
+    elif baseline <= start:
+        chosen = (f"{fmt_date(baseline)} (the visit on or closest before first-line treatment, "
+                  f"started {fmt_date(start)})")
     else:
-        chosen = (f"{clean(baseline)} (first visit: none on or before first-line treatment, started "
-                  f"{clean(start)})")
+        chosen = (f"{fmt_date(baseline)} (first visit: none on or before first-line treatment, "
+                  f"started {fmt_date(start)})")
     roles = [v.role for v in visits]
     counts = ", ".join(f"{roles.count(r)} {r}" for r in ("baseline", "follow-up", "before baseline"))
-    titers = as_list(doc.get("titers"))
-    normalised = doc.get("titer_normalised_on")
-    titer = (f"{clean(normalised)} (first result below the assay cut-off after a positive one)"
+    normalised = tl.titer_normalised_on
+    titer = (f"{fmt_date(normalised)} (first result below the assay cut-off after a positive one)"
              if normalised is not None else
-             "not normalised" if titers else "no anti-Mi-2 result recorded")
-    drug_free = doc.get("drug_free_since")
-    treated = any(as_map(t).get("role") != "other" for t in as_list(doc.get("treatment_periods")))
-    free = (clean(drug_free) if drug_free is not None else
+             "not normalised" if tl.titers else "no anti-Mi-2 result recorded")
+    treated = any(t.role != "other" for t in tl.treatment_periods)
+    free = (fmt_date(tl.drug_free_since) if tl.drug_free_since is not None else
             "no: an immunosuppressant is active" if treated else "no immunosuppressant recorded")
-    return (("Patient", clean(doc.get("patient_id")), Marks()),
-            ("As of", clean(doc.get("as_of")), Marks()),
-            ("Knowledge pack", f"version {clean(doc.get('knowledge_version'))} ({clean(doc.get('format'))})",
-             Marks()),
-            ("Population", _POPULATION.get(doc.get("population"), humanise(doc.get("population"))),
-             tis_marks),
+    return (("Patient", clean(tl.patient_id), Marks()),
+            ("As of", fmt_date(tl.as_of), Marks()),
+            ("Knowledge pack", f"version {clean(tl.knowledge_version)} ({TIMELINE_FORMAT})", Marks()),
+            ("Population", _POPULATION.get(tl.population, humanise(tl.population)), tis_marks),
             ("Baseline visit", chosen, Marks()),
             ("Visits", f"{len(visits)} ({counts})", Marks()),
             ("Anti-Mi-2 normalised", titer, titer_marks),
             ("Drug-free since", free, Marks()))
 
 
-def build_timeline_report(doc: Mapping[str, Any], citations: Mapping[str, str],
-                          notes: Notes = ()) -> TimelineReport:
-    """The display-ready report of one ``myositis-cds/timeline@1`` dict."""
-    num = Numbering()
-    notes = tuple(notes) or tuple(as_list(doc.get("notes")))
-    population = doc.get("population")
-    tis_marks = Marks(refs=num.cite(_keys(doc, _TIS_KEYS.get(population, _TIS_KEYS[None]))),
-                      notes=num.note_numbers(list(notes), "TIS against baseline"))
-    doi_marks = Marks(refs=num.cite(_keys(doc, _DOI_KEYS)))
-    titer_marks = Marks(refs=num.cite(_keys(doc, _TITER_KEYS)))
-    visits = tuple(_visit(as_map(v), doc.get("baseline_date")) for v in as_list(doc.get("visits")))
-    facts = _facts(doc, visits, tis_marks, titer_marks)
+def build_timeline_report(tl: Timeline, citations: Mapping[str, str], *,
+                          views: ResultViews | None = None) -> TimelineReport:
+    """The display-ready report of one typed timeline; with ``views`` (shared with the assessment
+    on a patient page) its citations and notes join that page's one numbering."""
+    builder = views if views is not None else ResultViews(citations)
+    num = builder.num
+    tis_marks = Marks(refs=num.cite(_keys(tl, _TIS_KEYS.get(tl.population, _TIS_KEYS[None]))),
+                      notes=num.note_numbers(tl.notes, "TIS against baseline"))
+    doi_marks = Marks(refs=num.cite(_keys(tl, _DOI_KEYS)))
+    titer_marks = Marks(refs=num.cite(_keys(tl, _TITER_KEYS)))
+    visits = tuple(_visit(v, tl.baseline_date, builder) for v in tl.visits)
+    facts = _facts(tl, visits, tis_marks, titer_marks)
     treatments = tuple(
-        TreatmentView(drug=drug_label(t.get("drug")), role=role_label(t.get("role")),
-                      start=clean(t.get("start")),
-                      stop="ongoing" if t.get("stop") is None else clean(t.get("stop")))
-        for t in map(as_map, as_list(doc.get("treatment_periods"))))
+        TreatmentView(drug=drug_label(t.drug), role=role_label(t.role), start=fmt_date(t.start),
+                      stop="ongoing" if t.stop is None else fmt_date(t.stop))
+        for t in tl.treatment_periods)
     titers = tuple(
-        TiterView(date=clean(t.get("date")), target=clean(t.get("target")),
-                  result=humanise(t.get("result")),
-                  titer=EMPTY if t.get("titer") is None else " ".join(
-                      [fmt_recorded(t.get("titer")), *([clean(t.get("unit"))] if t.get("unit") else [])]),
-                  cutoff=fmt_recorded(t.get("cutoff")),
-                  below_cutoff=fmt_recorded(t.get("below_cutoff")))
-        for t in map(as_map, as_list(doc.get("titers"))))
-    num.sweep_notes(doc)
-    note_views = tuple(NoteView(number=e.number, kind=e.kind, text=e.text, setting=e.setting,
-                                refs=num.cite(list(e.citation_keys)), places=tuple(e.places))
-                       for e in num.notes)
-    num.sweep_citations(doc)
-    references = tuple(
-        ReferenceView(number=n, key=key, known=key in citations,
-                      text=clean(citations.get(key, "reference text not found in the knowledge pack")))
-        for n, key in num.keys)
-    digest = hashlib.sha256(f"timeline\x00{doc.get('patient_id')}\x00{doc.get('as_of')}".encode())
+        TiterView(date=fmt_date(t.date), target=clean(t.target), result=humanise(t.result),
+                  titer=EMPTY if t.titer is None else " ".join(
+                      [fmt_recorded(t.titer), *([clean(t.unit)] if t.unit else [])]),
+                  cutoff=fmt_recorded(t.cutoff), below_cutoff=fmt_recorded(t.below_cutoff))
+        for t in tl.titers)
+    num.sweep_notes(tl, "timeline")
+    note_views = builder.note_views()
+    num.sweep_citations(tl)
+    digest = hashlib.sha256(f"timeline\x00{tl.patient_id}\x00{tl.as_of.isoformat()}".encode())
     return TimelineReport(
-        anchor=f"t{digest.hexdigest()[:10]}", patient_id=clean(doc.get("patient_id")),
-        as_of=clean(doc.get("as_of")),
-        population={"adult": "adult", "juvenile": "juvenile"}.get(clean(population), "adult and juvenile"),
+        anchor=f"t{digest.hexdigest()[:10]}", patient_id=clean(tl.patient_id),
+        as_of=fmt_date(tl.as_of),
+        population={"adult": "adult", "juvenile": "juvenile"}.get(str(tl.population),
+                                                                  "adult and juvenile"),
         facts=facts, tis_marks=tis_marks, doi_marks=doi_marks, titer_marks=titer_marks,
         visits=visits, treatments=treatments, titers=titers, notes=note_views,
-        references=references)
+        references=builder.references())
 
 
 # -- plain text -------------------------------------------------------------------------------------
@@ -339,10 +322,9 @@ def _text_tail(w: TextWriter, r: TimelineReport) -> None:
     w.para("Decision support only: check every result against the patient and the cited sources.")
 
 
-def render_timeline_text(doc: Mapping[str, Any], citations: Mapping[str, str],
-                         notes: Notes = ()) -> str:
-    """The plain-text timeline report of one ``myositis-cds/timeline@1`` dict."""
-    r = build_timeline_report(doc, citations, notes)
+def render_timeline_text(timeline: Timeline, citations: Mapping[str, str]) -> str:
+    """The plain-text timeline report of one typed timeline."""
+    r = build_timeline_report(timeline, citations)
     w = TextWriter()
     title = f"myositis-cds timeline — {r.patient_id}"
     w.lines += [title, "=" * len(title)]
@@ -369,48 +351,50 @@ def _cell(value: object) -> str:
     return f"'{text}" if text.startswith(_SPREADSHEET_FORMULA) else text
 
 
-def _csv_row(v: Mapping[str, Any]) -> list[object]:
-    tis, doi = as_map(v.get("tis")), as_map(v.get("imacs_doi"))
-    low, high = [*as_list(tis.get("range")), None, None][:2]
-    by_measure = {m.get("measure"): m for m in map(as_map, as_list(tis.get("measures")))}
-    per_measure = [as_map(by_measure.get(name)).get(part) for name in MEASURES
+def _csv_row(v: TimelineVisit) -> list[object]:
+    tis, doi = v.tis, v.imacs_doi
+    low, high = tis.range if tis is not None and tis.range is not None else (None, None)
+    by_measure = {m.measure: m for m in tis.measures} if tis is not None else {}
+    per_measure = [getattr(by_measure.get(name), part, None) for name in MEASURES
                    for part in ("percent_change", "points", "worsened")]
-    return [v.get("date"), v.get("is_baseline"), v.get("physician_global"), v.get("patient_global"),
-            v.get("extramuscular_global"), v.get("mmt8"), v.get("mmt8_max"), v.get("haq"),
-            v.get("cdasi_activity"), v.get("enzyme"), v.get("enzyme_value"), tis.get("status"),
-            tis.get("score"), low, high, tis.get("category"), tis.get("population"), *per_measure,
-            doi.get("status"), ";".join(clean(d) for d in as_list(v.get("active_treatments")))]
+    return [fmt_date(v.date), v.is_baseline, v.physician_global, v.patient_global,
+            v.extramuscular_global, v.mmt8, v.mmt8_max, v.haq, v.cdasi_activity, v.enzyme,
+            v.enzyme_value, None if tis is None else tis.status, None if tis is None else tis.score,
+            low, high, None if tis is None else tis.category, None if tis is None else tis.population,
+            *per_measure, None if doi is None else doi.status,
+            ";".join(clean(d) for d in v.active_treatments)]
 
 
-def render_timeline_csv(doc: Mapping[str, Any], *, patient_id_column: bool = False,
+def render_timeline_csv(timeline: Timeline | None, *, patient_id_column: bool = False,
                         header: bool = True) -> str:
-    """One CSV row per visit (columns :data:`CSV_COLUMNS`, ``patient_id`` first if asked)."""
+    """One CSV row per visit (columns :data:`CSV_COLUMNS`, ``patient_id`` first if asked);
+    ``timeline`` None: the header alone."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     lead = ["patient_id"] if patient_id_column else []
     if header:
         writer.writerow([*lead, *CSV_COLUMNS])
-    for visit in map(as_map, as_list(doc.get("visits"))):
-        row = ([doc.get("patient_id")] if patient_id_column else []) + _csv_row(visit)
-        writer.writerow([_cell(c) for c in row])
+    if timeline is not None:
+        lead_cells: list[object] = [timeline.patient_id] if patient_id_column else []
+        for visit in timeline.visits:
+            writer.writerow([_cell(c) for c in [*lead_cells, *_csv_row(visit)]])
     return buffer.getvalue()
 
 
 # -- HTML --------------------------------------------------------------------------------------------
 
-def render_timeline_html_fragment(doc: Mapping[str, Any], citations: Mapping[str, str],
-                                  notes: Notes = ()) -> str:
+def render_timeline_html_fragment(timeline: Timeline, citations: Mapping[str, str]) -> str:
     """The HTML fragment (one ``<article>``, headings from ``<h2>``, autoescaped) of one timeline."""
-    report = build_timeline_report(doc, citations, notes)
+    report = build_timeline_report(timeline, citations)
     return jinja_environment().get_template("timeline.html.j2").render(r=report)
 
 
-def render_timeline_html_document(docs: Sequence[Mapping[str, Any]], citations: Mapping[str, str],
-                                  *, title: str, notes: Notes = (),
-                                  fragments: Sequence[str] = ()) -> str:
+def render_timeline_html_document(timelines: Sequence[Timeline], citations: Mapping[str, str],
+                                  *, title: str, fragments: Sequence[str] = ()) -> str:
     """A complete HTML5 page (inline CSS of the assessment report) holding each timeline.
 
-    ``fragments`` are already rendered timeline fragments appended after ``docs`` (a streamed batch).
+    ``fragments`` are already rendered timeline fragments appended after ``timelines`` (a
+    streamed batch).
     """
-    sections = [render_timeline_html_fragment(d, citations, notes) for d in docs]
+    sections = [render_timeline_html_fragment(t, citations) for t in timelines]
     return render_html_document([], citations, title=title, extra_sections=[*sections, *fragments])

@@ -1,7 +1,7 @@
 """Display-ready records of one report, shared by the text, Markdown and HTML renderers.
 
 Every field is already a formatted string (or a number for citation and note markers); renderers
-only lay them out. :func:`myositis_cds.entrypoints.report.model.build_report` fills them in.
+only lay them out. :func:`myositis_cds.presentation.assessment_builder.build_report` fills them in.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from myositis_cds.entrypoints.report.numbering import Marks
+from myositis_cds.presentation.numbering import Marks
 
 __all__ = [
     "SEVERITY_ORDER",

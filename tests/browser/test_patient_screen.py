@@ -1,0 +1,130 @@
+"""The clinician's screen in Chromium: the act-now block of every example patient fits the first
+screen at 1366×768 and at 390×844 (asserted by element positions), nothing scrolls sideways at
+390 px, and the print letter is at most two A4 pages. Screenshots go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from pypdf import PdfReader
+
+from myositis_cds import bootstrap
+from myositis_cds.services import patients
+from myositis_cds.services.ports import SystemActor
+from tests.browser.conftest import CLINICIAN, BrowserPage, LiveApp
+from tests.conftest import EXAMPLES, load_example
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+NAMES = [p.stem for p in EXAMPLES]
+SIZES: dict[str, ViewportSize] = {"desktop": {"width": 1366, "height": 768},
+                                  "phone": {"width": 390, "height": 844}}
+ACT_NOW_PARTS = (".act-now h2.who", ".act-alerts", ".act-due", ".act-plan", ".act-therapy",
+                 ".act-response", ".act-now")
+_SETUP = SystemActor(username="test:browser-screen")
+
+
+@pytest.fixture(scope="module")
+def stored(live_app: LiveApp) -> Iterator[dict[str, int]]:
+    database = bootstrap.make_unit_of_work(live_app.database_url)
+    try:
+        ids = {}
+        for name in NAMES:
+            record = {**load_example(name), "id": f"screen-{name}"}
+            ids[name] = patients.create_patient(database, _SETUP, record,
+                                                parse=bootstrap.make_live_parser()).id
+        yield ids
+    finally:
+        database.dispose()
+
+
+def _bottom(bpage: BrowserPage, selector: str) -> float:
+    box = bpage.page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box["y"] + box["height"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_act_now_is_above_the_fold_for_every_example(bpage: BrowserPage, stored: dict[str, int],
+                                                     size: str) -> None:
+    page = bpage.page
+    viewport = SIZES[size]
+    page.set_viewport_size(viewport)
+    bpage.sign_in(CLINICIAN)
+    for name, patient_id in stored.items():
+        bpage.goto(f"/patients/{patient_id}")
+        page.wait_for_load_state("networkidle")
+        for part in ACT_NOW_PARTS:
+            assert _bottom(bpage, part) <= viewport["height"], (name, size, part)
+        for item in page.locator(".act-alert, .act-due-item").all():
+            box = item.bounding_box()
+            assert box is not None
+            assert box["y"] + box["height"] <= viewport["height"], (name, size, item.inner_text())
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], (name, size, width)  # no sideways scrolling
+        page.screenshot(path=str(bpage.shot_path(f"act-now-{name}-{size}")))
+    assert bpage.log.blocked() == []
+
+
+def test_details_open_without_javascript_and_stay_within_the_phone_width(
+        bpage: BrowserPage, stored: dict[str, int]) -> None:
+    page = bpage.page
+    page.set_viewport_size(SIZES["phone"])
+    bpage.sign_in(CLINICIAN)
+    bpage.goto(f"/patients/{stored['severe-ild']}")
+    for summary in page.locator("details.section > summary").all():
+        summary.click()
+    assert page.locator("details.section:not([open])").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
+    bpage.shot("patient-all-details-open-phone")
+
+
+def test_the_print_letter_is_at_most_two_a4_pages(bpage: BrowserPage, stored: dict[str, int]) -> None:
+    page = bpage.page
+    bpage.sign_in(CLINICIAN)
+    for name, patient_id in stored.items():
+        bpage.goto(f"/patients/{patient_id}/print")
+        pdf = page.pdf(format="A4", print_background=True)
+        pages = len(PdfReader(io.BytesIO(pdf)).pages)
+        assert 1 <= pages <= 2, (name, pages)
+        if name == "over-40-no-screening":
+            bpage.shot_path("letter-over-40-no-screening.pdf").write_bytes(pdf)
+            page.emulate_media(media="print")
+            bpage.shot("letter-over-40-no-screening-print")
+            page.emulate_media(media="screen")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_patient_list_is_a_worklist(bpage: BrowserPage, stored: dict[str, int], size: str) -> None:
+    from playwright.sync_api import expect  # noqa: PLC0415 - only when the browser is there
+
+    page = bpage.page
+    page.set_viewport_size(SIZES[size])
+    bpage.sign_in(CLINICIAN)
+    bpage.goto("/patients?q=screen-")
+    rows = page.locator("table.worklist tbody tr")
+    expect(rows).to_have_count(len(NAMES))
+    first = rows.first
+    expect(first).to_contain_text("screen-incomplete-data")  # the critical alert comes first
+    expect(first.locator('[data-count="critical"]')).to_have_text("1 critical")
+    refractory = page.locator("tr", has_text="screen-refractory-3-months")
+    expect(refractory.locator('[data-count="overdue"]')).to_have_text("1 overdue")
+    expect(refractory.locator('[data-count="inadequate"]')).to_be_visible()
+    expect(refractory.locator("td.next-due")).to_contain_text("overdue cancer screen 2026-07-10")
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    bpage.shot(f"patient-list-{size}")
+    page.locator("#attention").select_option("overdue")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("screen-refractory-3-months")
+    page.locator("#attention").select_option("all")
+    page.locator("#sort").select_option("next_due")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    expect(rows.first).to_contain_text("screen-refractory-3-months")  # due 2026-07-10: the earliest
