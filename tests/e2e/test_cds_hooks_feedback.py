@@ -31,15 +31,10 @@ def ehrs() -> tuple[Ehr, Ehr]:
 
 @pytest.fixture
 def web(tmp_path: Path, ehrs: tuple[Ehr, Ehr]) -> Iterator[Web]:
+    """Two EHRs (the ``client`` fixture of tests/e2e/conftest.py serves this app)."""
     web = make_web(tmp_path, cds_hooks=write_config(tmp_path, *ehrs))
     yield web
     web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        yield client
 
 
 def _cards(client: TestClient, ehr: Ehr) -> list[dict[str, Any]]:
