@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
-from myositis_cds.adapters.fhir.importing.importer import default_codes, patient_document
+from myositis_cds.adapters.fhir.importing.importer import default_mapping, patient_document
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.evaluate import canonical_resources
 from myositis_cds.adapters.record_json import parse_record
@@ -147,14 +147,9 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_engine(engine: str, folder: Path, workdir: Path) -> dict[str, Any]:
-    out = workdir / f"worklist-{engine}.parquet"
-    summary = workdir / f"summary-{engine}.json"
-    env = {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat(), "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYSPARK_PYTHON": sys.executable}
-    argv = ["worklist", str(folder), "--as-of", TODAY.isoformat(), "--engine", engine,
-            "--out", str(out), "--no-progress", "--summary-json", str(summary),
-            "--spark-master", "local[2]", "--work-dir", str(workdir)]
+def run_cli(argv: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
+    """The CLI in a fresh child process: (seconds, the child's own peak RSS in KiB, the peak RSS
+    of its process tree in KiB sampled every 0.5 s, stderr); a failure raises."""
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", _CHILD, *argv], env=env,  # noqa: S603
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -171,14 +166,25 @@ def run_engine(engine: str, folder: Path, workdir: Path) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     sampler.join()
     if child.returncode != 0:
-        msg = f"{engine} failed ({child.returncode}): {stderr[-2000:]}"
+        msg = f"{argv[:2]} failed ({child.returncode}): {stderr[-2000:]}"
         raise RuntimeError(msg)
+    return elapsed, int(stdout.strip().splitlines()[-1]), peak[0], stderr
+
+
+def run_engine(engine: str, folder: Path, workdir: Path) -> dict[str, Any]:
+    out = workdir / f"worklist-{engine}.parquet"
+    summary = workdir / f"summary-{engine}.json"
+    env = {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat(), "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYSPARK_PYTHON": sys.executable}
+    argv = ["worklist", str(folder), "--as-of", TODAY.isoformat(), "--engine", engine,
+            "--out", str(out), "--no-progress", "--summary-json", str(summary),
+            "--spark-master", "local[2]", "--work-dir", str(workdir)]
+    elapsed, driver, tree, _ = run_cli(argv, env)
     counts = json.loads(summary.read_text(encoding="utf-8"))
     out.unlink()
     return {"engine": engine, "patients": counts["patients"], "rows": counts["rows"],
             "seconds": elapsed, "patients_per_s": counts["patients"] / elapsed,
-            "driver_peak_rss_mib": int(stdout.strip().splitlines()[-1]) / 1024,
-            "tree_peak_rss_mib": peak[0] / 1024}
+            "driver_peak_rss_mib": driver / 1024, "tree_peak_rss_mib": tree / 1024}
 
 
 def profile(n: int = 2_000) -> dict[str, float]:
@@ -188,7 +194,7 @@ def profile(n: int = 2_000) -> dict[str, float]:
     params = default_params()
     durations = durations_of(params)
     fingerprint = params_fingerprint(params)
-    codes = default_codes()
+    mapping = default_mapping()
     steps = dict.fromkeys(("decode", "import", "hash", "validate", "assess", "rows", "recheck",
                            "arrow"), 0.0)
     clock = time.perf_counter
@@ -198,7 +204,7 @@ def profile(n: int = 2_000) -> dict[str, float]:
         marks = [clock()]
         resources = canonical_resources(texts)
         marks.append(clock())
-        document = patient_document(resources, codes=codes).document
+        document = patient_document(resources, mapping=mapping).document
         marks.append(clock())
         content = content_hash(document, fingerprint)
         marks.append(clock())

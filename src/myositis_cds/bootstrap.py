@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from myositis_cds.adapters import json_edge
+from myositis_cds.adapters import site as site_config
 from myositis_cds.adapters.assessment_schema import assessment_json_schema
+from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
 from myositis_cds.adapters.fhir.importing.importer import patient_document
 from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import parse_record, record_json_schema
+from myositis_cds.adapters.site import SiteConfig
 from myositis_cds.adapters.storage import (
     Database,
     check_database,
@@ -45,10 +49,13 @@ __all__ = [
     "JSON_SCHEMAS",
     "SETTINGS_FILE_MAX_BYTES",
     "EngineParams",
+    "FhirCodes",
     "JsonRefusedError",
+    "SiteConfig",
     "audit_owner_warning",
     "check_ready",
     "check_settings_file",
+    "codes_only_site",
     "current_date",
     "database_url",
     "decode_json",
@@ -56,15 +63,18 @@ __all__ = [
     "default_params",
     "display_url",
     "fhir_record_import",
+    "fhir_record_importer",
     "grant_app_role",
     "iter_documents",
     "json_kind",
     "json_schema",
+    "load_site",
     "make_live_parser",
     "make_params",
     "make_parser",
     "make_unit_of_work",
     "password_hasher",
+    "site_from_environment",
     "upgrade",
 ]
 
@@ -220,8 +230,34 @@ def make_unit_of_work(url: str | None = None) -> Database:
 
 
 def fhir_record_import(resources: Sequence[Mapping[str, Any]], today: dt.date) -> ValidatedImport:
-    """One patient's FHIR resources → its validated ``patient-record@1`` (the CDS hook's port)."""
+    """One patient's FHIR resources → its validated ``patient-record@1`` with the built-in code
+    tables (the CDS hook's port without a site configuration)."""
     return validate_import(patient_document(resources), today=today)
+
+
+def fhir_record_importer(site: SiteConfig) -> Callable[[Sequence[Mapping[str, Any]], dt.date],
+                                                      ValidatedImport]:
+    """The CDS hook's and the SMART launch's import port with the site's configuration."""
+    def import_record(resources: Sequence[Mapping[str, Any]], today: dt.date) -> ValidatedImport:
+        return validate_import(patient_document(resources, mapping=site.mapping), today=today)
+
+    return import_record
+
+
+def load_site(path: Path | None) -> SiteConfig:
+    """The site configuration in ``path`` (TOML, ``myositis-cds/site@1``; docs/site.md)."""
+    return site_config.load_site(path)
+
+
+def site_from_environment(environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """The site configuration named by ``MYOSITIS_CDS_SITE`` in ``environ`` (default: the
+    process environment); the built-in defaults without it."""
+    return site_config.site_from_environment(environ)
+
+
+def codes_only_site(path: Path) -> SiteConfig:
+    """A site configuration made of a code table alone (``--codes``, myositis-cds/fhir-codes@1)."""
+    return SiteConfig(mapping=FhirMapping(codes=load_codes(path)), source=str(path))
 
 
 def check_ready(database: Database) -> None:

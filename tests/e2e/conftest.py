@@ -1,5 +1,12 @@
-"""Shared fixtures of the end-to-end tests: a database on each backend (see :mod:`tests.postgres`)
-and an API client signed in as "alice" on the module's own ``web`` fixture."""
+"""Shared fixtures of the end-to-end tests.
+
+- The CDS Hooks tests': one test EHR per module, the app with that EHR registered (a fresh
+  database per test) and a client on it. A module that needs another set-up (two EHRs, a FHIR
+  server) defines its own ``web`` and ``client``, which override these.
+- ``database_url``: a migrated, empty database on each backend (see :mod:`tests.postgres`).
+- ``signed_in_client``: the API signed in as "alice" (session cookie and CSRF header) on the
+  module's own ``web``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,29 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, api_sign_in
+from tests.e2e.cds_support import Ehr, write_config
+from tests.e2e.web_support import Web, api_sign_in, make_web
 from tests.postgres import BACKENDS, database_url_on
+
+__all__ = ["client", "database_url", "ehr", "signed_in_client", "web"]
+
+
+@pytest.fixture(scope="module")
+def ehr() -> Ehr:
+    return Ehr()
+
+
+@pytest.fixture
+def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
+    web = make_web(tmp_path, cds_hooks=write_config(tmp_path, ehr))
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def client(web: Web) -> Iterator[TestClient]:
+    with web.client() as client:
+        yield client
 
 
 @pytest.fixture(params=BACKENDS)
@@ -20,7 +48,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
+def signed_in_client(web: Web) -> Iterator[TestClient]:
     """The API signed in as "alice" (session cookie and CSRF header) on the module's ``web``."""
     with web.client() as client:
         client.headers["X-CSRF-Token"] = api_sign_in(client, "alice")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +31,6 @@ PATH = "/cds-services/anti-mi2-dm-plan"
 LABEL = "myositis-cds (knowledge pack anti-mi2-dm 2026.1)"
 
 
-@pytest.fixture(scope="module")
-def ehr() -> Ehr:
-    return Ehr()
-
-
-@pytest.fixture
-def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
-    web = make_web(tmp_path, cds_hooks=write_config(tmp_path, ehr))
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        yield client
-
-
 def call(client: TestClient, ehr: Ehr, name: str, **extra: Any) -> dict[str, Any]:
     patient_id, resources = example_resources(name)
     response = client.post(PATH, headers=ehr.auth(SERVICE_URL),
@@ -72,8 +53,10 @@ def test_discovery_lists_the_patient_view_service_and_its_prefetch(client: TestC
         "patient": "Patient/{{context.patientId}}",
         "observations": "Observation?patient={{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+                              "&_include=MedicationRequest:medication",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+                                "&_include=MedicationStatement:medication",
         "procedures": "Procedure?patient={{context.patientId}}",
         "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
     }

@@ -31,15 +31,10 @@ def ehrs() -> tuple[Ehr, Ehr]:
 
 @pytest.fixture
 def web(tmp_path: Path, ehrs: tuple[Ehr, Ehr]) -> Iterator[Web]:
+    """Two EHRs (the ``client`` fixture of tests/e2e/conftest.py serves this app)."""
     web = make_web(tmp_path, cds_hooks=write_config(tmp_path, *ehrs))
     yield web
     web.close()
-
-
-@pytest.fixture
-def client(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        yield client
 
 
 def _cards(client: TestClient, ehr: Ehr) -> list[dict[str, Any]]:
@@ -56,11 +51,12 @@ def test_feedback_is_audited_against_the_cards_rule(client: TestClient, web: Web
     cards = _cards(client, ehr)
     feedback = {"feedback": [
         {"card": cards[0]["uuid"], "outcome": "overridden",
-         "overrideReason": {"reason": {"code": "already-treated",
-                                       "system": "https://ehr.example.org/reasons"},
+         "overrideReason": {"reason": {"code": "already-done",
+                                       "system": "urn:myositis-cds:codes:override-reason"},
                             "userComment": "patient started azathioprine yesterday"},
          "outcomeTimestamp": "2026-11-21T08:00:00Z"},
-        {"card": cards[3]["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": "s1"}],
+        {"card": cards[3]["uuid"], "outcome": "accepted",
+         "acceptedSuggestions": [{"id": cards[3]["suggestions"][0]["uuid"]}],
          "outcomeTimestamp": "2026-11-21T08:01:00Z"},
         {"card": "00000000-0000-4000-8000-000000000000", "outcome": "overridden",
          "outcomeTimestamp": "2026-11-21T08:02:00Z"},
@@ -71,7 +67,7 @@ def test_feedback_is_audited_against_the_cards_rule(client: TestClient, web: Web
     assert events == [
         (EHR_ISS, "cds.feedback", "ex-incomplete-data",
          "anti-mi2-dm-plan card ALERT-DELAYED-IMMUNOSUPPRESSION: overridden, reason "
-         "https://ehr.example.org/reasons|already-treated, with a user comment (not kept)"),
+         "urn:myositis-cds:codes:override-reason|already-done, with a user comment (not kept)"),
         (EHR_ISS, "cds.feedback", "ex-incomplete-data",
          "anti-mi2-dm-plan card PLAN: accepted, 1 suggestion(s) accepted"),
         (EHR_ISS, "cds.feedback", None, "anti-mi2-dm-plan card unknown card: overridden"),

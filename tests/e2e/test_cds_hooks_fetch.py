@@ -98,11 +98,15 @@ def test_everything_is_fetched_with_the_bearer_token_when_nothing_is_prefetched(
                                  fhirAuthorization=AUTHORIZATION))
     assert _summaries(fetched) == with_prefetch
     pid = env.patient_id
+    count = "&_count=1000"
     assert [url for url, _ in env.fhir.calls] == [
-        f"{FHIR_BASE}/Patient/{pid}", f"{FHIR_BASE}/Observation?patient={pid}",
-        f"{FHIR_BASE}/Condition?patient={pid}", f"{FHIR_BASE}/MedicationRequest?patient={pid}",
-        f"{FHIR_BASE}/MedicationStatement?patient={pid}", f"{FHIR_BASE}/Procedure?patient={pid}",
-        f"{FHIR_BASE}/DiagnosticReport?patient={pid}"]
+        f"{FHIR_BASE}/Patient/{pid}", f"{FHIR_BASE}/Observation?patient={pid}{count}",
+        f"{FHIR_BASE}/Condition?patient={pid}{count}",
+        f"{FHIR_BASE}/MedicationRequest?patient={pid}&_include=MedicationRequest:medication{count}",
+        f"{FHIR_BASE}/MedicationStatement?patient={pid}"
+        f"&_include=MedicationStatement:medication{count}",
+        f"{FHIR_BASE}/Procedure?patient={pid}{count}",
+        f"{FHIR_BASE}/DiagnosticReport?patient={pid}{count}"]
     for _, headers in env.fhir.calls:
         assert headers == {"Authorization": "Bearer fhir-access-token-7f3a",
                            "Accept": "application/fhir+json"}
@@ -117,7 +121,7 @@ def test_only_the_missing_keys_are_fetched(env: Env) -> None:
                                   fhirAuthorization=AUTHORIZATION))
     assert response.status_code == 200
     assert [url for url, _ in env.fhir.calls] == [
-        f"{FHIR_BASE}/Condition?patient={env.patient_id}"]
+        f"{FHIR_BASE}/Condition?patient={env.patient_id}&_count=1000"]
 
 
 def test_an_unregistered_fhir_server_is_never_called(env: Env) -> None:

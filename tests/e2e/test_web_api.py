@@ -41,6 +41,12 @@ def web(tmp_path: Path, database_url: str) -> Iterator[Web]:
     web.close()
 
 
+@pytest.fixture
+def client(signed_in_client: TestClient) -> TestClient:
+    """Every test of this module calls the API signed in (``signed_in_client``)."""
+    return signed_in_client
+
+
 def test_session_cookie_is_http_only_and_same_site_and_ends_on_sign_out(web: Web) -> None:
     with web.client() as client:
         response = client.post("/api/v1/session", json={"username": "alice", "password":

@@ -24,11 +24,6 @@ RECORD = load_example("non-severe")
 CDS_PATH = "/cds-services/anti-mi2-dm-plan"
 
 
-@pytest.fixture(scope="module")
-def ehr() -> Ehr:
-    return Ehr()
-
-
 def _web(tmp_path: Path, url: str | None, ehr: Ehr) -> Web:
     web = make_web(tmp_path, url=url, cds_hooks=write_config(tmp_path, ehr),
                    max_upload_bytes=256 * 1024)
@@ -51,6 +46,12 @@ def stored_web(tmp_path: Path, database_url: str, ehr: Ehr) -> Iterator[Web]:
     web = _web(tmp_path, database_url, ehr)
     yield web
     web.close()
+
+
+@pytest.fixture
+def client(signed_in_client: TestClient) -> TestClient:
+    """Every test of this module calls the API signed in (``signed_in_client``)."""
+    return signed_in_client
 
 
 def _nested(depth: int) -> bytes:

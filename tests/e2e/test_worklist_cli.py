@@ -200,3 +200,81 @@ def test_database_source_reads_through_the_audited_use_case(
         assert "--engine: got 'spark' for SOURCE db" in err
     finally:
         database.dispose()
+
+
+def _outsiders(folder: Path) -> None:
+    """Two patients of a health system's export with no myositis at all (one with an invalid
+    record), and one whose anti-Mi-2 test was negative (a result: in the population)."""
+    base = {"format": "myositis-cds/patient-record@1", "sex": "female", "birth_date": "1960-02-01"}
+    (folder / "zz-flu.json").write_text(json.dumps({**base, "id": "zz-flu", "labs": [
+        {"test": "CK", "value": 120, "unit": "U/L", "uln": 200, "date": "2026-03-01"}]}), "utf-8")
+    (folder / "zz-broken.json").write_text(json.dumps({**base, "id": "zz-broken",
+                                                       "birth_date": "2099-01-01"}), "utf-8")
+    (folder / "zz-tested.json").write_text(json.dumps({**base, "id": "zz-tested", "antibodies": [
+        {"target": "Mi-2", "result": "negative", "date": "2026-03-01"}]}), "utf-8")
+
+
+@pytest.mark.parametrize("engine", ["local", "duckdb"])
+def test_only_the_population_is_evaluated_and_the_others_are_counted(
+        capsys: pytest.CaptureFixture[str], examples: Path, tmp_path: Path, engine: str) -> None:
+    _outsiders(examples)
+    summary = tmp_path / "summary.json"
+    code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", engine,
+                         "--summary-json", str(summary), "--workers", "1")
+    assert code == 0  # the invalid record is outside the population: not evaluated
+    keys = {row["patient_key"] for row in _csv(out)}
+    assert "zz-flu" not in keys
+    assert "zz-broken" not in keys
+    assert "zz-tested" in keys  # a negative anti-Mi-2 result is a result: evaluated, out of scope
+    assert "population: 10 evaluated, 2 outside" in err
+    document = json.loads(summary.read_text("utf-8"))
+    assert (document["patients"], document["outside_population"]) == (12, 2)
+
+
+def test_all_evaluates_everyone_and_a_cohort_adds_listed_patients(
+        capsys: pytest.CaptureFixture[str], examples: Path, tmp_path: Path) -> None:
+    _outsiders(examples)
+    code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local",
+                         "--all")
+    assert code == 2  # the invalid record is evaluated now: a RECORD-INVALID row
+    rows = _csv(out)
+    assert {"zz-flu", "zz-broken"} <= {row["patient_key"] for row in rows}
+    assert "population: 12 evaluated, 0 outside" in err
+    cohort = tmp_path / "cohort.txt"
+    cohort.write_text("# registry export\nzz-flu\n\n", "utf-8")
+    code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local",
+                         "--cohort", str(cohort))
+    assert code == 0
+    assert "zz-flu" in {row["patient_key"] for row in _csv(out)}
+    assert "population: 11 evaluated, 1 outside" in err
+    with pytest.raises(SystemExit) as stopped:
+        run(capsys, str(examples), "--all", "--cohort", str(cohort))
+    assert stopped.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_folder_of_bundles_is_a_source(capsys: pytest.CaptureFixture[str], examples: Path,
+                                         tmp_path: Path) -> None:
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    for path in sorted(examples.glob("*.json")):
+        assert main(["export-fhir", str(path), "--what", "record", "--no-validate",
+                     "--out", str(bundles / path.name)]) == 0
+    capsys.readouterr()
+    code, records_out, _ = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local")
+    assert code == 0
+
+    def items(text: str) -> list[tuple[str, ...]]:
+        return [(r["patient_key"], r["rule_id"], r["item"], r["status"], r["due"], r["scope"])
+                for r in _csv(text)]
+
+    outputs = []
+    for engine in ("local", "duckdb"):
+        code, out, err = run(capsys, str(bundles), "--as-of", "2026-11-21", "--engine", engine,
+                             "--workers", "1")
+        assert code == 0, err
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    # The same open items as from the records (the Bundle's resources are read in the canonical
+    # order of every FHIR source, so the JSON paths in `values` may name other indexes).
+    assert items(outputs[0]) == items(records_out)

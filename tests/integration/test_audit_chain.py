@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from myositis_cds.adapters.storage import Database, upgrade_database
 from myositis_cds.adapters.storage.migrate import downgrade_database
+from myositis_cds.adapters.storage.migrations.versions import r0004_hardening
 from myositis_cds.entrypoints.cli import main
 from myositis_cds.services.ports import AuditEvent
 from tests.integration.conftest import PostgresServer
@@ -210,7 +211,9 @@ def test_the_migration_chains_existing_events_and_is_reversible(database_url: st
     with Database(database_url) as database:
         _append(database, 3)
         before = _actors(database)
-    assert downgrade_database(database_url, "0006") == "0006"  # the revision before 0004
+    previous = r0004_hardening.down_revision  # whichever revision 0004 follows on main
+    assert previous is not None
+    assert downgrade_database(database_url, previous) == previous
     with Database(database_url) as database, database.engine.begin() as connection:
         assert connection.execute(text("SELECT count(*) FROM audit_log")).scalar() == 3
         connection.execute(text("INSERT INTO audit_log (at, actor, action, patient_key, detail) "

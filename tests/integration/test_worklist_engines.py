@@ -113,3 +113,25 @@ def test_spark_incremental_run_reuses(spark: Any, tmp_path: Path,
     third = _worklist(examples, "spark", tmp_path / "c.csv", "--state", str(state))
     assert "recomputed 0, reused 9" in capsys.readouterr().err
     assert first == second == third
+
+
+@pytest.mark.slow
+def test_spark_reads_the_same_lines_as_python(spark: Any) -> None:
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    from myositis_cds.adapters.fhir import load_codes  # noqa: PLC0415
+    from myositis_cds.adapters.fhir.mapping import FhirMapping  # noqa: PLC0415
+    from myositis_cds.adapters.population.lines import (  # noqa: PLC0415
+        ALWAYS_READ_PATTERN,
+        TYPE_PATTERN,
+        LineFilter,
+    )
+    from tests.unit.test_population_lines import LINES  # noqa: PLC0415
+
+    lines = LineFilter.of(FhirMapping(codes=load_codes()))
+    frame = spark.createDataFrame([(i, text) for i, (text, _) in enumerate(LINES)],
+                                  "i int, value string")
+    value = F.col("value")
+    read = value.rlike(TYPE_PATTERN) & (value.rlike(ALWAYS_READ_PATTERN) | value.rlike(lines.codes))
+    found = [row[0] for row in frame.orderBy("i").select(read).collect()]
+    assert found == [lines.reads(text.encode()) for text, _ in LINES]

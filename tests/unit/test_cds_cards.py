@@ -90,3 +90,12 @@ def test_an_invalid_record_is_a_warning_that_nothing_was_assessed() -> None:
         "warning", "myositis-cds could not assess this patient: the EHR data did not validate")
     assert "- `$.labs[0].value`: expected greater than or equal to 0" in card["detail"]
     assert "-5" not in card["detail"]
+
+
+def test_the_plan_card_separates_the_tis_status_from_its_score() -> None:
+    """Regression: the card read "TIS complete82.5 (major)" (the space was trimmed away)."""
+    assessment = Clinic().assessment(load_example("non-severe"), TODAY)
+    assessment["response"]["tis"].update(status="complete", score=82.5, category="major")
+    plan = build_cards(assessment, context=_context())[-1]
+    assert "**Response**: TIS complete 82.5 (major); IMACS definition of improvement" \
+        in plan["detail"]

@@ -128,7 +128,7 @@ def test_weak_curves_and_short_rsa_keys_are_refused() -> None:
     ('public_url = "https://x"\nmax_token_lifetime = 0\n',
      "max_token_lifetime: got 0; expected a positive number"),
     ('public_url = "https://x"\n[[client]]\niss = "a"\n',
-     "client[0].jwks: got '<both or neither>'; expected exactly one of jwks"),
+     "client[0].jwks: got '<none>'; expected exactly one of jwks"),
     ('public_url = "https://x"\n[[client]]\niss = "a"\njwks_file = "none.json"\n',
      "client[0].jwks_file: got "),
     ('public_url = "https://x"\n[[client]]\niss = "a"\nfhir_servers = ["x"]\njwks_file = "j"\n',

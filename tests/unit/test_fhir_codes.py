@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from myositis_cds.adapters.fhir import Coding, UnmappedReport, load_codes, local_system, patient_document
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.errors import SettingsError
 from tests.unit.fhir_builders import LOINC, SNOMED, observation, patient
 
@@ -57,7 +58,7 @@ def test_a_site_file_adds_codes_in_front(tmp_path: Path) -> None:
     assert codes.coding_for("antibody", "Mi-2") == Coding(system=LOINC, code="99999-1")
     assert [c.code for c in codes.codings_for("lab", "CK")] == ["CK-SERUM", "2157-6", "CK"]
     mi2 = observation(LOINC, "99999-1", valueString="positive")
-    assert patient_document([patient(), mi2], codes=codes).document["antibodies"] == [
+    assert patient_document([patient(), mi2], mapping=FhirMapping(codes=codes)).document["antibodies"] == [
         {"target": "Mi-2", "result": "positive", "date": "2026-01-12"}]
 
 

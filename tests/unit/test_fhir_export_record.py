@@ -156,8 +156,18 @@ def test_a_transaction_bundle_posts_each_resource() -> None:
     bundle = _export(bundle_type="transaction")
     assert validate_bundle(bundle) == []
     assert bundle["type"] == "transaction"
-    assert [e["request"] for e in bundle["entry"][:2]] == [
-        {"method": "POST", "url": "Patient"}, {"method": "POST", "url": "Condition"}]
+    patient, diagnosis = bundle["entry"][:2]
+    item = diagnosis["resource"]["identifier"][0]
+    assert [patient["request"], diagnosis["request"]] == [
+        {"method": "POST", "url": "Patient",
+         "ifNoneExist": "identifier=urn:myositis-cds:patient-id|p-7"},
+        {"method": "POST", "url": "Condition",
+         "ifNoneExist": f"identifier=urn:myositis-cds:record-item|{item['value']}"}]
+    # The identifiers are the same at every export, and different for every item.
+    again = _export(bundle_type="transaction")
+    assert [e["request"] for e in again["entry"]] == [e["request"] for e in bundle["entry"]]
+    conditions = [e["request"]["ifNoneExist"] for e in bundle["entry"]]
+    assert len(set(conditions)) == len(conditions)
     with pytest.raises(ValueError, match="bundle_type: got 'batch'"):
         _export(bundle_type="batch")
 

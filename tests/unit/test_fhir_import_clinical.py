@@ -308,8 +308,9 @@ def test_a_refused_value_of_a_merged_item_leaves_out_only_that_value() -> None:
 def test_a_resource_repeated_with_the_same_id_counts_once() -> None:
     ck = observation(LOINC, "2157-6", valueQuantity=quantity(300, "U/L")) | {"id": "o1"}
     document, report = _import(ck, ck, ck | {"id": "o2"})
-    assert len(document["labs"]) == 2
-    assert _groups(report) == {("Observation", "duplicate_resource"): 1}
+    assert len(document["labs"]) == 1  # o2 repeats o1's value: a duplicate measurement
+    assert _groups(report) == {("Observation", "duplicate_resource"): 1,
+                               ("Observation", "duplicate_value"): 1}
 
 
 def test_a_transaction_bundle_without_ids_is_linked_by_full_url() -> None:

@@ -184,14 +184,32 @@ def test_weight_and_height_of_one_date_share_an_entry() -> None:
         observation(LOINC, "29463-7", valueQuantity=quantity(68.0, "kg")),
         observation(LOINC, "8302-2", valueQuantity=quantity(165.0, "cm")),
         observation(LOINC, "29463-7", day="2026-03-01", valueQuantity=quantity(150, "[lb_av]")),
-        observation(LOINC, "8302-2", day="2026-03-01", valueQuantity=quantity(65, "[in_i]")),
-        observation(LOINC, "29463-7", day="2026-03-01", valueQuantity=quantity(69.0, "kg")))
+        observation(LOINC, "8302-2", day="2026-03-01", valueQuantity=quantity(65, "[in_i]")))
     assert document["body_measurements"] == [
         {"date": "2026-01-12", "weight_kg": 68.0, "height_cm": 165.0},
         {"date": "2026-03-01", "weight_lb": 150, "height_in": 65},
-        {"date": "2026-03-01", "weight_kg": 69.0},
     ]
     assert not report
+
+
+def test_a_repeated_body_measurement_is_kept_once_in_any_unit() -> None:
+    document, report = _import(
+        observation(LOINC, "29463-7", valueQuantity=quantity(150, "[lb_av]")),
+        observation(LOINC, "29463-7", valueQuantity=quantity(68.04, "kg")),  # 150 lb = 68.039 kg
+        observation(LOINC, "29463-7", valueQuantity=quantity(150, "[lb_av]")))
+    assert document["body_measurements"] == [{"date": "2026-01-12", "weight_lb": 150}]
+    assert report.count("Observation", "duplicate_value") == 2
+
+
+def test_contradictory_heights_of_one_day_are_all_left_out_and_counted() -> None:
+    document, report = _import(
+        observation(LOINC, "29463-7", valueQuantity=quantity(70.0, "kg")),
+        observation(LOINC, "8302-2", valueQuantity=quantity(66.9, "[in_i]")),
+        observation(LOINC, "8302-2", valueQuantity=quantity(25, "cm")),
+        observation(LOINC, "8302-2", day="2026-01-13", valueQuantity=quantity(25, "cm")),
+        observation(LOINC, "8302-2", day="2026-01-13", valueQuantity=quantity(26, "cm")))
+    assert document["body_measurements"] == [{"date": "2026-01-12", "weight_kg": 70.0}]
+    assert report.count("Observation", "conflicting_values", system=LOINC, code="8302-2") == 4
 
 
 def test_weight_in_grams_is_not_rescaled() -> None:

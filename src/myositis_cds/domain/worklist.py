@@ -82,6 +82,9 @@ class PatientResult:
     invalid: bool
     unmapped: int = 0
     """FHIR elements or resources of this patient the importer could not map (0 for records)."""
+    in_population: bool = True
+    """False for a patient outside the worklist's population (no DM diagnosis, no Mi-2 result,
+    not listed in the cohort): not evaluated, no rows, counted in the summary."""
 
 
 class PatientEvaluator(Protocol):
@@ -92,4 +95,12 @@ class PatientEvaluator(Protocol):
 
     def invalid(self, key: str, errors: list[dict[str, Any]]) -> PatientResult:
         """The result of a patient whose input could not even be decoded."""
+        ...
+
+    def admits_key(self, key: str) -> bool:
+        """Whether the patient is in the population whatever its data (listed, or ``--all``)."""
+        ...
+
+    def outside(self, key: str) -> PatientResult:
+        """The result of a patient outside the population (not evaluated)."""
         ...

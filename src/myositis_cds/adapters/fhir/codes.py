@@ -41,6 +41,7 @@ __all__ = [
     "Category",
     "Coding",
     "FhirCodes",
+    "build_codes",
     "load_codes",
     "local_system",
 ]
@@ -214,16 +215,23 @@ def load_codes(path: Path | None = None) -> FhirCodes:
     Raises :class:`~myositis_cds.errors.SettingsError` naming every bad entry: an unknown table, a
     name outside the record vocabulary, a malformed coding, or one coding given two meanings.
     """
+    return build_codes(_site(path) if path is not None else None, source=str(path))
+
+
+def build_codes(site_tables: Mapping[str, object] | None, *, source: str) -> FhirCodes:
+    """The embedded code tables with ``site_tables`` (a decoded ``myositis-cds/fhir-codes@1``
+    document, e.g. the ``[codes]`` table of a site configuration) in front; ``source`` names it in
+    errors."""
     embedded, errors = _read_table(_embedded(), "codes.toml")
     site: list[tuple[Category, str, Coding]] = []
-    if path is not None:
-        site, site_errors = _read_table(_site(path), str(path))
+    if site_tables is not None:
+        site, site_errors = _read_table(site_tables, source)
         errors += site_errors
     by_coding: dict[tuple[str, str], tuple[Category, str]] = {}
     accepted: list[tuple[Category, str, Coding]] = []
-    for source, entries in (("codes.toml", embedded), (str(path), site)):
+    for origin, entries in (("codes.toml", embedded), (source, site)):
         for category, name, coding in entries:
-            where, text = f"{source}:{category}.{name}", f"{coding.system}|{coding.code}"
+            where, text = f"{origin}:{category}.{name}", f"{coding.system}|{coding.code}"
             if coding.system in _LOCAL_CATEGORY:
                 errors.append(FieldError(path=where, value=text, expected="a coding outside the "
                                          "project-local systems (they are built in)"))
@@ -241,6 +249,6 @@ def load_codes(path: Path | None = None) -> FhirCodes:
         if coding not in listed:
             listed.append(coding)
     if errors:
-        raise SettingsError(errors, source=str(path) if path else "codes.toml")
+        raise SettingsError(errors, source=source if site_tables is not None else "codes.toml")
     return FhirCodes(by_coding=MappingProxyType(by_coding),
                      by_name=MappingProxyType({k: tuple(v) for k, v in by_name.items()}))

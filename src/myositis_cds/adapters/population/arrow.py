@@ -31,7 +31,7 @@ ROW_TYPE = pa.struct([
 RESULT_SCHEMA = pa.schema([
     ("patient_key", pa.string()), ("content_hash", pa.string()), ("as_of", pa.date32()),
     ("recheck_on", pa.date32()), ("reused", pa.bool_()), ("invalid", pa.bool_()),
-    ("unmapped", pa.int32()), ("rows", pa.list_(ROW_TYPE)),
+    ("unmapped", pa.int32()), ("in_population", pa.bool_()), ("rows", pa.list_(ROW_TYPE)),
 ])
 STATE_COLUMNS = ("patient_key", "content_hash", "as_of", "recheck_on", "rows")
 """Columns of the state file (a projection of :data:`RESULT_SCHEMA`)."""
@@ -56,6 +56,7 @@ def results_batch(results: Sequence[PatientResult]) -> pa.RecordBatch:
         pa.array([r.reused for r in results], pa.bool_()),
         pa.array([r.invalid for r in results], pa.bool_()),
         pa.array([r.unmapped for r in results], pa.int32()),
+        pa.array([r.in_population for r in results], pa.bool_()),
         pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), rows),
     ], schema=RESULT_SCHEMA)
 

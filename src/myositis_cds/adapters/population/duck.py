@@ -1,12 +1,14 @@
 """The ``duckdb`` engine (the embedded default): DuckDB reads and groups, Python evaluates.
 
-A FHIR export: DuckDB reads every ``*.ndjson`` file (``read_ndjson_objects``), extracts each
-resource's patient key in SQL (the Patient's ``id``, else the ``Patient/<id>`` of ``subject`` or
-``patient`` — grouping only, no clinical logic in SQL), groups the resources by patient (spilling to
-disk past its memory limit), joins the previous run's state and streams the groups to Python in
-Arrow batches. A records folder: DuckDB streams the files (``read_text``) joined to the state on
-their top-level ``id``. Each batch is evaluated by the per-patient function in a pool of worker
-processes (``workers``; 1 evaluates in this process), so the engine uses every core.
+A FHIR export: DuckDB reads every ``*.ndjson`` file (``read_ndjson_objects``), sorts the lines it
+reads from those it does not by their text (:mod:`.lines`: counted, never decoded), extracts the
+patient key of each line it reads in SQL (the Patient's ``id``, else the ``Patient/<id>`` of
+``subject`` or ``patient`` — grouping only, no clinical logic in SQL), groups them by patient
+(spilling to disk past its memory limit), joins the previous run's state and streams the groups to
+Python in Arrow batches. A records folder (or a folder of Bundle files): DuckDB streams the files
+(``read_text``) joined to the state on the patient's ``id``. Each batch is evaluated by the
+per-patient function in a pool of worker processes (``workers``; 1 evaluates in this process), so
+the engine uses every core.
 """
 
 from __future__ import annotations
@@ -25,17 +27,27 @@ import pyarrow as pa
 
 from myositis_cds.adapters import json_edge
 from myositis_cds.adapters.fhir.importing.bulk import ndjson_files
-from myositis_cds.adapters.fhir.importing.importer import default_codes, medication_index
+from myositis_cds.adapters.fhir.importing.importer import medication_index
+from myositis_cds.adapters.fhir.importing.manifest import count_lines, files_to_read
+from myositis_cds.adapters.fhir.importing.sources import bundle_files
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import results_batch
-from myositis_cds.adapters.population.evaluate import evaluate_fhir_patient, evaluate_record_file
+from myositis_cds.adapters.population.evaluate import (
+    evaluate_bundle_file,
+    evaluate_fhir_patient,
+    evaluate_record_file,
+)
+from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.population.records import record_files
-from myositis_cds.adapters.population.sink import PartWriter, quote_path
+from myositis_cds.adapters.population.sink import PartWriter, SourceCounts, quote_path
 from myositis_cds.domain.worklist import PatientEvaluator
 from myositis_cds.errors import UsageError
 
 __all__ = ["PATIENT_KEY_SQL", "connect", "run_duckdb"]
 
-BATCH = 512
+BATCH = 64
+"""Patients per Arrow batch handed to a worker (a Synthea-sized patient's lines read weigh about
+250 KB, so a batch stays near 16 MB)."""
 _REFERENCE = r"(?:^|/)([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
 
 
@@ -82,26 +94,31 @@ ForkingPickler.register(types.MappingProxyType, _reduce_mapping_proxy)
 _EVALUATOR: list[Any] = []
 
 
-def _init(evaluator: PatientEvaluator, medications: Mapping[str, Mapping[str, Any]]) -> None:
-    _EVALUATOR[:] = [evaluator, medications]
+def _init(evaluator: PatientEvaluator, medications: Mapping[str, Mapping[str, Any]],
+          mapping: FhirMapping) -> None:
+    _EVALUATOR[:] = [evaluator, medications, mapping, LineFilter.of(mapping)]
 
 
 def _evaluate(kind: str, batch: pa.RecordBatch) -> pa.RecordBatch:
-    evaluator, medications = _EVALUATOR
+    evaluator, medications, mapping, lines = _EVALUATOR
     results = []
-    codes = default_codes()
     for row in batch.to_pylist():
         state = row["state"]
         if kind == "fhir":
             results.append(evaluate_fhir_patient(evaluator, row["patient_key"], row["resources"],
-                                                 codes=codes, medications=medications,
-                                                 state=state))
-        else:
-            def lookup(key: str, state: Mapping[str, Any] | None = state) -> Any:
-                return state if state and state.get("patient_key") == key else None
+                                                 mapping=mapping, medications=medications,
+                                                 state=state, lines=lines))
+            continue
 
-            results.extend(evaluate_record_file(evaluator, Path(row["filename"]).name,
-                                                row["content"].encode(), lookup))
+        def lookup(key: str, state: Mapping[str, Any] | None = state) -> Any:
+            return state if state and state.get("patient_key") == key else None
+
+        name, data = Path(row["filename"]).name, row["content"].encode()
+        if kind == "bundles":
+            results.extend(evaluate_bundle_file(evaluator, name, data, mapping=mapping,
+                                                lookup=lookup))
+        else:
+            results.extend(evaluate_record_file(evaluator, name, data, lookup))
     return results_batch(results)
 
 
@@ -114,29 +131,54 @@ def _state_join(state: Path | None, key: str) -> tuple[str, str]:
             f"LEFT JOIN read_parquet({quote_path(state)}) s ON s.patient_key = {key}")
 
 
-def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path,
-                state: Path | None) -> tuple[str, dict[str, Mapping[str, Any]], int]:
-    files = ", ".join(quote_path(p) for p in ndjson_files(folder))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW resources AS SELECT json, "  # noqa: S608 - quoted paths
-                f"json_extract_string(json, '$.resourceType') AS rt, {PATIENT_KEY_SQL} AS k "
-                f"FROM read_ndjson_objects([{files}])")
-    medications = [row[0] for row in con.execute(
-        "SELECT json FROM resources WHERE rt = 'Medication'").fetchall()]
-    index = medication_index([json_edge.loads(text) for text in medications])
-    counted = con.execute(
-        "SELECT count(*) FROM resources WHERE k IS NULL AND rt IS DISTINCT FROM 'Medication'"
-    ).fetchall()
-    unattributed = int(counted[0][0])
+def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None,
+                lines: LineFilter, counts: SourceCounts) -> tuple[str, dict[str, Mapping[str, Any]]]:
+    """One pass over the export: each line sorted read / not read, the lines read keyed and
+    grouped by patient into a temporary table (a small part of the export); the group of no
+    patient gives the Medications and the counts; returns the query of the patients' groups."""
+    read, skipped = files_to_read(folder, ndjson_files(folder))
+    counts.not_read += sum(count_lines(path) for path in skipped)
+    if not read:  # only types the importer does not map: no patient to evaluate
+        return ("SELECT NULL::VARCHAR AS patient_key, NULL::VARCHAR[] AS resources, "
+                "NULL AS state WHERE false"), {}
+    files = ", ".join(quote_path(p) for p in read)
+    sql = (  # quoted paths and constant SQL only
+        "CREATE OR REPLACE TEMP TABLE read_groups AS "  # noqa: S608
+        f"WITH l AS (SELECT json, {lines.duckdb_sql('json')} AS read "
+        f"FROM read_ndjson_objects([{files}])), "
+        "r AS (SELECT json, read, CASE WHEN read THEN json_extract_string(json, '$.resourceType') "
+        f"END AS rt, CASE WHEN read THEN {PATIENT_KEY_SQL} END AS k FROM l) "
+        "SELECT k AS patient_key, list(json) FILTER (WHERE read) AS resources, "
+        "count(*) FILTER (WHERE NOT read) AS not_read, "
+        "count(*) FILTER (WHERE read AND rt IS DISTINCT FROM 'Medication') AS unattributed "
+        "FROM r GROUP BY k")
+    con.execute(sql)
+    totals = con.execute("SELECT coalesce(sum(not_read), 0) FROM read_groups").fetchall()
+    counts.not_read += int(totals[0][0])
+    keyless = con.execute(
+        "SELECT resources, unattributed FROM read_groups WHERE patient_key IS NULL").fetchall()
+    found = [json_edge.loads(text) for texts, _ in keyless for text in texts or ()]
+    counts.unattributed += sum(int(n) for _, n in keyless)
+    medications = medication_index([r for r in found if isinstance(r, dict)
+                                    and r.get("resourceType") == "Medication"])
     select, join = _state_join(state, "g.patient_key")
-    query = (f"SELECT g.patient_key, g.resources, {select} FROM (SELECT k AS patient_key, "  # noqa: S608
-             f"list(json) AS resources FROM resources WHERE k IS NOT NULL GROUP BY k) g {join}")
-    return query, index, unattributed
+    query = (f"SELECT g.patient_key, g.resources, {select} FROM read_groups g {join} "  # noqa: S608
+             "WHERE g.patient_key IS NOT NULL")
+    return query, medications
 
 
-def _records_query(folder: Path, state: Path | None) -> str:
-    files = record_files(folder)
+_BUNDLE_KEY = ("(CASE WHEN json_valid(t.content) AND json_extract_string(t.content, "
+               "'$.entry[0].resource.resourceType') = 'Patient' THEN "
+               "json_extract_string(t.content, '$.entry[0].resource.id') END)")
+"""A Bundle file's patient key for the state join: the id of its first entry when that is the
+Patient (as Synthea writes them); otherwise the file's patients are recomputed."""
+
+
+def _records_query(folder: Path, state: Path | None, kind: str) -> str:
+    files = bundle_files(folder) if kind == "bundles" else record_files(folder)
     listing = ", ".join(quote_path(p) for p in files) if files else ""
-    key = "(CASE WHEN json_valid(t.content) THEN json_extract_string(t.content, '$.id') END)"
+    key = (_BUNDLE_KEY if kind == "bundles" else
+           "(CASE WHEN json_valid(t.content) THEN json_extract_string(t.content, '$.id') END)")
     select, join = _state_join(state, key)
     if not files:
         return f"SELECT NULL::VARCHAR AS filename, NULL::VARCHAR AS content, {select} WHERE false"
@@ -154,40 +196,43 @@ def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBa
             return
 
 
-def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, state: Path | None,
-               parts: Path, progress: Progress, con: duckdb.DuckDBPyConnection,
-               workers: int) -> int:
-    """Evaluate every patient of ``folder``; returns the count of FHIR resources of no patient."""
+def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, mapping: FhirMapping,
+               state: Path | None, parts: Path, progress: Progress,
+               con: duckdb.DuckDBPyConnection, workers: int) -> SourceCounts:
+    """Evaluate every patient of ``folder``; returns the counts of FHIR lines not read and of no
+    patient."""
+    counts = SourceCounts()
     try:
         if kind == "fhir":
-            query, medications, unattributed = _fhir_query(con, folder, state)
+            query, medications = _fhir_query(con, folder, state, LineFilter.of(mapping), counts)
         else:
-            query, medications, unattributed = _records_query(folder, state), {}, 0
+            query, medications = _records_query(folder, state, kind), {}
         writer = PartWriter(parts)
         try:
+            batches = _batches(con, query)
             if workers <= 1:
-                _init(evaluator, medications)
-                for batch in _batches(con, query):
+                _init(evaluator, medications, mapping)
+                for batch in batches:
                     result = _evaluate(kind, batch)
                     writer.write(result)
                     progress(result.num_rows)
             else:
-                _pooled(kind, con, query, evaluator=evaluator, medications=medications,
-                        writer=writer, progress=progress, workers=workers)
+                _pooled(kind, batches, evaluator=evaluator, medications=medications,
+                        mapping=mapping, writer=writer, progress=progress, workers=workers)
         finally:
             writer.close()
     except duckdb.Error as exc:
         msg = f"{folder}: DuckDB could not read the {kind} source: {exc}"
         raise UsageError(msg) from None
-    return unattributed
+    return counts
 
 
-def _pooled(kind: str, con: duckdb.DuckDBPyConnection, query: str, *, evaluator: PatientEvaluator,
-            medications: Mapping[str, Mapping[str, Any]], writer: PartWriter, progress: Progress,
-            workers: int) -> None:
+def _pooled(kind: str, batches: Iterator[pa.RecordBatch], *, evaluator: PatientEvaluator,
+            medications: Mapping[str, Mapping[str, Any]], mapping: FhirMapping,
+            writer: PartWriter, progress: Progress, workers: int) -> None:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                             initargs=(evaluator, medications)) as pool:
+                             initargs=(evaluator, medications, mapping)) as pool:
         pending: list[Future[pa.RecordBatch]] = []
 
         def drain(limit: int) -> None:
@@ -196,7 +241,7 @@ def _pooled(kind: str, con: duckdb.DuckDBPyConnection, query: str, *, evaluator:
                 writer.write(result)
                 progress(result.num_rows)
 
-        for batch in _batches(con, query):
+        for batch in batches:
             pending.append(pool.submit(_evaluate, kind, batch))
             drain(2 * workers)
         drain(0)

@@ -7,7 +7,8 @@ FHIR resources of one patient are put in a canonical order — resource type, id
 before :func:`~myositis_cds.adapters.fhir.importing.importer.patient_document` maps them: an NDJSON export's
 line order is not something SQL engines keep, and FHIR Bulk Data servers may order and split their
 files arbitrarily, so the canonical order makes every engine (and every re-export) build the same
-document.
+document. A Bundle file's resources are put in the same order, so that a folder of Bundles and the
+NDJSON export of the same data give the same worklist.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from typing import Any
 import orjson
 
 from myositis_cds.adapters import json_edge
-from myositis_cds.adapters.fhir.codes import FhirCodes
-from myositis_cds.adapters.fhir.importing.importer import patient_document
+from myositis_cds.adapters.fhir.importing.importer import (
+    PatientImport,
+    iter_bundle_patients,
+    patient_document,
+)
+from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import cached_from
+from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.population.records import decode_file
 from myositis_cds.domain.worklist import PatientEvaluator, PatientResult
 
-__all__ = ["StateLookup", "canonical_resources", "evaluate_fhir_patient", "evaluate_record_file"]
+__all__ = ["StateLookup", "canonical_order", "canonical_resources", "evaluate_bundle_file",
+           "evaluate_fhir_patient", "evaluate_record_file"]
 
 StateLookup = Callable[[str], Mapping[str, Any] | None]
 
@@ -48,6 +56,18 @@ def evaluate_record_file(evaluator: PatientEvaluator, name: str, data: bytes,
         yield evaluator(key, document, cached_from(state) if state else None)
 
 
+def canonical_order(resources: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Decoded resources in the canonical order of :func:`canonical_resources` (resource type,
+    id, then the JSON text — computed only for resources that share a type and id)."""
+    def pair(resource: Mapping[str, Any]) -> tuple[str, str]:
+        return str(resource.get("resourceType")), str(resource.get("id") or "")
+
+    pairs = [pair(r) for r in resources]
+    if len(set(pairs)) == len(pairs):
+        return [r for _, r in sorted(zip(pairs, resources, strict=True), key=lambda x: x[0])]
+    return sorted(resources, key=lambda r: (*pair(r), orjson.dumps(r).decode()))
+
+
 def canonical_resources(texts: Iterable[str | bytes]) -> list[Mapping[str, Any]]:
     decoded = []
     for text in texts:
@@ -60,9 +80,16 @@ def canonical_resources(texts: Iterable[str | bytes]) -> list[Mapping[str, Any]]
 
 
 def evaluate_fhir_patient(evaluator: PatientEvaluator, key: str, texts: Sequence[str | bytes], *,
-                          codes: FhirCodes, medications: Mapping[str, Mapping[str, Any]],
-                          state: Mapping[str, Any] | None = None) -> PatientResult:
-    """The result of one patient of a FHIR export, from the JSON texts of its resources."""
+                          mapping: FhirMapping, medications: Mapping[str, Mapping[str, Any]],
+                          state: Mapping[str, Any] | None = None,
+                          lines: LineFilter | None = None) -> PatientResult:
+    """The result of one patient of a FHIR export, from the JSON texts of its resources.
+
+    With ``lines`` (the engines' line filter), a patient whose texts name no code that can put
+    it in the population — and not listed in the cohort — is outside without being decoded (the
+    same answer the evaluator gives after the import, only sooner)."""
+    if lines is not None and not evaluator.admits_key(key) and not lines.may_be_in_population(texts):
+        return evaluator.outside(key)
     try:
         resources = canonical_resources(texts)
     except orjson.JSONDecodeError as exc:
@@ -70,11 +97,37 @@ def evaluate_fhir_patient(evaluator: PatientEvaluator, key: str, texts: Sequence
                                         f"{key} is not JSON ({exc.msg})",
                                         "expected": "one FHIR resource (a JSON object) per line"}])
     try:
-        imported = patient_document(resources, codes=codes, medications=medications)
+        imported = patient_document(resources, mapping=mapping, medications=medications)
     except ValueError as exc:  # no resource names the patient as the importer reads it
         return evaluator.invalid(key, [{"path": "$", "value": f"resources of patient {key}",
                                         "expected": str(exc)}])
+    return _evaluate_import(evaluator, imported, state)
+
+
+def _evaluate_import(evaluator: PatientEvaluator, imported: PatientImport,
+                     state: Mapping[str, Any] | None) -> PatientResult:
     previous = cached_from(state) if state else None
-    result = evaluator(key, imported.document, previous)
-    unmapped = sum(group.count for group in imported.unmapped.groups.values())
-    return dataclasses.replace(result, unmapped=unmapped)
+    result = evaluator(imported.patient_key, imported.document, previous)
+    return dataclasses.replace(result, unmapped=imported.unmapped.total)
+
+
+def evaluate_bundle_file(evaluator: PatientEvaluator, name: str, data: bytes, *,
+                         mapping: FhirMapping, lookup: StateLookup = _no_state,
+                         unassigned: UnmappedReport | None = None) -> Iterator[PatientResult]:
+    """The results of the patients of one Bundle file of a Bundle folder (usually one: Synthea
+    writes a file per patient); a file that is not a JSON Bundle is one invalid "patient" keyed by
+    its name. Resources of no patient are counted in ``unassigned``."""
+    try:
+        bundle = json_edge.loads(data)
+    except orjson.JSONDecodeError as exc:
+        yield evaluator.invalid(name, [{"path": "$", "value": f"{name} (not JSON: {exc.msg})",
+                                        "expected": "a FHIR Bundle (JSON object)"}])
+        return
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        found = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
+        yield evaluator.invalid(name, [{"path": "$.resourceType", "value": found,
+                                        "expected": "'Bundle'"}])
+        return
+    for imported in iter_bundle_patients(bundle, mapping=mapping, unassigned=unassigned,
+                                         order=canonical_order):
+        yield _evaluate_import(evaluator, imported, lookup(imported.patient_key))

@@ -24,7 +24,7 @@ from myositis_cds.adapters.population.arrow import RESULT_SCHEMA, STATE_COLUMNS
 from myositis_cds.csv_writer import CsvWriter
 from myositis_cds.domain.worklist import ROW_FIELDS, SEVERITY_ORDER
 
-__all__ = ["OUTPUT_FORMATS", "PartWriter", "Summary", "finalize", "quote_path"]
+__all__ = ["OUTPUT_FORMATS", "PartWriter", "SourceCounts", "Summary", "finalize", "quote_path"]
 
 OUTPUT_FORMATS = ("parquet", "csv")
 _CSV_BATCH_ROWS = 10_000
@@ -52,6 +52,20 @@ class PartWriter:
         self._writer.close()
 
 
+@dataclass(slots=True)
+class SourceCounts:
+    """What an engine counted of a FHIR export without evaluating it."""
+
+    unattributed: int = 0
+    """Resources read that reference no patient (not evaluated)."""
+    not_read: int = 0
+    """NDJSON lines not read: a resource type the importer does not map, or no code of the code
+    tables (see :mod:`myositis_cds.adapters.population.lines`); counted, never decoded."""
+    engine: dict[str, Any] = field(default_factory=dict)
+    """What the engine says of its run (Spark: its parallelism and evaluation partitions), shown
+    in the summary JSON."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     """Counts of one run (no patient data)."""
@@ -68,6 +82,11 @@ class Summary:
     """FHIR elements or resources that could not be mapped (summed over patients)."""
     unattributed: int
     """FHIR resources that reference no patient (not evaluated, counted here)."""
+    not_read: int = 0
+    """FHIR resources not read (:class:`SourceCounts`)."""
+    outside: int = 0
+    """Patients outside the population (no DM diagnosis, no Mi-2 result, not in the cohort): not
+    evaluated, no rows."""
     items: tuple[tuple[str, str, str, int], ...]
     """(severity, rule ID, status, rows) in worklist order."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -76,8 +95,10 @@ class Summary:
         return {"format": "myositis-cds/worklist-summary@1", "as_of": self.as_of.isoformat(),
                 "engine": self.engine, "patients": self.patients,
                 "patients_with_items": self.patients_with_items, "rows": self.rows,
+                "outside_population": self.outside,
                 "recomputed": self.recomputed, "reused": self.reused, "invalid": self.invalid,
                 "unmapped": self.unmapped, "unattributed": self.unattributed,
+                "not_read": self.not_read,
                 "items": [{"severity": s, "rule_id": r, "status": st, "rows": n}
                           for s, r, st, n in self.items], **self.extra}
 
@@ -122,7 +143,8 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, fmt: str) ->
 
 
 def finalize(parts: Path, *, con: duckdb.DuckDBPyConnection, as_of: dt.date, engine: str,
-             out: Path, out_format: str, state: Path | None, unattributed: int = 0) -> Summary:
+             out: Path, out_format: str, state: Path | None,
+             counts: SourceCounts | None = None) -> Summary:
     """Write the sorted worklist to ``out`` and the state file; return the summary."""
     # Every query below is built from constants and quote_path()-quoted paths (S608 does not apply).
     source = f"read_parquet({_ensure_parts(parts)})"
@@ -131,17 +153,20 @@ def finalize(parts: Path, *, con: duckdb.DuckDBPyConnection, as_of: dt.date, eng
     worklist = f"SELECT {columns} FROM {rows} ORDER BY {_rank_sql()}, patient_key, rule_id, item"  # noqa: S608
     _copy(con, worklist, out, out_format)
     if state is not None:
-        _copy(con, f"SELECT {', '.join(STATE_COLUMNS)} FROM {source} ORDER BY patient_key",  # noqa: S608
-              state, "parquet")
-    counts = ("SELECT count(*), count(*) FILTER (WHERE len(rows) > 0), coalesce(sum(len(rows)), 0), "
-              "count(*) FILTER (WHERE NOT reused), count(*) FILTER (WHERE reused), "
-              "count(*) FILTER (WHERE invalid), coalesce(sum(unmapped), 0) FROM ")
-    totals = con.execute(counts + source).fetchall()[0]
+        _copy(con, f"SELECT {', '.join(STATE_COLUMNS)} FROM {source} WHERE in_population "  # noqa: S608
+                   "ORDER BY patient_key", state, "parquet")
+    query = ("SELECT count(*), count(*) FILTER (WHERE len(rows) > 0), coalesce(sum(len(rows)), 0), "
+             "count(*) FILTER (WHERE NOT reused AND in_population), count(*) FILTER (WHERE reused), "
+             "count(*) FILTER (WHERE invalid), coalesce(sum(unmapped), 0), "
+             "count(*) FILTER (WHERE NOT in_population) FROM ")
+    totals = con.execute(query + source).fetchall()[0]
     items = con.execute(
         f"SELECT severity, rule_id, status, count(*) FROM {rows} "  # noqa: S608
         f"GROUP BY severity, rule_id, status ORDER BY {_rank_sql()}, rule_id, status").fetchall()
     return Summary(as_of=as_of, engine=engine, patients=int(totals[0]),
                    patients_with_items=int(totals[1]), rows=int(totals[2]),
                    recomputed=int(totals[3]), reused=int(totals[4]), invalid=int(totals[5]),
-                   unmapped=int(totals[6]), unattributed=unattributed,
+                   unmapped=int(totals[6]), unattributed=(counts or SourceCounts()).unattributed,
+                   not_read=(counts or SourceCounts()).not_read, outside=int(totals[7]),
+                   extra={"engine_details": counts.engine} if counts and counts.engine else {},
                    items=tuple((str(s), str(r), str(st), int(n)) for s, r, st, n in items))

@@ -30,6 +30,7 @@ from myositis_cds.entrypoints.cli.assessing import (
     cmd_pack,
     cmd_schema,
 )
+from myositis_cds.entrypoints.cli.cds import add_cds_parser
 from myositis_cds.entrypoints.cli.cohort import add_cohort_parser
 from myositis_cds.entrypoints.cli.common import FORMATS
 from myositis_cds.entrypoints.cli.fhir import add_fhir_parser
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     add_cohort_parser(sub)
     add_fhir_export_parser(sub)
     add_fhir_parser(sub)
+    add_cds_parser(sub)
     return parser
 
 

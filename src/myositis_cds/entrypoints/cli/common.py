@@ -15,7 +15,7 @@ from typing import Any, TextIO, TypeVar
 import orjson
 
 from myositis_cds import bootstrap
-from myositis_cds.bootstrap import EngineParams
+from myositis_cds.bootstrap import EngineParams, SiteConfig
 from myositis_cds.entrypoints.dates import as_of_problem, iso_date
 from myositis_cds.errors import (
     UsageError,
@@ -27,6 +27,7 @@ __all__ = [
     "FORMATS",
     "AtomicOutput",
     "Run",
+    "add_site_argument",
     "as_of_from",
     "current_date",
     "error_dict",
@@ -36,6 +37,7 @@ __all__ = [
     "outcomes_of",
     "params_from",
     "parse_date",
+    "site_from",
     "start_run",
     "to_json",
 ]
@@ -71,6 +73,27 @@ def example_names() -> list[str]:
 def params_from(args: argparse.Namespace) -> EngineParams:
     settings = getattr(args, "settings", None)
     return bootstrap.make_params(settings_file=Path(settings) if settings else None)
+
+
+def add_site_argument(command: argparse.ArgumentParser) -> None:
+    """``--site FILE`` (the site configuration; default ``MYOSITIS_CDS_SITE``) and ``--codes FILE``
+    (a code table alone, myositis-cds/fhir-codes@1: the former option, kept)."""
+    command.add_argument("--site", help="the site configuration (TOML, myositis-cds/site@1: "
+                         "codes, default ULNs, dose strengths...; default: $MYOSITIS_CDS_SITE)")
+    command.add_argument("--codes", help="a site code table only (TOML, myositis-cds/fhir-codes@1)"
+                         "; prefer --site")
+
+
+def site_from(args: argparse.Namespace) -> SiteConfig:
+    """The site configuration named by ``--site`` (or ``MYOSITIS_CDS_SITE``), or a code table given
+    with ``--codes``; both at once is a usage error."""
+    site, codes = getattr(args, "site", None), getattr(args, "codes", None)
+    if codes is not None:
+        if site is not None:
+            msg = "--codes: not with --site (put the codes in the site file's [codes] tables)"
+            raise UsageError(msg)
+        return bootstrap.codes_only_site(Path(codes))
+    return bootstrap.load_site(Path(site)) if site is not None else bootstrap.site_from_environment()
 
 
 def as_of_from(args: argparse.Namespace, today: dt.date) -> dt.date:

@@ -18,10 +18,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.fhir import UnmappedReport, ValidatedImport, load_codes, validate_import
+from myositis_cds.adapters.fhir import UnmappedReport, ValidatedImport, validate_import
 from myositis_cds.adapters.fhir.importing.sources import iter_path_patients
 from myositis_cds.adapters.record_json import RECORDS_FORMAT
-from myositis_cds.entrypoints.cli.common import AtomicOutput, current_date, to_json
+from myositis_cds.entrypoints.cli.common import (
+    AtomicOutput,
+    add_site_argument,
+    current_date,
+    site_from,
+    to_json,
+)
 from myositis_cds.errors import UsageError
 from myositis_cds.services import patients
 from myositis_cds.services.ports import SystemActor, UnitOfWorkFactory
@@ -34,9 +40,11 @@ IMPORT_REPORT_FORMAT = "myositis-cds/fhir-import-report@1"
 
 def add_fhir_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = sub.add_parser(
-        "import-fhir", help="FHIR R4 Bundle or Bulk Data export (folder of *.ndjson) → "
-        "patient-record@1 records (a batch file, or the database with --store)")
-    command.add_argument("path", help="a Bundle JSON file, an .ndjson file, or an export folder")
+        "import-fhir", help="FHIR R4 Bundle, folder of Bundles (*.json) or Bulk Data export "
+        "(folder of *.ndjson) → patient-record@1 records (a batch file, or the database with "
+        "--store)")
+    command.add_argument("path", help="a Bundle JSON file, a folder of Bundle .json files, an "
+                         ".ndjson file, or a Bulk Data export folder")
     target = command.add_mutually_exclusive_group()
     target.add_argument("--out", help="write the patient-records@1 batch to this file "
                         "(default: stdout)")
@@ -49,8 +57,7 @@ def add_fhir_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          "one (edits made in the application are overwritten)")
     command.add_argument("--database-url", help="with --store: SQLAlchemy URL (default: "
                          "MYOSITIS_CDS_DATABASE_URL or ./var/myositis-cds.sqlite3)")
-    command.add_argument("--codes", help="a site code table (TOML, myositis-cds/fhir-codes@1) "
-                         "added in front of the embedded one")
+    add_site_argument(command)
     command.add_argument("--report", help="write the unmapped report as JSON to this file "
                          "(default: a summary on stderr)")
     command.add_argument("--strict", action="store_true",
@@ -79,8 +86,8 @@ class _Tally:
 def _validated(args: argparse.Namespace, report: UnmappedReport,
                tally: _Tally) -> Iterator[ValidatedImport]:
     today = current_date()
-    codes = load_codes(Path(args.codes)) if args.codes else None
-    imports = iter_path_patients(Path(args.path), codes=codes, unassigned=report,
+    site = site_from(args)
+    imports = iter_path_patients(Path(args.path), mapping=site.mapping, unassigned=report,
                                  strict=args.strict)
     for item in imports:
         tally.patients += 1

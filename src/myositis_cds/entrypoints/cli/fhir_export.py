@@ -16,17 +16,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
+from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.exporting.assessment import assessment_bundle
 from myositis_cds.adapters.fhir.exporting.common import bundle, validate_bundle
 from myositis_cds.adapters.fhir.exporting.record import record_entries
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import assess, to_dict
-from myositis_cds.entrypoints.cli.common import AtomicOutput, Run, start_run, to_json
+from myositis_cds.entrypoints.cli.common import (
+    AtomicOutput,
+    Run,
+    add_site_argument,
+    site_from,
+    start_run,
+    to_json,
+)
 from myositis_cds.errors import RecordValidationError, UsageError
 
 __all__ = ["WHAT", "add_fhir_export_parser", "cmd_export_fhir", "operation_outcome"]
@@ -43,7 +49,7 @@ def add_fhir_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
                         help="what to export (default: assessment)")
     export.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
     export.add_argument("--settings", help="site settings file (TOML or JSON)")
-    export.add_argument("--codes", help="site FHIR code table (TOML, myositis-cds/fhir-codes@1)")
+    add_site_argument(export)
     export.add_argument("--bundle-type", choices=("collection", "transaction"), default="collection",
                         help="Bundle type of --what record (default: collection; transaction "
                         "POSTs each resource); the others are always collections")
@@ -112,8 +118,7 @@ def cmd_export_fhir(args: argparse.Namespace) -> int:
                "(only a record Bundle is written as a transaction)")
         raise UsageError(msg)
     run = start_run(args)
-    codes = load_codes(Path(args.codes) if args.codes else None)
-    exporter = _Exporter(run, args, codes)
+    exporter = _Exporter(run, args, site_from(args).mapping.codes)
     validate = not args.no_validate
     records = _records(run)
     first = next(records, None)

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from myositis_cds import bootstrap
@@ -38,6 +39,8 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
                        "127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--site", help="the site configuration (TOML, myositis-cds/site@1) for the "
+                       "CDS Hooks service and the SMART launch (default: $MYOSITIS_CDS_SITE)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (default: MYOSITIS_CDS_DATABASE_URL "
                        "or ./var/myositis-cds.sqlite3)")
     serve.add_argument("--seed-examples", action="store_true",
@@ -127,9 +130,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - the server loads only to serve
 
     from myositis_cds.entrypoints.web.cds_hooks.config import config_from_environment  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.smart.config import (  # noqa: PLC0415
+        smart_config_from_environment,
+    )
 
     config_from_environment()  # a bad CDS Hooks clients file stops here (exit 2), not in a worker
     options = uvicorn_options(args)
+    smart_config_from_environment()  # as does a bad SMART launch file
+    if args.site:
+        os.environ["MYOSITIS_CDS_SITE"] = str(Path(args.site).resolve())
+    site = bootstrap.site_from_environment()  # as does a bad site configuration
+    if site.source is not None:
+        sys.stdout.write(f"site configuration {site.source}"
+                         + (f" ({site.name})" if site.name else "") + "\n")
     url = args.database_url or bootstrap.database_url()
     for line in prepare_database(url, seed_examples=args.seed_examples):
         sys.stdout.write(line + "\n")

@@ -24,6 +24,7 @@ from myositis_cds.entrypoints.web.sessions import (
     UserDelay,
 )
 from myositis_cds.entrypoints.web.settings import WebSettings
+from myositis_cds.entrypoints.web.smart.routes import install_smart
 from myositis_cds.entrypoints.web.state import WebState
 from myositis_cds.presentation.html import template_filters
 
@@ -87,8 +88,11 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     install_error_handlers(app)
     install_openapi(app)
-    install_cds_hooks(app, settings.cds_hooks, engine=database.engine)  # before the security layer
+    install_cds_hooks(app, settings.cds_hooks, engine=database.engine,  # before the security layer
+                      site=settings.site)
+    install_smart(app, settings.smart, engine=database.engine, site=settings.site)
     app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_bytes + 64 * 1024,
+                       frame_origins=settings.smart.frame_origins if settings.smart else (),
                        hsts_behind_proxy=settings.secure_cookies)
     return app
 

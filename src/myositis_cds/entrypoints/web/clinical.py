@@ -21,7 +21,7 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
@@ -223,15 +223,17 @@ class Clinic:
                             timeline=results.timeline, citations=self.citations,
                             name=stored.patient_key, printed_on=self.today(), printed_by=printed_by)
 
-    def render_page(self, stored: StoredPatient, results: PatientResults) -> tuple[bytes, dict[str, int]]:
+    def render_page(self, stored: StoredPatient, results: PatientResults, *,
+                    figure_url: Callable[[str], str] | None = None) -> tuple[bytes, dict[str, int]]:
         """The page parts of ``stored`` from its results (the "patient page view" use case's
         ``render`` port): the page's content with the trend figure references, encoded; and the
-        alert counts for the patient list."""
+        alert counts for the patient list. ``figure_url`` names where a figure is served (default:
+        the stored patient's figure URLs; the SMART launch serves its own)."""
         from myositis_cds.presentation import plots  # noqa: PLC0415 - loads matplotlib
 
         as_of = results.assessment.as_of
         figures = plots.trend_figure_references_html(
-            results.trends, src_of=lambda name: self.figure_url(stored, as_of, name))
+            results.trends, src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
         page = render_patient_page(record=results.record, assessment=results.assessment,
                                    timeline=results.timeline, citations=self.citations,
                                    figures=figures, name=stored.patient_key)

@@ -23,7 +23,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "HSTS", "SECURITY_HEADERS", "SecurityMiddleware", "logger"]
+__all__ = ["CONTENT_SECURITY_POLICY", "FRAMED_PATHS", "HSTS", "SECURITY_HEADERS",
+           "SecurityMiddleware", "framed_policy", "logger"]
 
 logger = logging.getLogger("myositis_cds.web")
 
@@ -66,13 +67,29 @@ def _refusal(scope: Scope, status: int, message: str) -> Response:
     return PlainTextResponse(message[:1].upper() + message[1:] + ".", status_code=status)
 
 
+FRAMED_PATHS: Final = ("/launch", "/smart/")
+"""The SMART launch's pages: the only ones an EHR may show in a frame (its configured origins)."""
+
+
+def framed_policy(origins: tuple[str, ...]) -> str:
+    """The Content Security Policy of a framed page: the same, ``frame-ancestors`` the origins."""
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'",
+                                           "frame-ancestors " + " ".join(origins))
+
+
 class SecurityMiddleware:
     """Adds the security headers, logs each request, and refuses bodies over ``max_body`` bytes
-    (by their ``Content-Length``; the routes check the bytes they actually read as well)."""
+    (by their ``Content-Length``; the routes check the bytes they actually read as well).
 
-    def __init__(self, app: ASGIApp, *, max_body: int, hsts_behind_proxy: bool = False) -> None:
+    Every page forbids framing (``frame-ancestors 'none'``, ``X-Frame-Options: DENY``) except the
+    SMART launch's (:data:`FRAMED_PATHS`), which the configured EHR origins ``frame_origins`` may
+    frame (no ``X-Frame-Options``: it cannot name origins)."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, frame_origins: tuple[str, ...] = (),
+                 hsts_behind_proxy: bool = False) -> None:
         self.app = app
         self.max_body = max_body
+        self.framed = framed_policy(frame_origins) if frame_origins else None
         self.hsts_behind_proxy = hsts_behind_proxy
         """Send HSTS on plain-HTTP requests too: a TLS-terminating proxy is in front (the
         deployment said so by asking for ``Secure`` cookies)."""
@@ -90,7 +107,9 @@ class SecurityMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
-        cacheable = str(scope.get("path", "")).startswith("/static/")
+        path = str(scope.get("path", ""))
+        cacheable = path.startswith("/static/")
+        framed = self.framed is not None and (path == "/launch" or path.startswith("/smart/"))
         hsts = self.hsts_behind_proxy or scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -103,6 +122,9 @@ class SecurityMiddleware:
                     headers[name] = value
                 if hsts:
                     headers["Strict-Transport-Security"] = HSTS
+                if framed and self.framed is not None:
+                    headers["Content-Security-Policy"] = self.framed
+                    del headers["X-Frame-Options"]
                 if "cache-control" not in headers:  # a route may allow private caching itself
                     headers["Cache-Control"] = "private, max-age=300" if cacheable else "no-store"
             await send(message)

@@ -13,7 +13,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from myositis_cds.bootstrap import SiteConfig, site_from_environment
 from myositis_cds.entrypoints.web.cds_hooks.config import CdsHooksConfig, config_from_environment
+from myositis_cds.entrypoints.web.smart.config import SmartConfig, smart_config_from_environment
 
 __all__ = ["WebSettings"]
 
@@ -64,13 +66,20 @@ class WebSettings:
     cds_hooks: CdsHooksConfig | None = None
     """The CDS Hooks service's public URL and registered EHR clients (``MYOSITIS_CDS_CDS_CLIENTS``,
     ``MYOSITIS_CDS_PUBLIC_URL``); None: every call to ``/cds-services`` is refused (401)."""
+    smart: SmartConfig | None = None
+    """The SMART App Launch set-up (``MYOSITIS_CDS_SMART``): the EHRs the app may be launched
+    from; None: ``/launch`` answers that it is not set up."""
+    site: SiteConfig = field(default_factory=SiteConfig)
+    """The site configuration (``MYOSITIS_CDS_SITE``): what the EHR's codes mean to the CDS Hooks
+    service and the SMART launch, exactly as to ``import-fhir`` and the worklist."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
         """Settings for a server process: ``MYOSITIS_CDS_DATABASE_URL`` (required here),
         ``MYOSITIS_CDS_SECRET_KEY`` (the same in every process of one server; random if unset) and
         ``MYOSITIS_CDS_SECURE_COOKIES`` (``1``, ``true`` or ``yes``); the CDS Hooks clients file
-        ``MYOSITIS_CDS_CDS_CLIENTS`` with ``MYOSITIS_CDS_PUBLIC_URL``."""
+        ``MYOSITIS_CDS_CDS_CLIENTS`` with ``MYOSITIS_CDS_PUBLIC_URL``; the site configuration
+        ``MYOSITIS_CDS_SITE``."""
         env = os.environ if environ is None else environ
         url = env.get("MYOSITIS_CDS_DATABASE_URL", "")
         if not url:
@@ -80,7 +89,8 @@ class WebSettings:
         return cls(database_url=url, secret_key=key or _random_key(),
                    secure_cookies=env.get("MYOSITIS_CDS_SECURE_COOKIES", "").lower()
                    in ("1", "true", "yes"),
-                   cds_hooks=config_from_environment(env))
+                   cds_hooks=config_from_environment(env), site=site_from_environment(env),
+                   smart=smart_config_from_environment(env))
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 16:

@@ -1,5 +1,5 @@
-"""What both FHIR exporters share: stable entry URLs, the project's URIs, Bundle assembly and
-validation against the FHIR R4B models of ``fhir.resources``.
+"""What both FHIR exporters share: stable entry URLs, stable identifiers, the project's URIs, Bundle
+assembly and validation against the FHIR R4B models of ``fhir.resources``.
 
 Entry URLs are ``urn:uuid:`` names derived (UUID version 5) from the patient identifier and what
 the resource stands for, so exporting the same data twice gives the same Bundle, and the Patient
@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "CITATION_SYSTEM",
     "EXTENSION_PREFIX",
+    "ITEM_ID_SYSTEM",
     "KNOWLEDGE_PACK_SYSTEM",
     "PATIENT_ID_SYSTEM",
     "RULE_SYSTEM",
@@ -28,6 +30,7 @@ __all__ = [
     "bundle",
     "citation_uri",
     "full_url",
+    "item_identifier",
     "patient_resource_id",
     "patient_url",
     "resolve_input",
@@ -39,6 +42,9 @@ URI_IDENTIFIER_SYSTEM: Final = "urn:ietf:rfc:3986"
 """Identifier system of a value that is itself a URI (the entry's ``urn:uuid:``)."""
 PATIENT_ID_SYSTEM: Final = "urn:myositis-cds:patient-id"
 """Identifier system of ``patient-record@1`` ``id`` (the patient's identifier within its source)."""
+ITEM_ID_SYSTEM: Final = "urn:myositis-cds:record-item"
+"""Identifier system of an exported record item: a UUID derived from the patient and the item's
+content (:func:`item_identifier`), the same at every export of the same item."""
 RULE_SYSTEM: Final = "urn:myositis-cds:rule"
 """Code system of the knowledge pack's rule IDs (``Coding.version`` = the pack version)."""
 KNOWLEDGE_PACK_SYSTEM: Final = "urn:myositis-cds:knowledge-pack"
@@ -57,6 +63,18 @@ def full_url(patient_id: str, *parts: str) -> str:
     """The stable ``urn:uuid:`` of what ``parts`` name for this patient."""
     name = "\x1f".join((patient_id, *parts))
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, name)}"
+
+
+def item_identifier(patient_id: str, resource: Mapping[str, Any], occurrence: int = 0) -> dict[
+        str, str]:
+    """The stable identifier of an exported record item: a UUID v5 of the patient identifier, the
+    resource's canonical JSON (sorted keys, without ``identifier``) and ``occurrence`` (the
+    n-th identical item of the record), so that exporting the same item again gives the same
+    identifier and a conditional create finds it."""
+    content = orjson.dumps({k: v for k, v in resource.items() if k != "identifier"},
+                           option=orjson.OPT_SORT_KEYS).decode()
+    name = "\x1f".join((patient_id, "item", content, str(occurrence)))
+    return {"system": ITEM_ID_SYSTEM, "value": f"urn:uuid:{uuid.uuid5(_NAMESPACE, name)}"}
 
 
 def patient_url(patient_id: str) -> str:
@@ -96,7 +114,9 @@ def resolve_input(source: str, record_urls: Mapping[str, str]) -> str | None:
 
 def bundle(entries: Sequence[BundleEntry], *, bundle_type: str, tags: Sequence[Mapping[str, str]] = (),
            timestamp: str | None = None) -> dict[str, Any]:
-    """A Bundle of ``entries``; ``transaction`` entries get a ``request`` (POST to the type)."""
+    """A Bundle of ``entries``; ``transaction`` entries get a ``request``: a POST to the type,
+    conditional (``ifNoneExist``) on the resource's first identifier when it has one, so that
+    loading the same Bundle twice creates nothing the second time."""
     out: dict[str, Any] = {"resourceType": "Bundle", "type": bundle_type}
     if tags:
         out["meta"] = {"tag": [dict(tag) for tag in tags]}
@@ -107,6 +127,10 @@ def bundle(entries: Sequence[BundleEntry], *, bundle_type: str, tags: Sequence[M
         item: dict[str, Any] = {"fullUrl": url, "resource": resource}
         if bundle_type == "transaction":
             item["request"] = {"method": "POST", "url": resource["resourceType"]}
+            identifiers = resource.get("identifier")
+            if isinstance(identifiers, list) and identifiers:
+                first = identifiers[0]
+                item["request"]["ifNoneExist"] = f"identifier={first['system']}|{first['value']}"
         items.append(item)
     out["entry"] = items
     return out

@@ -4,6 +4,11 @@ The document is validated first (:func:`~myositis_cds.adapters.record_json.parse
 record raises :class:`~myositis_cds.errors.RecordValidationError` naming every field) and the
 validated values are exported, in canonical units (kg, cm; U/L for the five enzymes):
 
+Every resource but the Patient carries an ``identifier`` (system ``urn:myositis-cds:record-item``)
+derived from the patient and its content, and a ``transaction`` Bundle creates each resource only
+if none with its identifier exists (``ifNoneExist``): loading the same export twice duplicates
+nothing.
+
 - ``Patient``: ``identifier`` (system ``urn:myositis-cds:patient-id``) = the record ``id``; ``id`` =
   the record id when it is a valid FHIR id, else a name derived from it; ``gender``, ``birthDate``;
 - ``Condition``: the diagnosis (``recordedDate`` = diagnosis date, ``onsetDateTime`` = symptom
@@ -38,6 +43,7 @@ from myositis_cds.adapters.fhir.exporting.common import (
     BundleEntry,
     bundle,
     full_url,
+    item_identifier,
     patient_resource_id,
     patient_url,
 )
@@ -107,6 +113,7 @@ class RecordEntries:
         self.pid = record.id
         self.entries: list[BundleEntry] = []
         self.urls: dict[str, str] = {}
+        self._seen: dict[str, int] = {}
 
     @property
     def patient(self) -> dict[str, str]:
@@ -114,6 +121,11 @@ class RecordEntries:
         return {"reference": patient_url(self.pid), "type": "Patient"}
 
     def add(self, paths: tuple[str, ...], *parts: str, resource: dict[str, Any]) -> str:
+        if resource["resourceType"] != "Patient":  # the Patient's identifier is the record id
+            probe = item_identifier(self.pid, resource)["value"]
+            occurrence = self._seen.get(probe, 0)
+            self._seen[probe] = occurrence + 1
+            resource["identifier"] = [item_identifier(self.pid, resource, occurrence)]
         url = full_url(self.pid, *parts)
         self.entries.append((url, resource))
         for path in paths:

@@ -30,16 +30,16 @@ from typing import IO, Any
 import orjson
 
 from myositis_cds.adapters import json_edge
-from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.importing.importer import (
     MAPPED_RESOURCE_TYPES,
     PatientImport,
-    default_codes,
+    default_mapping,
     medication_index,
     patient_document,
     patient_key_of,
 )
 from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.errors import UsageError
 
 __all__ = [
@@ -124,10 +124,10 @@ def index_bulk_folder(folder: Path, *, unassigned: UnmappedReport | None = None)
     return index
 
 
-def iter_bulk_patients(folder: Path, *, codes: FhirCodes | None = None,
+def iter_bulk_patients(folder: Path, *, mapping: FhirMapping | None = None,
                        unassigned: UnmappedReport | None = None) -> Iterator[PatientImport]:
     """One :class:`PatientImport` per patient of an export folder, in order of first appearance."""
-    codes = codes or default_codes()
+    mapping = mapping or default_mapping()
     index = index_bulk_folder(folder, unassigned=unassigned)
     medications = medication_index(index.medications)
     with ExitStack() as stack:
@@ -141,4 +141,4 @@ def iter_bulk_patients(folder: Path, *, codes: FhirCodes | None = None,
                         index.files[file_number].open("rb"))
                 stream.seek(offset)
                 resources.append(_decode(stream.readline(), index.files[file_number], number))
-            yield patient_document(resources, codes=codes, medications=medications)
+            yield patient_document(resources, mapping=mapping, medications=medications)

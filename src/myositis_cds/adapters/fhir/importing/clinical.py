@@ -16,6 +16,7 @@ from myositis_cds.adapters.fhir.elements import (
     text_of,
 )
 from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
+from myositis_cds.adapters.fhir.mapping import COUNT_UNITS
 from myositis_cds.domain.vocabulary import FREQUENCIES
 
 __all__ = [
@@ -44,6 +45,17 @@ def _status_code(concept: object) -> str | None:
     return None
 
 
+def _diagnosis_date(resource: Mapping[str, Any], order: tuple[str, ...]) -> str | None:
+    """The first full date among the Condition's elements in the site's order (docs/fhir.md)."""
+    for source in order:
+        value = (period_bounds(resource.get("onsetPeriod"))[0] if source == "onsetPeriod.start"
+                 else resource.get(source))
+        day, _ = day_of(value)
+        if day is not None:
+            return day
+    return None
+
+
 def map_condition(draft: Draft, resource: Mapping[str, Any]) -> None:
     """A diagnosis candidate, or a finding present at onset (and absent from abatement on)."""
     rt = "Condition"
@@ -59,8 +71,9 @@ def map_condition(draft: Draft, resource: Mapping[str, Any]) -> None:
             draft.unmapped(rt, "status_excluded", concept)
             return
         item: dict[str, Any] = {"name": concept.name}
-        if recorded is not None:
-            item["date"] = recorded
+        diagnosed = _diagnosis_date(resource, draft.mapping.diagnosis_date_order)
+        if diagnosed is not None:
+            item["date"] = diagnosed
         if onset is not None:
             item["symptom_onset_date"] = onset
         # The record allows a diagnosis without a date (what needs it becomes not evaluable), so
@@ -91,9 +104,11 @@ def map_condition(draft: Draft, resource: Mapping[str, Any]) -> None:
         draft.unmapped(rt, "ended_without_date", concept)
 
 
-def _drug(draft: Draft, rt: str, resource: Mapping[str, Any]) -> Concept | None:
+def _medication_concept(draft: Draft, rt: str, resource: Mapping[str, Any]) -> object:
+    """medicationCodeableConcept, or the code of the Medication that medicationReference names
+    (contained ``#x``, ``Medication/x``, ``urn:uuid:x``); None (counted) when it names none."""
     if "medicationCodeableConcept" in resource:
-        return draft.resolve(rt, resource["medicationCodeableConcept"], "drug")
+        return resource["medicationCodeableConcept"]
     reference = resource.get("medicationReference")
     ref = reference.get("reference") if isinstance(reference, dict) else None
     medication: Mapping[str, Any] | None = None
@@ -108,7 +123,7 @@ def _drug(draft: Draft, rt: str, resource: Mapping[str, Any]) -> Concept | None:
     if medication is None:
         draft.unmapped(rt, "unresolved_medication")
         return None
-    return draft.resolve(rt, medication.get("code"), "drug")
+    return medication.get("code")
 
 
 def _frequency(dosage: Mapping[str, Any]) -> str | None:
@@ -139,11 +154,41 @@ def _bounds(dosage: Mapping[str, Any] | None) -> tuple[object, object]:
     return period_bounds(repeat.get("boundsPeriod"))
 
 
+def _dose(draft: Draft, rt: str, dosage: Mapping[str, Any], drug: tuple[Concept, object],
+          item: dict[str, Any]) -> None:
+    """``dose`` and ``unit`` from doseQuantity. A dose counted in tablets (capsules...), or with
+    no unit at all, becomes an amount only through the strength the site gives for the product's
+    coding; otherwise the dose is left out and counted, never shown as a bare number."""
+    dose_and_rate = first_mapping(dosage.get("doseAndRate"))
+    quantity = dose_and_rate.get("doseQuantity") if dose_and_rate else None
+    value = number(quantity.get("value")) if isinstance(quantity, dict) else None
+    if value is None or not isinstance(quantity, dict):
+        return
+    unit = quantity.get("unit") or quantity.get("code")
+    unit = unit if isinstance(unit, str) else ""
+    if unit.strip() not in COUNT_UNITS:
+        item["dose"] = value
+        item["unit"] = unit
+        return
+    concept, medication = drug
+    products = [(system, code) for system, code, _ in codings(medication) if system and code]
+    strength = draft.mapping.strength_of([(concept.system, concept.code), *products])
+    if strength is None:
+        draft.unmapped(rt, "dose_unit_unknown", concept)
+        return
+    item["dose"] = value * strength.amount
+    item["unit"] = strength.unit
+    draft.unmapped(rt, "dose_site_strength", concept)
+
+
 def map_medication(draft: Draft, resource: Mapping[str, Any]) -> None:
     """MedicationRequest (an order) or MedicationStatement (taken) → one treatment."""
     rt = str(resource.get("resourceType"))
     request = rt == "MedicationRequest"
-    concept = _drug(draft, rt, resource)
+    medication = _medication_concept(draft, rt, resource)
+    if medication is None:
+        return
+    concept = draft.resolve(rt, medication, "drug")
     if concept is None:
         return
     status = resource.get("status")
@@ -168,13 +213,7 @@ def map_medication(draft: Draft, resource: Mapping[str, Any]) -> None:
         return
     item: dict[str, Any] = {"drug": concept.name}
     if dosage is not None:
-        dose_and_rate = first_mapping(dosage.get("doseAndRate"))
-        quantity = dose_and_rate.get("doseQuantity") if dose_and_rate else None
-        if isinstance(quantity, dict) and number(quantity.get("value")) is not None:
-            item["dose"] = quantity["value"]
-            unit = quantity.get("unit") or quantity.get("code")
-            if isinstance(unit, str) and unit:
-                item["unit"] = unit
+        _dose(draft, rt, dosage, (concept, medication), item)
         frequency = _frequency(dosage)
         if frequency is not None:
             item["frequency"] = frequency

@@ -9,6 +9,7 @@ from typing import Any
 from myositis_cds.adapters.fhir.codes import Category, FhirCodes
 from myositis_cds.adapters.fhir.elements import codings, day_of, period_bounds
 from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 
 __all__ = ["Concept", "Draft"]
 
@@ -30,7 +31,7 @@ class Concept:
 class Draft:
     """Lists of ``patient-record@1`` items under construction (dicts), plus what was not mapped."""
 
-    codes: FhirCodes
+    mapping: FhirMapping
     report: UnmappedReport = field(default_factory=UnmappedReport)
     medications: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     body_measurements: list[dict[str, Any]] = field(default_factory=list)
@@ -44,11 +45,28 @@ class Draft:
     """(sort key: the later date, the diagnosis item, its concept)."""
     origins: dict[int, tuple[str, Concept]] = field(default_factory=dict)
     """id(item) → (resource type, concept) it came from (to name it if the validator refuses it)."""
+    by_date: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(list name, date) → the body measurement or visit of that date (one per date)."""
+    conflicts: set[tuple[str, str, str]] = field(default_factory=set)
+    """(list name, measure, date) of merged values (a visit's measure, a body measurement) that
+    two resources gave differently: left out of the record when it is assembled."""
+
+    @property
+    def codes(self) -> FhirCodes:
+        return self.mapping.codes
 
     def add(self, name: str, item: dict[str, Any], resource_type: str, concept: Concept) -> None:
         """Append ``item`` to the list ``name`` and remember where it came from."""
         getattr(self, name).append(item)
         self.origins[id(item)] = (resource_type, concept)
+
+    def conflict(self, name: str, measure: str, day: str, concept: Concept) -> None:
+        """A second Observation contradicts a merged value: every Observation of it is counted
+        (the first one too, once) and the value is left out when the record is assembled."""
+        if (name, measure, day) not in self.conflicts:
+            self.conflicts.add((name, measure, day))
+            self.unmapped("Observation", "conflicting_values", concept)
+        self.unmapped("Observation", "conflicting_values", concept)
 
     def unmapped(self, resource_type: str, reason: str, coding: Coding3 | Concept | None = None,
                  *, display: str | None = None) -> None:

@@ -8,7 +8,7 @@ documents in :mod:`.records`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
@@ -23,8 +23,10 @@ from myositis_cds.adapters.fhir.importing.clinical import (
     map_procedure,
 )
 from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
+from myositis_cds.adapters.fhir.importing.duplicates import collapse_duplicates
 from myositis_cds.adapters.fhir.importing.observations import map_observation
 from myositis_cds.adapters.fhir.importing.report import UnmappedReport
+from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.record_json import RECORD_FORMAT
 from myositis_cds.domain.vocabulary import SEXES
 
@@ -35,6 +37,7 @@ __all__ = [
     "PatientImport",
     "bundle_resources",
     "default_codes",
+    "default_mapping",
     "iter_bundle_patients",
     "medication_index",
     "patient_document",
@@ -65,6 +68,12 @@ _LISTS: Final = ("body_measurements", "antibodies", "findings", "labs", "assessm
 def default_codes() -> FhirCodes:
     """The embedded code tables (loaded once per process)."""
     return load_codes()
+
+
+@cache
+def default_mapping() -> FhirMapping:
+    """The embedded code tables and no site facts (no site configuration given)."""
+    return FhirMapping(codes=default_codes())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,16 +180,18 @@ def medication_index(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mappin
 
 
 def patient_document(resources: Sequence[Mapping[str, Any]], *,
-                     codes: FhirCodes | None = None,
+                     mapping: FhirMapping | None = None,
                      medications: Mapping[str, Mapping[str, Any]] | None = None) -> PatientImport:
     """All resources of ONE patient (its Patient resource included) → one record document.
 
-    Medication resources in ``resources`` (or ``medications``, a :func:`medication_index` shared by
-    many patients) serve medicationReferences. Items keep the order of the resources they came
-    from (no sorting, so that an exported record reads back identical). Everything not mapped is
-    counted in the returned report.
+    ``mapping``: the site's code tables and facts (default: the embedded tables). Medication
+    resources in ``resources`` (or ``medications``, a :func:`medication_index` shared by many
+    patients) serve medicationReferences. Items keep the order of the resources they came from
+    (no sorting, so that an exported record reads back identical); repeats are collapsed and
+    contradictions left out (:mod:`.duplicates`). Everything not mapped is counted in the
+    returned report.
     """
-    draft = Draft(codes=codes or default_codes())
+    draft = Draft(mapping=mapping or default_mapping())
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     draft.medications.update(medications or {})
     draft.medications.update(medication_index(resources))
@@ -214,6 +225,7 @@ def patient_document(resources: Sequence[Mapping[str, Any]], *,
             mapper(draft, resource)
         elif resource_type not in MAPPED_RESOURCE_TYPES:
             draft.unmapped(resource_type, "unsupported_resource_type")
+    collapse_duplicates(draft)
     origins: dict[str, tuple[Origin, ...]] = {}
     diagnosis = _diagnosis(draft)
     if diagnosis is not None:
@@ -257,16 +269,19 @@ def _with_id(full_url: str | None, resource: Mapping[str, Any]) -> Mapping[str, 
     return {**resource, "id": derived} if derived else resource
 
 
-def iter_bundle_patients(bundle: Mapping[str, Any], *, codes: FhirCodes | None = None,
-                         unassigned: UnmappedReport | None = None) -> Iterator[PatientImport]:
+def iter_bundle_patients(bundle: Mapping[str, Any], *, mapping: FhirMapping | None = None,
+                         unassigned: UnmappedReport | None = None,
+                         order: Callable[[list[Mapping[str, Any]]], list[Mapping[str, Any]]]
+                         | None = None) -> Iterator[PatientImport]:
     """One :class:`PatientImport` per patient of a Bundle, in order of first appearance.
 
     Resources that belong to no patient of the Bundle are counted (``no_patient``, or
     ``unsupported_resource_type``) in ``unassigned`` when given — Medication resources excepted,
     which serve every patient's medicationReferences. A Patient or Medication without an id takes
-    it from its fullUrl.
+    it from its fullUrl. ``order`` (e.g. the worklist's canonical order) rearranges each
+    patient's resources before they are mapped; by default they keep the Bundle's order.
     """
-    codes = codes or default_codes()
+    mapping = mapping or default_mapping()
     entries = [(url, _with_id(url, r)) for url, r in bundle_resources(bundle)]
     full_urls = {url: str(r["id"]) for url, r in entries
                  if url and r.get("resourceType") == "Patient" and isinstance(r.get("id"), str)}
@@ -285,4 +300,5 @@ def iter_bundle_patients(bundle: Mapping[str, Any], *, codes: FhirCodes | None =
             continue
         groups.setdefault(key, []).append(resource)
     for group in groups.values():
-        yield patient_document(group, codes=codes, medications=medications)
+        yield patient_document(order(group) if order else group, mapping=mapping,
+                               medications=medications)

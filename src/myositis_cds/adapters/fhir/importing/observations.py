@@ -84,22 +84,50 @@ def _high(draft: Draft, resource: Mapping[str, Any], unit: str | None,
     return None
 
 
+def _scaled(value: float | int, factor: float) -> float | int:
+    return value if factor == 1 else value * factor
+
+
 def _lab(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: str) -> None:
+    """A lab result; a site's unit spelling converts it (value and ULN alike); without a
+    ``referenceRange.high`` the site's default ULN of the test (in the same unit) is used."""
     found = _quantity(draft, resource, concept)
     if found is None:
         return
     value, quantity = found
     system, code = _unit(quantity)
-    unit = ENZYME_UNIT_CODES.get(code or "")
+    spelled = draft.mapping.lab_units.get((concept.name, code or ""))
+    unit, factor = (spelled.unit, spelled.factor) if spelled else (
+        ENZYME_UNIT_CODES.get(code or ""), 1.0)
     if unit is None:
         draft.report.add(RT, "unit_not_accepted", system=system, code=code, display=concept.name)
         return
-    item: dict[str, Any] = {"test": concept.name, "value": value, "unit": unit}
+    item: dict[str, Any] = {"test": concept.name, "value": _scaled(value, factor), "unit": unit}
     uln = _high(draft, resource, code, concept)
     if uln is not None:
-        item["uln"] = uln
+        item["uln"] = _scaled(uln, factor)
+    elif not _has_high(resource):
+        default = draft.mapping.lab_defaults.get(concept.name)
+        if default is not None and default.unit == unit:
+            item["uln"] = default.uln
+            draft.unmapped(RT, "uln_site_default", concept)
     item["date"] = day
     draft.add("labs", item, RT, concept)
+
+
+def _has_high(resource: Mapping[str, Any]) -> bool:
+    ranges = resource.get("referenceRange")
+    return isinstance(ranges, list) and any(
+        isinstance(r, dict) and isinstance(r.get("high"), dict) for r in ranges)
+
+
+_CANONICAL: Final = {"weight_kg": 1.0, "weight_lb": 0.45359237, "height_cm": 1.0, "height_in": 2.54}
+"""Body fields → factor to kg or cm (to compare two measurements of one date)."""
+
+
+def same_amount(first: float, second: float) -> bool:
+    """Whether two measurements agree to the precision they are written at (0.05 of the unit)."""
+    return abs(first - second) <= 0.05
 
 
 def _body(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: str) -> None:
@@ -113,11 +141,18 @@ def _body(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: str)
         draft.report.add(RT, "unit_not_accepted", system=system, code=code, display=concept.name)
         return
     kind = concept.name
-    for item in draft.body_measurements:  # one entry per date: a weight and a height pair up
-        if item["date"] == day and not any(key.startswith(kind) for key in item):
-            item[field] = value
-            return
-    draft.add("body_measurements", {"date": day, field: value}, RT, concept)
+    item = draft.by_date.get(("body_measurements", day))
+    if item is None:  # one entry per date: a weight and a height pair up
+        item = draft.by_date["body_measurements", day] = {"date": day, field: value}
+        draft.add("body_measurements", item, RT, concept)
+        return
+    known = next((key for key in item if key.startswith(kind)), None)
+    if known is None:
+        item[field] = value
+    elif same_amount(item[known] * _CANONICAL[known], value * _CANONICAL[field]):
+        draft.unmapped(RT, "duplicate_value", concept)
+    else:
+        draft.conflict("body_measurements", kind, day, concept)
 
 
 def _antibody_result(draft: Draft, resource: Mapping[str, Any]) -> str | None:
@@ -178,9 +213,15 @@ def _measure(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: s
         draft.unmapped(RT, "missing_value", concept)
         return
     name = concept.name
-    visit = next((v for v in draft.assessments if v["date"] == day and name not in v), None)
+    visit = draft.by_date.get(("assessments", day))
+    if visit is not None and name in visit:  # one visit per date: a second value of a measure
+        if visit[name] == value:
+            draft.unmapped(RT, "duplicate_value", concept)
+        else:
+            draft.conflict("assessments", name, day, concept)
+        return
     if visit is None:
-        visit = {"date": day}
+        visit = draft.by_date["assessments", day] = {"date": day}
         draft.add("assessments", visit, RT, concept)
     visit[name] = value
     if name == "mmt8":

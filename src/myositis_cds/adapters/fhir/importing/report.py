@@ -39,6 +39,14 @@ REASONS: Final[Mapping[str, str]] = {
     "invalid_record": "a whole record the validator refused (not imported)",
     "unresolved_medication": "a medicationReference to no Medication resource in the import",
     "invalid_json": "a line or file that is not a JSON object",
+    "duplicate_value": "the same measurement again (same code, date and value): counted once",
+    "conflicting_values": "resources give different values for one measurement on one date: "
+                          "all of them left out (never one picked)",
+    "uln_site_default": "no referenceRange.high: the site's default ULN for the test was used",
+    "dose_site_strength": "a dose in tablets (or no unit) converted with the site's strength of "
+                          "the product",
+    "dose_unit_unknown": "a dose in tablets (or no unit) for a product whose strength the site "
+                         "does not give: the dose is left out (the treatment is kept)",
 }
 
 

@@ -12,6 +12,9 @@ The cards, in this order (CDS Hooks 2.0 card attributes: ``uuid``, ``summary`` <
    overdue), the open work-up items, severity tier, treatment options and response, and what the
    EHR sent that could not be mapped.
 
+Cards carry ``suggestions`` (draft orders of the open items, :mod:`.suggestions`) with
+``selectionBehavior`` ``any``, and every card the same ``overrideReasons``.
+
 Every detail ends with its references in full (the pack's citation text). Text taken from the
 record is escaped so that it cannot become Markdown links, images or HTML in the EHR.
 """
@@ -24,6 +27,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from myositis_cds.entrypoints.web.cds_hooks.suggestions import (
+    OVERRIDE_REASONS,
+    CodingOf,
+    alert_suggestions,
+    plan_suggestions,
+)
+
 __all__ = [
     "INDICATOR",
     "MAX_SUMMARY",
@@ -34,6 +44,7 @@ __all__ = [
     "card_rules",
     "invalid_record_card",
     "markdown_text",
+    "suggestion_ids",
     "summary",
 ]
 
@@ -73,15 +84,31 @@ class CardContext:
     rule_citations: Mapping[str, Sequence[str]]
     link: Mapping[str, str] | None = None
     new_uuid: Callable[[], str]
+    patient_id: str | None = None
+    """The FHIR Patient id of the call (suggested orders name it); None: no suggestions."""
+    coding_of: CodingOf | None = None
+    """The site's coding of an item (the code tables); None: no suggestions."""
 
 
-def _card(context: CardContext, *, summary_text: str, indicator: str, detail: str) -> dict[str, Any]:
+def _card(context: CardContext, *, summary_text: str, indicator: str,
+          detail: str) -> dict[str, Any]:
     card: dict[str, Any] = {
         "uuid": context.new_uuid(), "summary": summary(summary_text), "indicator": indicator,
         "detail": detail, "source": {"label": context.source_label, "url": context.source_url}}
+    card["overrideReasons"] = [dict(reason) for reason in OVERRIDE_REASONS]
     if context.link is not None:
         card["links"] = [dict(context.link)]
     return card
+
+
+def _with_suggestions(card: dict[str, Any], context: CardContext,
+                      make: Callable[..., list[dict[str, Any]]], *args: Any) -> dict[str, Any]:
+    """``card`` with the suggestions ``make(*args)`` offers (made after the card's own uuid)."""
+    if context.patient_id is None or context.coding_of is None:
+        return card
+    suggestions = make(*args, patient_id=context.patient_id, coding_of=context.coding_of,
+                       new_uuid=context.new_uuid)
+    return {**card, "suggestions": suggestions, "selectionBehavior": "any"} if suggestions else card
 
 
 def _references(context: CardContext, keys: Iterable[str]) -> list[str]:
@@ -130,8 +157,9 @@ def _alert_card(alert: Mapping[str, Any], assessment: Mapping[str, Any],
     if alert.get("notes"):
         lines += ["", "Notes:", "", *_notes(alert["notes"])]
     lines += _references(context, alert.get("citations", ()))
-    return _card(context, summary_text=title, indicator=INDICATOR[str(alert["severity"])],
+    card = _card(context, summary_text=title, indicator=INDICATOR[str(alert["severity"])],
                  detail="\n".join(lines))
+    return _with_suggestions(card, context, alert_suggestions, alert, assessment)
 
 
 def _not_evaluable_card(item: Mapping[str, Any], assessment: Mapping[str, Any],
@@ -205,8 +233,10 @@ def _plan_lines(assessment: Mapping[str, Any]) -> list[str]:
                      f"({markdown_text(regimen.get('basis', ''))})")
     tis = assessment["response"]["tis"]
     doi = assessment["response"]["imacs_doi"]
-    score = f" {tis['score']:g} ({tis['category']})" if tis.get("score") is not None else ""
-    lines += ["", f"**Response**: TIS {markdown_text(tis['status'])}{markdown_text(score)}; "
+    # The separating space stays outside markdown_text, which trims its text to one line.
+    score = (f" {markdown_text(format(tis['score'], 'g'))} ({markdown_text(tis['category'])})"
+             if tis.get("score") is not None else "")
+    lines += ["", f"**Response**: TIS {markdown_text(tis['status'])}{score}; "
                   f"IMACS definition of improvement {markdown_text(doi['status'])}"]
     return lines
 
@@ -252,8 +282,9 @@ def _plan_card(assessment: Mapping[str, Any], unmapped: Mapping[str, Any] | None
     lines += ["", f"Knowledge pack {markdown_text(knowledge['pack'])} "
                   f"{markdown_text(knowledge['version'])} · as of {assessment['as_of']}"]
     lines += _references(context, _plan_citations(assessment))
-    return _card(context, summary_text=_plan_summary(assessment), indicator="info",
+    card = _card(context, summary_text=_plan_summary(assessment), indicator="info",
                  detail="\n".join(lines))
+    return _with_suggestions(card, context, plan_suggestions, assessment)
 
 
 def build_cards(assessment: Mapping[str, Any], *, context: CardContext,
@@ -283,6 +314,11 @@ def applies(assessment: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
         return False
     antibodies = document.get("antibodies") or ()
     return "diagnosis" in document or any(a.get("target") == "Mi-2" for a in antibodies)
+
+
+def suggestion_ids(card: Mapping[str, Any]) -> tuple[str, ...]:
+    """The uuids of a card's suggestions (kept to check feedback against)."""
+    return tuple(str(s["uuid"]) for s in card.get("suggestions", ()))
 
 
 def card_rules(assessment: Mapping[str, Any]) -> list[str]:

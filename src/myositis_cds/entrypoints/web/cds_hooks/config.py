@@ -8,11 +8,14 @@ A site registers each CDS client (an EHR) in a TOML file named by ``MYOSITIS_CDS
 
     [[client]]
     iss = "https://ehr.example.org"                 # the JWT's iss, exactly
-    jwks_file = "ehr-jwks.json"                     # a JWK Set (relative to this file), or inline:
+    jwks_url = "https://ehr.example.org/.well-known/jwks.json"   # fetched and cached, or:
+    # jwks_file = "ehr-jwks.json"                   # a JWK Set (relative to this file), or inline:
     # jwks = { keys = [ { kty = "EC", crv = "P-384", kid = "k1", x = "...", y = "..." } ] }
     fhir_servers = ["https://ehr.example.org/fhir"] # fhirServer values this service may call
 
-Keys come only from this configuration: a JWT's ``jku`` header is never fetched. Every key must be
+Keys come only from this configuration (inline, a file, or the configured JWK Set URL, cached
+``jwks_cache_seconds`` and fetched again for an unknown ``kid``: :mod:`.jwks`): a JWT's ``jku``
+header is never fetched. Every key must be
 an EC P-384 key (ES384) or an RSA key of at least 2048 bits (RS384); a key's ``alg``, when given,
 must agree and its ``use``, when given, must be ``sig``. The JWT ``aud`` must equal the URL of the
 endpoint called under ``public_url``; the request's own host is never trusted for that.
@@ -32,6 +35,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from myositis_cds.entrypoints.web.cds_hooks.jwks import RemoteJwks, is_jwks_url
 from myositis_cds.errors import FieldError, SettingsError
 
 __all__ = [
@@ -65,12 +69,23 @@ class ClientKey:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CdsClient:
-    """A registered CDS client (EHR): its ``iss``, its keys by ``kid`` and the FHIR servers it may
-    hand us (``fhirServer`` values we may call with its bearer token; none by default)."""
+    """A registered CDS client (EHR): its ``iss``, its keys by ``kid`` (configured, or from its
+    JWK Set URL) and the FHIR servers it may hand us (``fhirServer`` values we may call with its
+    bearer token; none by default)."""
 
     iss: str
     keys: Mapping[str, ClientKey]
     fhir_servers: tuple[str, ...] = ()
+    remote: RemoteJwks | None = None
+    """The client's JWK Set URL, fetched and cached, when it was registered with ``jwks_url``."""
+
+    def key(self, kid: str) -> ClientKey | None:
+        """The key of ``kid``: a configured one, else from the JWK Set URL (maybe fetched now)."""
+        found = self.keys.get(kid)
+        if found is None and self.remote is not None:
+            remote = self.remote.key(kid)
+            return remote if isinstance(remote, ClientKey) else None
+        return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,8 +110,14 @@ class CdsHooksConfig:
     """Seconds of clock difference tolerated on ``exp`` and ``iat``."""
     fetch_timeout: float = 5.0
     """Seconds per request to a client's FHIR server."""
-    fetch_max_pages: int = 20
+    fetch_max_pages: int = 100
     """Search result pages followed per prefetch key; more is refused (412)."""
+    jwks_cache_seconds: int = 3600
+    """How long keys fetched from a client's ``jwks_url`` are used before they are fetched again
+    (an unknown ``kid`` fetches them again at most once a minute)."""
+    fetch_page_size: int = 1000
+    """``_count`` of each search the service makes (a real chart's 1,270 Observations are two
+    pages; 100 pages of 1,000 serve 100,000 resources per search)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -105,7 +126,8 @@ class CdsHooksConfig:
             if value is not None and not _is_http_url(value):
                 problems.append(FieldError(path=name, value=value,
                                            expected="an absolute http(s) URL"))
-        for name in ("max_token_lifetime", "fetch_max_pages"):
+        for name in ("max_token_lifetime", "fetch_max_pages", "fetch_page_size",
+                     "jwks_cache_seconds"):
             if getattr(self, name) < 1:
                 problems.append(FieldError(path=name, value=getattr(self, name),
                                            expected="a positive number"))
@@ -192,27 +214,41 @@ def parse_jwks(jwks: object, *, where: str = "jwks") -> dict[str, ClientKey]:
     return found
 
 
-def _client(entry: object, index: int, base: Path) -> CdsClient:
+_KEY_SOURCES: Final = ("jwks", "jwks_file", "jwks_url")
+
+
+def _client(entry: object, index: int, base: Path, *, jwks_ttl: float) -> CdsClient:
     where = f"client[{index}]"
     if not isinstance(entry, dict):
         raise SettingsError([FieldError(path=where, value=type(entry).__name__,
-                                        expected="a table with iss and jwks or jwks_file")])
-    unknown = sorted(set(entry) - {"iss", "jwks", "jwks_file", "fhir_servers"})
+                                        expected="a table with iss and jwks, jwks_file or jwks_url")])
+    unknown = sorted(set(entry) - {"iss", "fhir_servers", *_KEY_SOURCES})
     iss = entry.get("iss")
     problems = [FieldError(path=f"{where}.{name}", value=entry[name],
-                           expected="one of iss, jwks, jwks_file, fhir_servers") for name in unknown]
+                           expected="one of iss, jwks, jwks_file, jwks_url, fhir_servers")
+                for name in unknown]
     if not isinstance(iss, str) or not iss.strip() or len(iss) > 200:
         problems.append(FieldError(path=f"{where}.iss", value=iss,
                                    expected="the client's JWT iss (1 to 200 characters)"))
-    if ("jwks" in entry) == ("jwks_file" in entry):
-        problems.append(FieldError(path=f"{where}.jwks", value="<both or neither>",
-                                   expected="exactly one of jwks (inline) or jwks_file (a path)"))
+    sources = [name for name in _KEY_SOURCES if name in entry]
+    if len(sources) != 1:
+        problems.append(FieldError(path=f"{where}.jwks", value=sources or "<none>",
+                                   expected="exactly one of jwks (inline), jwks_file (a path) or "
+                                            "jwks_url (the EHR's JWK Set URL)"))
+    if "jwks_url" in entry and not is_jwks_url(entry["jwks_url"]):
+        problems.append(FieldError(path=f"{where}.jwks_url", value=entry["jwks_url"],
+                                   expected="an https URL (http only on the loopback interface)"))
     servers = entry.get("fhir_servers", [])
     if not isinstance(servers, list) or not all(_is_http_url(s) for s in servers):
         problems.append(FieldError(path=f"{where}.fhir_servers", value=servers,
                                    expected="a list of absolute http(s) base URLs"))
     if problems or not isinstance(iss, str):
         raise SettingsError(problems, source="CDS Hooks clients file")
+    fhir_servers = tuple(str(s).rstrip("/") for s in servers)
+    if "jwks_url" in entry:
+        remote = RemoteJwks(url=str(entry["jwks_url"]), where=f"{where}.jwks_url", ttl=jwks_ttl,
+                            parse=lambda document, at: parse_jwks(document, where=at))
+        return CdsClient(iss=iss, keys={}, fhir_servers=fhir_servers, remote=remote)
     if "jwks_file" in entry:
         path = base / str(entry["jwks_file"])
         try:
@@ -224,11 +260,11 @@ def _client(entry: object, index: int, base: Path) -> CdsClient:
     else:
         jwks = entry["jwks"]
     return CdsClient(iss=iss, keys=parse_jwks(jwks, where=f"{where}.jwks"),
-                     fhir_servers=tuple(str(s).rstrip("/") for s in servers))
+                     fhir_servers=fhir_servers)
 
 
 _OPTIONS: Final = ("smart_launch_url", "source_url", "max_token_lifetime", "clock_skew",
-                   "fetch_timeout", "fetch_max_pages")
+                   "fetch_timeout", "fetch_max_pages", "fetch_page_size", "jwks_cache_seconds")
 
 
 def load_config(path: Path, *, public_url: str | None = None) -> CdsHooksConfig:
@@ -252,8 +288,10 @@ def load_config(path: Path, *, public_url: str | None = None) -> CdsHooksConfig:
             source="CDS Hooks clients file")
     entries = data.get("client", [])
     clients: dict[str, CdsClient] = {}
+    ttl = data.get("jwks_cache_seconds", 3600)
+    ttl = float(ttl) if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0 else 3600.0
     for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
-        client = _client(entry, index, path.parent)
+        client = _client(entry, index, path.parent, jwks_ttl=ttl)
         if client.iss in clients:
             raise SettingsError([FieldError(path=f"client[{index}].iss", value=client.iss,
                                             expected="an iss registered once")],

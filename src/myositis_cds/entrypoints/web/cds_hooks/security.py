@@ -140,7 +140,7 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
 
 def _claims(token: str, *, client: CdsClient, unverified: _Unverified, audience: str,
             config: CdsHooksConfig) -> dict[str, Any]:
-    key = client.keys.get(unverified.kid)
+    key = client.key(unverified.kid)
     if key is None:
         raise TokenRefusedError("unknown_kid")
     if key.algorithm != unverified.alg:
