@@ -63,7 +63,8 @@ def test_an_unreachable_spark_master_is_exit_2_at_once(capsys: pytest.CaptureFix
                  "spark://127.0.0.1:1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "--spark-master: got 'spark://127.0.0.1:1', which does not answer" in err
+    assert "--spark-master spark://127.0.0.1:1: no Spark master answers" in err
+    assert err.count("\n") == 1
     assert "Traceback" not in err
 
 
