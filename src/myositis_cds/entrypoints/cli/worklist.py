@@ -121,7 +121,8 @@ def add_worklist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 def _json_kind(first: Path) -> str:
     """``bundles`` when the folder's first ``.json`` file is a FHIR Bundle, else ``records``."""
     try:
-        data = orjson.loads(first.read_bytes())
+        raw = first.read_bytes()  # its size is the readers' to bound; nesting and UTF-8 here
+        data = bootstrap.decode_json(raw, max_bytes=len(raw))
     except (OSError, orjson.JSONDecodeError):
         return "records"  # reported as an invalid record, with its file name
     return "bundles" if isinstance(data, dict) and data.get("resourceType") == "Bundle" \

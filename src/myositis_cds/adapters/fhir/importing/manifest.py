@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from myositis_cds.adapters import json_edge
+
 __all__ = ["MANIFEST", "count_lines", "files_to_read", "manifest_types"]
 
 MANIFEST: Final = "manifest.json"
@@ -30,7 +32,7 @@ def manifest_types(folder: Path) -> dict[str, str]:
     it is not a Bulk Data manifest)."""
     path = folder / MANIFEST if folder.is_dir() else folder.parent / MANIFEST
     try:
-        data = orjson.loads(path.read_bytes())
+        data = json_edge.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
     output = data.get("output") if isinstance(data, dict) else None

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from myositis_cds import bootstrap
 from myositis_cds.adapters.http_requests import send
 from myositis_cds.errors import SettingsError
 
@@ -91,7 +92,8 @@ class RemoteJwks:
         self._tried_at = now
         host = urlsplit(self.url).hostname
         try:
-            document = orjson.loads(self.fetch(self.url, self.timeout))
+            body = self.fetch(self.url, self.timeout)
+            document = bootstrap.decode_json(body, max_bytes=len(body))
             if self.parse is None:
                 msg = "RemoteJwks.parse is not set"
                 raise RuntimeError(msg)

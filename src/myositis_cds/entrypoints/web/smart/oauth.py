@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from myositis_cds import bootstrap
 from myositis_cds.adapters.http_requests import send
 from myositis_cds.entrypoints.web.smart.config import SmartEhr
 
@@ -53,7 +54,7 @@ def _call(request: urllib.request.Request, timeout: float, what: str) -> dict[st
         msg = f"the EHR's {what} could not be reached ({exc})"
         raise LaunchError(msg) from None
     try:
-        data = orjson.loads(body) if len(body) <= _MAX_BODY else None
+        data = bootstrap.decode_json(body, max_bytes=_MAX_BODY) if len(body) <= _MAX_BODY else None
     except orjson.JSONDecodeError:
         data = None
     if status != 200 or not isinstance(data, dict):
