@@ -106,6 +106,9 @@ def test_an_ehr_launch_shows_the_patient_page_of_the_chart(env: Env) -> None:
     assert _report(page.text) == _report(clinic_page.text)
     figure = env.client.get("/smart/figures/ck.svg")
     assert (figure.status_code, figure.headers["content-type"]) == (200, "image/svg+xml")
+    for as_of in ("0", "0001-01-01", "2999-01-01"):  # issue 13, item 5: ISO dates 1900 to today
+        for path in ("/smart/patient", "/smart/figures/ck.svg"):
+            assert env.client.get(path, params={"as_of": as_of}).status_code == 422, (path, as_of)
 
 
 def test_a_standalone_launch_asks_for_the_patient_context(env: Env) -> None:

@@ -45,6 +45,7 @@ from myositis_cds.adapters.fhir.chart import (
 )
 from myositis_cds.adapters.storage.smart import SmartSession, SqlSmartStore
 from myositis_cds.bootstrap import SiteConfig, fhir_record_importer
+from myositis_cds.entrypoints.web.api import AsOf
 from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, PageParts
 from myositis_cds.entrypoints.web.smart.config import SmartConfig, SmartEhr
 from myositis_cds.entrypoints.web.smart.oauth import (
@@ -232,7 +233,7 @@ def _stored(session: SmartSession) -> StoredPatient:
 
 
 @router.get("/smart/patient")
-def smart_patient(request: Request, as_of: dt.date | None = None) -> Response:
+def smart_patient(request: Request, as_of: AsOf = None) -> Response:
     session = _session(request)
     if session is None:
         return _error(request, 401, "no launched session (or it expired): launch the app again "
@@ -259,7 +260,7 @@ def smart_patient(request: Request, as_of: dt.date | None = None) -> Response:
 
 
 @router.get("/smart/figures/{name}.svg")
-def smart_figure(request: Request, name: str, as_of: dt.date | None = None) -> Response:
+def smart_figure(request: Request, name: str, as_of: AsOf = None) -> Response:
     session = _session(request)
     if session is None:
         return _error(request, 401, "no launched session (or it expired)")
