@@ -55,19 +55,28 @@ def create_patient(uow: UnitOfWorkFactory, actor: Actor, document: Mapping[str, 
     return stored
 
 
-def _read(work: UnitOfWork, actor: Actor, patient_id: int) -> StoredPatient:
+def _read(work: UnitOfWork, actor: Actor, patient_id: int, *,
+          audited_version: int | None = None) -> StoredPatient:
     stored = work.patients.get(patient_id)
     if stored is None:
         raise _missing(patient_id)
-    work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
-                            detail=f"id {stored.id}, version {stored.version}"))
+    if stored.version != audited_version:
+        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
+                                detail=f"id {stored.id}, version {stored.version}"))
     return stored
 
 
-def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int) -> StoredPatient:
+def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
+                 audited_version: int | None = None) -> StoredPatient:
+    """The stored patient, permission-checked, with one ``patient.read`` audit event.
+
+    ``audited_version``: the request is part of a page view of this patient that has been audited
+    already (the caller checked that, e.g. a figure requested with the page's view token) and
+    showed this version; when the stored version is still that one, no second event is written.
+    """
     require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
     with uow() as work:
-        stored = _read(work, actor, patient_id)
+        stored = _read(work, actor, patient_id, audited_version=audited_version)
         work.commit()
     return stored
 

@@ -14,6 +14,7 @@ cohort page.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from typing import Annotated, Any
 
 import orjson
@@ -34,6 +35,7 @@ from myositis_cds.entrypoints.web.auth import (
 from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import html_page, web_state
+from myositis_cds.entrypoints.web.view_tokens import view_token
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
 from myositis_cds.presentation.html import jinja_environment as report_templates
 from myositis_cds.services import cohort, patients, users
@@ -151,15 +153,22 @@ def import_record(request: Request, principal: PageWriter,
 @router.get("/patients/{patient_id}/figures/{name}.svg")
 def trend_figure(request: Request, principal: PagePrincipal, patient_id: PatientId, name: str, *,
                  v: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                 as_of: dt.date | None = None) -> Response:
-    """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG; read and
-    audited like the patient page. With the current version ``v`` and ``as_of`` (the URLs the
-    page uses) the figure never changes, so the browser may keep it privately."""
+                 as_of: dt.date | None = None,
+                 view: Annotated[str, Query(max_length=64)] = "") -> Response:
+    """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG. With the
+    current version ``v`` and ``as_of`` (the URLs the page uses) the figure never changes, so the
+    browser may keep it privately.
+
+    A figure is part of the page view that references it: requested with that view's token
+    (:func:`view_token`) and still at the version shown, it is covered by the page's one audited
+    read; any other request for it is audited as a read of its own."""
     if name not in FIGURE_NAMES:
         raise HTTPException(status_code=404, detail="no such figure")
     state = web_state(request)
     day = state.clinic.as_of(as_of)
-    stored = patients.read_patient(state.uow, principal.user, patient_id)
+    audited = (v if v is not None and as_of is not None and hmac.compare_digest(
+        view.encode(), view_token(principal, patient_id, v, as_of).encode()) else None)
+    stored = patients.read_patient(state.uow, principal.user, patient_id, audited_version=audited)
     svg = state.clinic.figure_svg(patient_id=stored.id, version=stored.version,
                                   document=stored.record, as_of=day, name=name)
     versioned = v == stored.version and as_of is not None

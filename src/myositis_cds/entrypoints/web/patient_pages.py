@@ -23,6 +23,7 @@ from myositis_cds.entrypoints.web.auth import PagePrincipal
 from myositis_cds.entrypoints.web.clinical import PageParts
 from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
 from myositis_cds.entrypoints.web.state import html_page, web_state
+from myositis_cds.entrypoints.web.view_tokens import with_view_tokens
 from myositis_cds.presentation.letter import render_letter_html, render_letter_pdf
 from myositis_cds.presentation.patient_list import patient_list_view
 from myositis_cds.services.patient_list import list_patient_page
@@ -66,9 +67,11 @@ def _page_context(request: Request, principal: PagePrincipal, patient_id: int,
                              fingerprint=clinic.fingerprint, parse=clinic.parse,
                              params=clinic.params, render=clinic.render_page)
     stored = view.patient
+    page = with_view_tokens(PageParts.decode(view.body).page, principal, stored.id, stored.version,
+                            day)
     return {"title": stored.patient_key, "principal": principal, "patient": stored,
             "as_of": day.isoformat(), "today": clinic.today().isoformat(),
-            "page": Markup(PageParts.decode(view.body).page)}  # noqa: S704 - escaped by its templates
+            "page": Markup(page)}  # noqa: S704 - escaped by its templates
 
 
 @router.get("/patients/{patient_id}")
