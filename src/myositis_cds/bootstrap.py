@@ -47,6 +47,7 @@ __all__ = [
     "database_url",
     "default_params",
     "display_url",
+    "end_web_sessions",
     "fhir_record_import",
     "fhir_record_importer",
     "iter_documents",
@@ -185,6 +186,18 @@ def check_ready(database: Database) -> None:
 def upgrade(url: str | None = None) -> str:
     """Apply every migration to the database; returns the revision it is now at."""
     return upgrade_database(url or database_url())
+
+
+def end_web_sessions(username: str, url: str | None = None) -> None:
+    """End every web session of ``username`` (after a password reset at the server's shell)."""
+    from myositis_cds.adapters.storage.web_sessions import SqlSessionStore  # noqa: PLC0415
+
+    database = make_unit_of_work(url)
+    try:
+        SqlSessionStore(database.engine, lifetime=1, idle=1,
+                        max_sessions=1).end_user_sessions(username)
+    finally:
+        database.dispose()
 
 
 def password_hasher() -> PasswordHasher:

@@ -31,7 +31,7 @@ from myositis_cds.services.ports import SystemActor
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,7 +39,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 PASSWORD = "correct horse battery staple"
 CLINICIAN = "clara"
+SECOND_CLINICIAN = "colin"
 RESEARCHER = "rita"
+NEWCOMER = "nina"
+"""Added with a temporary password (as an administrator's reset or the demo account's)."""
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 768}
 _SETUP = SystemActor(username="test:browser-setup")
 
 
@@ -109,8 +114,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     try:
         users.add_user(database, hasher, _SETUP, username=CLINICIAN, password=PASSWORD,
                        role="clinician")
+        users.add_user(database, hasher, _SETUP, username=SECOND_CLINICIAN, password=PASSWORD,
+                       role="clinician")
         users.add_user(database, hasher, _SETUP, username=RESEARCHER, password=PASSWORD,
                        role="researcher")
+        users.add_user(database, hasher, _SETUP, username=NEWCOMER, password=PASSWORD,
+                       role="clinician", temporary=True)
     finally:
         database.dispose()
     app = create_app(WebSettings(database_url=url))
@@ -185,10 +194,17 @@ class BrowserPage:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         return ARTIFACTS / (name if "." in name else f"{name}.png")
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, *, full_page: bool = True) -> Path:
         path = self.shot_path(name)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
+
+    def shots(self, name: str) -> None:
+        """Screenshots of the current page at desktop (1366×768) and phone (390×844) width; the
+        viewport is left at desktop size."""
+        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            self.page.set_viewport_size(size)
+            self.shot(f"{name}-{label}")
 
     def sign_in(self, username: str, password: str = PASSWORD) -> None:
         self.goto("/login")
@@ -198,8 +214,7 @@ class BrowserPage:
         self.page.wait_for_load_state()
 
 
-@pytest.fixture
-def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+def _browser_page(browser: Browser, live_app: LiveApp) -> tuple[BrowserPage, BrowserContext]:
     context = browser.new_context(base_url=live_app.base_url, viewport={"width": 1280, "height": 900},
                                   locale="en-GB", timezone_id="UTC")
     context.set_default_timeout(10_000)
@@ -207,7 +222,23 @@ def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
     log = PageLog()
     page.on("console", log.on_console)
     page.on("pageerror", log.on_error)
+    return BrowserPage(page=page, log=log, app=live_app), context
+
+
+@pytest.fixture
+def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    page, context = _browser_page(browser, live_app)
     try:
-        yield BrowserPage(page=page, log=log, app=live_app)
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def second_bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    """Another browser (own cookies): a second clinician at another workstation."""
+    page, context = _browser_page(browser, live_app)
+    try:
+        yield page
     finally:
         context.close()

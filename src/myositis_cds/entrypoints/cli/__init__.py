@@ -15,7 +15,10 @@ from myositis_cds.entrypoints.cli.admin import (
     cmd_db_upgrade,
     cmd_users_add,
     cmd_users_disable,
+    cmd_users_enable,
     cmd_users_list,
+    cmd_users_reset_password,
+    cmd_users_set_role,
     cmd_views_render,
 )
 from myositis_cds.entrypoints.cli.assessing import (
@@ -134,6 +137,17 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     disable = users_sub.add_parser("disable", help="disable a user: it can no longer sign in")
     disable.add_argument("username")
     disable.set_defaults(handler=cmd_users_disable)
+    enable = users_sub.add_parser("enable", help="enable a disabled user again")
+    enable.add_argument("username")
+    enable.set_defaults(handler=cmd_users_enable)
+    role = users_sub.add_parser("set-role", help="change a user's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(handler=cmd_users_set_role)
+    reset = users_sub.add_parser("reset-password", help="print a new temporary password for a "
+                                 "user (to be replaced at their next sign-in); ends their sessions")
+    reset.add_argument("username")
+    reset.set_defaults(handler=cmd_users_reset_password)
     db = sub.add_parser("db", help="the application database")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations (creates the tables)").set_defaults(

@@ -22,10 +22,12 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.web import admin_pages, form_pages, patient_pages
+from myositis_cds.entrypoints.web import account_pages, admin_pages, form_pages, patient_pages
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import (
+    CHANGE_PASSWORD_PAGE,
     SESSION_COOKIE,
+    AccountWriter,
     PagePrincipal,
     PageWriter,
     end_session,
@@ -47,6 +49,7 @@ LOGIN_COOKIE = "myositis_login"
 router = APIRouter(include_in_schema=False)
 router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
 router.include_router(admin_pages.router)
+router.include_router(account_pages.router)
 FIGURE_MAX_AGE = 3600
 """Seconds a browser may keep a figure requested at its current version and date."""
 
@@ -65,6 +68,8 @@ def home(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     user = users.get_user(state.uow, session.username)
     target = "/patients" if user is not None and user.role in ("clinician", "admin") else "/cohort"
+    if user is not None and user.must_change_password:
+        target = CHANGE_PASSWORD_PAGE
     return RedirectResponse(target, status_code=303)
 
 
@@ -101,6 +106,8 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
                            message="Sign-in failed: unknown username, wrong password or disabled "
                                    "account.")
     target = "/patients" if user.role in ("clinician", "admin") else "/cohort"
+    if user.must_change_password:
+        target = CHANGE_PASSWORD_PAGE
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -108,7 +115,7 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
 
 
 @router.post("/logout")
-def logout(request: Request, principal: PageWriter) -> Response:
+def logout(request: Request, principal: AccountWriter) -> Response:
     del principal
     response = RedirectResponse("/login", status_code=303)
     end_session(request, response)
