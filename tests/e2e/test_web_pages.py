@@ -158,9 +158,10 @@ def test_replace_with_a_stale_version_is_refused_and_delete_removes(web: Web,
     assert "based on 1" in stale.text
     kept = client.get(f"/api/v1/patients/{stored.id}").json()
     assert kept["record"]["body_measurements"][-1]["weight_kg"] == 70.0
+    confirmed = {"csrf_token": csrf, "confirm": stored.patient_key, "reason": "duplicate"}
     assert client.post(f"/patients/{stored.id}/delete",
-                       data={"csrf_token": csrf, "version": "1"}).status_code == 409
-    gone = client.post(f"/patients/{stored.id}/delete", data={"csrf_token": csrf, "version": "2"},
+                       data={**confirmed, "version": "1"}).status_code == 409
+    gone = client.post(f"/patients/{stored.id}/delete", data={**confirmed, "version": "2"},
                        follow_redirects=False)
     assert gone.status_code == 303
     assert client.get(f"/patients/{stored.id}").status_code == 404

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from myositis_cds.errors import NotFoundError
+from myositis_cds.errors import NotFoundError, UsageError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
 from myositis_cds.services.assessing import RecordParser
 from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWork, UnitOfWorkFactory
@@ -118,15 +118,23 @@ def update_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int,
 
 
 def delete_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
-                   expected_version: int) -> None:
+                   expected_version: int, confirm_key: str | None = None, reason: str = "") -> None:
+    """Delete the patient at ``expected_version``. ``confirm_key``: the identifier the user typed
+    to confirm (refused with UsageError unless it is the patient's); ``reason`` goes into the
+    audit event (a phrase from a fixed list, never free text)."""
     require(uow, actor, "patient.delete", PATIENT_ROLES, what="delete patient records")
     with uow() as work:
         current = work.patients.get(patient_id)
         if current is None:
             raise _missing(patient_id)
+        if confirm_key is not None and confirm_key != current.patient_key:
+            msg = ("confirm: got a different identifier; expected the identifier of the patient "
+                   "to delete, typed exactly")
+            raise UsageError(msg)
         work.patients.delete(patient_id, expected_version=expected_version)
         work.audit.append(event(actor, "patient.delete", patient_key=current.patient_key,
-                                detail=f"id {patient_id}, version {expected_version}"))
+                                detail=f"id {patient_id}, version {expected_version}"
+                                + (f"; reason: {reason}" if reason else "")))
         work.commit()
 
 

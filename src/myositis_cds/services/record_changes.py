@@ -303,12 +303,14 @@ def _check(change: Change) -> None:
 
 
 def change_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, change: Change, *,
-                   base_version: int, parse: RecordParser) -> ChangeOutcome:
+                   base_version: int, parse: RecordParser, dry_run: bool = False) -> ChangeOutcome:
     """Apply ``change`` (made on a form loaded at ``base_version``) to the latest version of the
     patient, validate the whole record and store it with one audit event (module docstring).
 
     Raises :class:`EntryConflictError` on a real conflict, :class:`ChangeValidationError` when the
-    record would be invalid, NotFoundError when the patient is gone; nothing is written then."""
+    record would be invalid, NotFoundError when the patient is gone; nothing is written then.
+    ``dry_run``: check only (a form that has problems of its own still lists the record's), store
+    nothing and audit nothing; the outcome's ``stored`` is then the unchanged patient."""
     require(uow, actor, "patient.update", PATIENT_ROLES, what="change patient records")
     _check(change)
     action, summary = _describe(change)
@@ -333,12 +335,15 @@ def change_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, change
             except RecordValidationError as exc:
                 raise ChangeValidationError(exc.errors, paths=applied.paths,
                                             source=exc.source) from None
+            merged = current.version != base_version
+            if dry_run:
+                return ChangeOutcome(stored=current, base_version=base_version, merged=merged,
+                                     paths=applied.paths)
             changed = dataclasses.replace(current, patient_key=key, record=applied.document)
             try:
                 stored = work.patients.update(changed, expected_version=current.version)
             except StaleEditError:
                 continue  # written meanwhile: leave without committing and apply again
-            merged = current.version != base_version
             note = (f"; applied to version {current.version} (the form was loaded at version "
                     f"{base_version})") if merged else ""
             work.audit.append(event(actor, action, patient_key=key,

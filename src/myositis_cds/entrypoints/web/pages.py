@@ -22,7 +22,13 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.web import account_pages, admin_pages, form_pages, patient_pages
+from myositis_cds.entrypoints.web import (
+    account_pages,
+    admin_pages,
+    entry_pages,
+    form_pages,
+    patient_pages,
+)
 from myositis_cds.entrypoints.web.api import MAX_ID, PatientId
 from myositis_cds.entrypoints.web.auth import (
     CHANGE_PASSWORD_PAGE,
@@ -48,6 +54,7 @@ __all__ = ["LOGIN_COOKIE", "router"]
 LOGIN_COOKIE = "myositis_login"
 router = APIRouter(include_in_schema=False)
 router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
+router.include_router(entry_pages.router)
 router.include_router(admin_pages.router)
 router.include_router(account_pages.router)
 FIGURE_MAX_AGE = 3600
@@ -200,14 +207,6 @@ def replace_record(request: Request, principal: PageWriter, patient_id: PatientI
     patients.update_patient(state.uow, principal.user, patient_id, _uploaded_record(request, file),
                             expected_version=version, parse=state.clinic.parse)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
-
-
-@router.post("/patients/{patient_id}/delete")
-def delete_record(request: Request, principal: PageWriter, patient_id: PatientId,
-                  version: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
-    patients.delete_patient(web_state(request).uow, principal.user, patient_id,
-                            expected_version=version)
-    return RedirectResponse("/patients", status_code=303)
 
 
 # Last: the patient list and page (/patients/{patient_id} would otherwise catch /patients/import).
