@@ -110,6 +110,8 @@ def _monitoring_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     plot.add_argument("--out", required=True, help="directory for <patient>-ck.svg, -mmt8, -titer")
     plot.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
     plot.add_argument("--format", choices=("svg", "png", "both"), default="svg")
+    plot.add_argument("--layout", choices=("wide", "narrow"), default="wide",
+                      help="wide: about 920 px, for a page or a print (default); narrow: a phone")
     plot.add_argument("--settings", help="site settings file (TOML or JSON)")
     plot.set_defaults(handler=cmd_plot)
     titers = sub.add_parser("titers", help="anti-Mi-2 titer vs CK and MMT-8: Spearman per patient, "
