@@ -172,7 +172,7 @@ def test_researcher_sees_the_cohort_page_only(web: Web) -> None:
     with web.client() as client:
         page_sign_in(client, "rita")
         cohort = client.get("/cohort")
-        assert "Stored patients" in cohort.text
+        assert "1 stored patient," in cohort.text
         assert 'href="/patients"' not in cohort.text
         assert client.get(f"/patients/{stored.id}").status_code == 403
         assert client.get("/patients/import").status_code == 403

@@ -10,12 +10,12 @@ how ``myositis-cds cohort synthesize`` names its patients; every output made fro
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
 from myositis_cds.errors import UsageError
+from myositis_cds.stats.cohort_features import cohort_csv_text, write_cohort_csv
+from myositis_cds.stats.cohort_features import feature_text as cell_text
 from myositis_cds.stats.synthetic_cohort import SYNTHETIC_PREFIX, is_synthetic
 from myositis_cds.stats.table1 import CohortData
 
@@ -75,27 +75,3 @@ def _read(handle: TextIO, *, source: str, id_column: str) -> CohortData:
     return CohortData(source=source, columns=columns, synthetic=synthetic)
 
 
-def write_cohort_csv(columns: Mapping[str, Sequence[object]], out: TextIO) -> None:
-    """One header row and one row per patient; ``None`` is an empty cell, booleans yes/no."""
-    writer = csv.writer(out, lineterminator="\n")
-    names = list(columns)
-    writer.writerow(names)
-    for row in zip(*(columns[n] for n in names), strict=True):
-        writer.writerow([cell_text(v) for v in row])
-
-
-def cell_text(value: object) -> str:
-    """The CSV text of a value: empty for ``None``, yes/no for booleans, 6 significant digits."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def cohort_csv_text(columns: Mapping[str, Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    write_cohort_csv(columns, buffer)
-    return buffer.getvalue()

@@ -25,6 +25,7 @@ from myositis_cds.entrypoints.cli.monitoring import file_stem
 from myositis_cds.entrypoints.web import (
     account_pages,
     admin_pages,
+    cohort_pages,
     entry_pages,
     form_pages,
     patient_pages,
@@ -46,7 +47,7 @@ from myositis_cds.entrypoints.web.state import html_page, web_state
 from myositis_cds.entrypoints.web.view_tokens import view_token
 from myositis_cds.errors import AuthenticationError, FieldError, RecordValidationError
 from myositis_cds.presentation.html import jinja_environment as report_templates
-from myositis_cds.services import cohort, patients, users
+from myositis_cds.services import patients, users
 from myositis_cds.services.access import PATIENT_ROLES
 
 __all__ = ["LOGIN_COOKIE", "router"]
@@ -57,6 +58,7 @@ router.include_router(form_pages.router)  # first: /patients/new is not /patient
 router.include_router(entry_pages.router)
 router.include_router(admin_pages.router)
 router.include_router(account_pages.router)
+router.include_router(cohort_pages.router)
 FIGURE_MAX_AGE = 3600
 """Seconds a browser may keep a figure requested at its current version and date."""
 
@@ -211,10 +213,3 @@ def replace_record(request: Request, principal: PageWriter, patient_id: PatientI
 
 # Last: the patient list and page (/patients/{patient_id} would otherwise catch /patients/import).
 router.include_router(patient_pages.router)
-
-
-@router.get("/cohort")
-def cohort_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
-    summary = cohort.cohort_summary(web_state(request).uow, principal.user)
-    return html_page(request, "cohort.html.j2", title="Cohort", principal=principal, summary=summary)
-
