@@ -9,6 +9,7 @@ Screenshots of the key steps go to ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -31,7 +32,7 @@ from myositis_cds.services.ports import SystemActor
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
+    from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -214,7 +215,9 @@ class BrowserPage:
         self.page.wait_for_load_state()
 
 
-def _browser_page(browser: Browser, live_app: LiveApp) -> tuple[BrowserPage, BrowserContext]:
+@contextlib.contextmanager
+def _browser_page(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    """A page in a browser context of its own (own cookies), closed afterwards."""
     context = browser.new_context(base_url=live_app.base_url, viewport={"width": 1280, "height": 900},
                                   locale="en-GB", timezone_id="UTC")
     context.set_default_timeout(10_000)
@@ -222,23 +225,20 @@ def _browser_page(browser: Browser, live_app: LiveApp) -> tuple[BrowserPage, Bro
     log = PageLog()
     page.on("console", log.on_console)
     page.on("pageerror", log.on_error)
-    return BrowserPage(page=page, log=log, app=live_app), context
+    try:
+        yield BrowserPage(page=page, log=log, app=live_app)
+    finally:
+        context.close()
 
 
 @pytest.fixture
 def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
-    page, context = _browser_page(browser, live_app)
-    try:
+    with _browser_page(browser, live_app) as page:
         yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture
 def second_bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
     """Another browser (own cookies): a second clinician at another workstation."""
-    page, context = _browser_page(browser, live_app)
-    try:
+    with _browser_page(browser, live_app) as page:
         yield page
-    finally:
-        context.close()

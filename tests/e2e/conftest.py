@@ -1,6 +1,12 @@
-"""Fixtures of the CDS Hooks tests: one test EHR per module, the app with that EHR registered (a
-fresh database per test) and a client on it. A module that needs another set-up (two EHRs, a FHIR
-server) defines its own ``web`` and ``client``, which override these."""
+"""Shared e2e fixtures.
+
+The CDS Hooks tests: one test EHR per module, the app with that EHR registered (a fresh database per
+test) and a client on it. A module that needs another set-up (two EHRs, a FHIR server) defines its
+own ``web`` and ``client``, which override these.
+
+The administration and account tests: ``staff_web``, an app with an administrator (``ada``) and a
+clinician (``alice``), which those modules use as their ``web``, and ``ada``'s signed-in client
+``admin``."""
 
 from __future__ import annotations
 
@@ -11,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.e2e.cds_support import Ehr, write_config
-from tests.e2e.web_support import Web, make_web
+from tests.e2e.web_support import Web, make_web, page_sign_in
 
-__all__ = ["client", "ehr", "web"]
+__all__ = ["admin", "client", "ehr", "staff_web", "web"]
 
 
 @pytest.fixture(scope="module")
@@ -31,4 +37,20 @@ def web(tmp_path: Path, ehr: Ehr) -> Iterator[Web]:
 @pytest.fixture
 def client(web: Web) -> Iterator[TestClient]:
     with web.client() as client:
+        yield client
+
+
+@pytest.fixture
+def staff_web(tmp_path: Path) -> Iterator[Web]:
+    web = make_web(tmp_path)
+    web.add_user("ada", role="admin")
+    web.add_user("alice")
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def admin(staff_web: Web) -> Iterator[TestClient]:
+    with staff_web.client() as client:
+        page_sign_in(client, "ada")
         yield client

@@ -25,11 +25,11 @@ from myositis_cds.presentation.plots import (
     SERIES_KEYS,
     figure_pixels,
     log_ticks,
-    plot_treatment_lane,
     plot_trend,
     record_trends,
     render_trend_figures,
 )
+from myositis_cds.presentation.treatment_lane import plot_treatment_lane
 from myositis_cds.presentation.trend_html import inline_svg
 from myositis_cds.stats.trends import PatientTrends
 from tests.conftest import ROOT, TODAY, load_example

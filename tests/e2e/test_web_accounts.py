@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,33 +15,30 @@ from myositis_cds.entrypoints.cli.serve import DEMO_USERNAME, prepare_database
 from myositis_cds.services import users
 from tests.e2e.web_support import ADMIN, PASSWORD, Web, hidden_value, make_web, page_sign_in
 
+
+@pytest.fixture
+def web(staff_web: Web) -> Web:
+    """The app with ``ada`` (administrator) and ``alice`` (clinician): see ``conftest.py``."""
+    return staff_web
+
+
 NEW_PASSWORD = "a brand new passphrase of mine"
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    web = make_web(tmp_path)
-    web.add_user("ada", role="admin")
-    web.add_user("alice")
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def admin(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        page_sign_in(client, "ada")
-        yield client
-
-
-def _sign_in(client: TestClient, username: str, password: str) -> str:
-    """Submit the sign-in form; returns where it redirects."""
+def _submit_sign_in(client: TestClient, username: str, password: str) -> tuple[int, str]:
+    """Submit the sign-in form: the status and where it redirects."""
     form = client.get("/login")
     response = client.post("/login", data={"username": username, "password": password,
                                            "login_token": hidden_value(form.text, "login_token")},
                            follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
+    return response.status_code, response.headers.get("location", "")
+
+
+def _sign_in(client: TestClient, username: str, password: str) -> str:
+    """Submit the sign-in form; returns where it redirects."""
+    status, location = _submit_sign_in(client, username, password)
+    assert status == 303
+    return location
 
 
 def _actions(web: Web) -> list[tuple[str, str, str]]:
@@ -102,10 +98,7 @@ def test_a_temporary_password_must_be_replaced_before_anything_else(web: Web,
     with web.client() as again:
         assert _sign_in(again, "tom", NEW_PASSWORD) == "/patients"
     with web.client() as old:
-        form = old.get("/login")
-        refused = old.post("/login", data={"username": "tom", "password": temporary,
-                                           "login_token": hidden_value(form.text, "login_token")})
-        assert refused.status_code == 401
+        assert _submit_sign_in(old, "tom", temporary)[0] == 401
     assert ("tom", "user.password_change", "tom") in _actions(web)
     assert ("tom", "auth.failed", "password change: wrong current password") in _actions(web)
     assert ("ada", "user.add", "tom (clinician), temporary password") in _actions(web)
@@ -121,10 +114,7 @@ def test_a_temporary_password_lapses(web: Web) -> None:
                                      temporary_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         work.commit()
     with web.client() as late:
-        form = late.get("/login")
-        refused = late.post("/login", data={"username": "late", "password": PASSWORD,
-                                            "login_token": hidden_value(form.text, "login_token")})
-        assert refused.status_code == 401
+        assert _submit_sign_in(late, "late", PASSWORD)[0] == 401
     assert ("late", "auth.failed", "temporary password expired") in _actions(web)
 
 
@@ -172,10 +162,7 @@ def test_admin_enables_resets_and_changes_roles(web: Web, admin: TestClient) -> 
     disabled = admin.post("/admin/users/alice/disable", data={"csrf_token": csrf})
     assert "Enable alice" in disabled.text
     with web.client() as alice:
-        form = alice.get("/login")
-        assert alice.post("/login", data={"username": "alice", "password": temporary,
-                                          "login_token": hidden_value(form.text, "login_token")}
-                          ).status_code == 401
+        assert _submit_sign_in(alice, "alice", temporary)[0] == 401
     enabled = admin.post("/admin/users/alice/enable", data={"csrf_token": csrf})
     assert "Disable alice" in enabled.text
     with web.client() as alice:

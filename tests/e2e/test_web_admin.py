@@ -5,30 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
+from tests.e2e.web_support import Web, hidden_value, page_sign_in
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    web = make_web(tmp_path)
-    web.add_user("ada", role="admin")
-    web.add_user("alice")
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def admin(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        page_sign_in(client, "ada")
-        yield client
-
+def web(staff_web: Web) -> Web:
+    """The app with ``ada`` (administrator) and ``alice`` (clinician): see ``conftest.py``."""
+    return staff_web
 
 
 def test_admin_adds_and_disables_users(web: Web, admin: TestClient) -> None:

@@ -5,7 +5,6 @@ audit event per view."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterator
 
@@ -77,9 +76,7 @@ def test_the_page_shows_no_identifier_or_date_of_a_patient(cohort: Web, page: st
         stored = work.patients.list(limit=100)
     for patient in stored:
         assert patient.patient_key not in page
-        for value in json.dumps(patient.record).split('"'):
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-                assert value not in page or value == bootstrap.current_date().isoformat()
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", page)  # no date at all
 
 
 def test_figures_and_mixed_models_are_in_the_page(page: str) -> None:

@@ -18,29 +18,14 @@ from typing import Final
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from myositis_cds.presentation.plots import FigureFormat, log_ticks
+from myositis_cds.presentation.plots import FigureFormat, log_axis
 from myositis_cds.stats.cohort_longitudinal import CourseCurves, GroupCurve
 
 __all__ = ["plot_group_curves", "render_cohort_figure"]
 
 _COLOURS: Final = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")  # Okabe-Ito
 _DAYS_PER_YEAR: Final = 365.25
-
-
-def _log_axis(ax: Axes, values: Sequence[float]) -> None:
-    positive = [v for v in values if v > 0]
-    if not positive:
-        return
-    ticks = log_ticks(1e-3, 1e7)
-    low = max(t for t in ticks if t <= min([*positive, 1.0]) / 1.15)
-    high = min(t for t in ticks if t >= max([*positive, 1.0]) * 1.15)
-    ax.set_yscale("log")
-    ax.set_ylim(low, high)
-    ax.yaxis.set_major_locator(FixedLocator(log_ticks(low, high)))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
 def plot_group_curves(ax: Axes, curves: Sequence[GroupCurve], *, title: str, y_label: str,
@@ -57,7 +42,7 @@ def plot_group_curves(ax: Axes, curves: Sequence[GroupCurve], *, title: str, y_l
         else:
             ax.plot([], [], color=colour, linewidth=2.2, label=f"{label}: no line")
     if log:
-        _log_axis(ax, [v for group in curves for _, v in group.points])
+        log_axis(ax, [v for group in curves for _, v in group.points])
     if not any(group.points for group in curves):
         ax.text(0.5, 0.5, "no measurement", transform=ax.transAxes, ha="center", va="center",
                 color="#444444")

@@ -1,8 +1,8 @@
 """Trend plots in the style of PF2019's figure: dots are measurements, the line is LOWESS.
 
 :func:`plot_trend` draws one series of :class:`~myositis_cds.stats.trends.PatientTrends` on an
-axes it is given and returns it; :func:`plot_treatment_lane` draws the treatments as bars, one row
-per drug, on an axes of their own; :func:`render_trend_figures` renders the three plots of a
+axes it is given and returns it; ``treatment_lane.plot_treatment_lane`` draws the treatments as
+bars, one row per drug, on an axes of their own; :func:`render_trend_figures` renders the three plots of a
 patient (CK ×ULN, MMT-8, anti-Mi-2 titer) to SVG or PNG bytes, each with its treatment lane under
 it on the same calendar-date axis. The web application and ``myositis-cds plot`` draw the same
 figures.
@@ -38,8 +38,13 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams, Timeline, build_timeline
-from myositis_cds.engine.timeline import TreatmentPeriod
-from myositis_cds.presentation.labels import drug_label
+from myositis_cds.presentation.treatment_lane import (
+    ROLES,
+    date_number,
+    lanes,
+    plot_treatment_lane,
+    treatment_titles,
+)
 from myositis_cds.stats.trends import PatientTrends, TrendEvent, TrendSeries, patient_trends
 
 __all__ = [
@@ -48,9 +53,9 @@ __all__ = [
     "FigureFormat",
     "FigureLayout",
     "figure_pixels",
+    "log_axis",
     "log_ticks",
     "patient_trend_figures",
-    "plot_treatment_lane",
     "plot_trend",
     "record_trends",
     "render_trend_figures",
@@ -83,12 +88,6 @@ _LANE_ROW: Final = 0.42
 _PNG_DPI: Final = 150
 _DOT: Final = "#222222"
 _LINE: Final = "#0072B2"
-_ROLES: Final[dict[str, tuple[str, str]]] = {  # Okabe-Ito colours, legible to colour-blind readers
-    "glucocorticoid": ("#E69F00", "glucocorticoid"),
-    "steroid_sparing": ("#009E73", "steroid-sparing agent"),
-    "second_line": ("#CC79A7", "second-line agent"),
-    "other": ("#999999", "other treatment"),
-}
 _EVENTS: Final[dict[str, tuple[str, Literal["-.", ":"], str]]] = {
     "titer_normalised": ("#D55E00", "-.", "titer-normalised"),
     "drug_free_since": ("#56B4E9", ":", "drug-free-since"),
@@ -129,7 +128,7 @@ def log_ticks(low: float, high: float) -> list[float]:
 
 
 def _day(date: dt.date) -> float:
-    return float(mdates.date2num(date))  # type: ignore[no-untyped-call]
+    return date_number(date)
 
 
 def _draw_points(ax: Axes, series: TrendSeries) -> list[Line2D | Patch]:
@@ -183,17 +182,26 @@ def _draw_events(axes: Sequence[Axes], events: Sequence[TrendEvent]) -> list[Lin
     return handles
 
 
+def log_axis(ax: Axes, values: Sequence[float]) -> None:
+    """A log y axis over ``values`` (and 1: the ULN or cut-off line) that ends on ticks, with
+    ticks at 1, 2 and 5 of each decade written as plain numbers (0.5, 1, 2, 5, 10, 20, 50)."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return
+    ticks = log_ticks(1e-3, 1e7)
+    low = max(t for t in ticks if t <= min([*positive, 1.0]) / 1.15)
+    high = min(t for t in ticks if t >= max([*positive, 1.0]) * 1.15)
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(log_ticks(low, high)))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def _scale_y(ax: Axes, series: TrendSeries) -> None:
     values = [p.value for p in series.points]
     if series.key == "ck" and values and min(values) > 0:
-        ticks = log_ticks(1e-3, 1e7)  # the range ends on a tick: 1, 2 or 5 of a decade
-        low = max(t for t in ticks if t <= min([*values, 1.0]) / 1.15)
-        high = min(t for t in ticks if t >= max([*values, 1.0]) * 1.15)
-        ax.set_yscale("log")
-        ax.set_ylim(low, high)
-        ax.yaxis.set_major_locator(FixedLocator(log_ticks(low, high)))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        log_axis(ax, values)
     elif series.key == "mmt8" and series.maximum is not None:
         ax.set_ylim(min([*values, series.maximum * 0.5]) * 0.95, series.maximum * 1.03)
     else:
@@ -228,60 +236,6 @@ def plot_trend(ax: Axes, series: TrendSeries, *, title: str = "",
     return ax
 
 
-def _spans(periods: Sequence[TreatmentPeriod], end: dt.date) -> list[tuple[TreatmentPeriod, dt.date]]:
-    """Each drug's periods joined where they touch or overlap (a taper's consecutive doses are one
-    bar): (the first period of the span, the span's last day), in order of drug and start."""
-    spans: list[tuple[TreatmentPeriod, dt.date]] = []
-    for period in sorted(periods, key=lambda p: (p.drug, p.start)):
-        stop = min(period.stop or end, end)
-        if spans and spans[-1][0].drug == period.drug \
-                and period.start <= spans[-1][1] + dt.timedelta(days=1):
-            spans[-1] = (spans[-1][0], max(spans[-1][1], stop))
-        else:
-            spans.append((period, stop))
-    return spans
-
-
-def _lanes(periods: Sequence[TreatmentPeriod]) -> list[str]:
-    """The drugs in order of first start."""
-    first: dict[str, dt.date] = {}
-    for period in periods:
-        first[period.drug] = min(first.get(period.drug, period.start), period.start)
-    return sorted(first, key=lambda d: (first[d], d))
-
-
-def plot_treatment_lane(ax: Axes, periods: Sequence[TreatmentPeriod], *, end: dt.date) -> Axes:
-    """The treatments as horizontal bars, one row per drug named above its bar, coloured by role;
-    returns ``ax``. Each bar is an SVG group ``treatment-<n>`` (titled with the drug and its
-    dates); an ongoing treatment runs to ``end`` (the as-of date)."""
-    lanes = _lanes(periods)
-    rows = {drug: len(lanes) - 1 - i for i, drug in enumerate(lanes)}
-    for i, (period, stop) in enumerate(_spans(periods, end)):
-        colour, _ = _ROLES.get(period.role, _ROLES["other"])
-        ax.broken_barh([(_day(period.start), max(_day(stop) - _day(period.start) + 1, 1.0))],
-                       (rows[period.drug] - 0.4, 0.38), facecolors=colour, edgecolors="none",
-                       gid=f"treatment-{i}")
-    for drug, row in rows.items():
-        ax.text(0.005, row + 0.02, drug_label(drug), transform=ax.get_yaxis_transform(),
-                ha="left", va="bottom", color="#222222")
-    ax.set_yticks([])
-    ax.set_ylim(-0.5, max(len(lanes), 1) - 0.45)
-    ax.spines["left"].set_visible(False)
-    ax.grid(axis="x", color="#eeeeee", linewidth=0.7)
-    ax.set_axisbelow(True)
-    if not lanes:
-        ax.text(0.5, 0.5, "no treatment recorded", transform=ax.transAxes, ha="center",
-                va="center", color="#444444")
-    return ax
-
-
-def _treatment_titles(periods: Sequence[TreatmentPeriod], end: dt.date) -> dict[str, str]:
-    ongoing = {p.drug for p in periods if p.stop is None or p.stop > end}
-    return {f"treatment-{i}": f"{drug_label(p.drug)}: {p.start.isoformat()} to "
-                              f"{'ongoing' if stop >= end and p.drug in ongoing else stop.isoformat()}"
-            for i, (p, stop) in enumerate(_spans(periods, end))}
-
-
 def _point_titles(series: TrendSeries) -> dict[str, str]:
     return {f"{series.key}-point-{i}": f"{p.date.isoformat()}: {series.label} {p.value:.3g} "
                                        f"{series.unit}" for i, p in enumerate(series.points)}
@@ -314,7 +268,7 @@ def _legend_handles(ax: Axes, lane: Axes, timeline: Timeline,
         legend.remove()
     handles += _draw_events([ax, lane], trends.events)
     roles = {p.role for p in timeline.treatment_periods}
-    return handles + [Patch(facecolor=_ROLES[r][0], label=_ROLES[r][1]) for r in _ROLES
+    return handles + [Patch(facecolor=ROLES[r][0], label=ROLES[r][1]) for r in ROLES
                       if r in roles]
 
 
@@ -324,7 +278,7 @@ def _legend_count(timeline: Timeline, trends: PatientTrends, series: TrendSeries
     if series.cutoff is not None:
         count += 1 + (1 if any(p.value < series.cutoff for p in series.points) else 0)
     count += (1 if series.key == "ck" else 0) + len(trends.events)
-    return count + len({p.role for p in timeline.treatment_periods} & set(_ROLES))
+    return count + len({p.role for p in timeline.treatment_periods} & set(ROLES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,9 +294,9 @@ def _geometry(timeline: Timeline, trends: PatientTrends, series: TrendSeries,
               layout: FigureLayout) -> _Geometry:
     """The figure's height: the title's and legend's rows and one row per drug are added to the
     measurement panel, so that the text keeps its size whatever the patient's record holds."""
-    lane = max(len(_lanes(timeline.treatment_periods)), 1) * _LANE_ROW + 0.15
+    lane = max(len(lanes(timeline.treatment_periods)), 1) * _LANE_ROW + 0.15
     rows = -(-_legend_count(timeline, trends, series) // layout.legend_columns)
-    top = (0.75 if _narrow(layout) else 0.5) + (0.21 if _narrow(layout) else 0.26) * rows
+    top = (0.75 if _narrow(layout) else 0.5) + (0.235 if _narrow(layout) else 0.26) * rows
     return _Geometry(top=top, lane=lane, height=top + 0.5 + layout.plot_height + lane)
 
 
@@ -399,7 +353,7 @@ def render_trend_figures(timeline: Timeline, trends: PatientTrends, *, fmt: Figu
         msg = f"layout: got {layout!r}; expected one of {', '.join(FIGURE_LAYOUTS)}"
         raise ValueError(msg)
     shape = FIGURE_LAYOUTS[layout]
-    treatment_titles = _treatment_titles(timeline.treatment_periods, timeline.as_of)
+    bar_titles = treatment_titles(timeline.treatment_periods, timeline.as_of)
     figures: dict[str, bytes] = {}
     for series in trends.series:
         buffer = io.BytesIO()
@@ -413,7 +367,7 @@ def render_trend_figures(timeline: Timeline, trends: PatientTrends, *, fmt: Figu
                 figure.savefig(buffer, format="png", dpi=_PNG_DPI, metadata={"Software": None})
         data = buffer.getvalue()
         if fmt == "svg":
-            titles = {**_point_titles(series), **treatment_titles}
+            titles = {**_point_titles(series), **bar_titles}
             data = _add_titles(data.decode("utf-8"), titles).encode("utf-8")
         figures[series.key] = data
     return figures

@@ -28,6 +28,7 @@ from myositis_cds.services.access import USER_ADMIN_ROLES, event, require, utc_n
 from myositis_cds.services.ports import (
     ROLES,
     Actor,
+    AuditAction,
     PasswordHasher,
     Role,
     UnitOfWork,
@@ -133,26 +134,25 @@ def _existing(work: UnitOfWork, username: str) -> User:
     return user
 
 
-def disable_user(uow: UnitOfWorkFactory, actor: Actor, username: str) -> User:
-    """Disable an account (it can no longer sign in); disabling twice is harmless."""
-    require(uow, actor, "user.disable", USER_ADMIN_ROLES, what="disable users")
+def _set_active(uow: UnitOfWorkFactory, actor: Actor, username: str, *, active: bool) -> User:
+    action: AuditAction = "user.enable" if active else "user.disable"
+    require(uow, actor, action, USER_ADMIN_ROLES, what="enable users" if active else "disable users")
     with uow() as work:
         _existing(work, username)
-        user = work.users.set_active(username, active=False)
-        work.audit.append(event(actor, "user.disable", detail=username))
+        user = work.users.set_active(username, active=active)
+        work.audit.append(event(actor, action, detail=username))
         work.commit()
     return user
+
+
+def disable_user(uow: UnitOfWorkFactory, actor: Actor, username: str) -> User:
+    """Disable an account (it can no longer sign in); disabling twice is harmless."""
+    return _set_active(uow, actor, username, active=False)
 
 
 def enable_user(uow: UnitOfWorkFactory, actor: Actor, username: str) -> User:
     """Enable a disabled account again (its password is unchanged); enabling twice is harmless."""
-    require(uow, actor, "user.enable", USER_ADMIN_ROLES, what="enable users")
-    with uow() as work:
-        _existing(work, username)
-        user = work.users.set_active(username, active=True)
-        work.audit.append(event(actor, "user.enable", detail=username))
-        work.commit()
-    return user
+    return _set_active(uow, actor, username, active=True)
 
 
 def set_role(uow: UnitOfWorkFactory, actor: Actor, username: str, role: str) -> User:
