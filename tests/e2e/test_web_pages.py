@@ -242,14 +242,14 @@ def _reads(web: Web, who: str) -> int:
 
 def test_one_page_view_is_one_audit_event_with_its_figures(web: Web, client: TestClient) -> None:
     stored = web.store("drug-free-remission")
-    for path in (f"/patients/{stored.id}", f"/patients/{stored.id}/print"):
-        before = _reads(web, "alice")
-        html = client.get(path, params={"as_of": "2026-11-20"}).text
-        urls = _figure_urls(html)
-        assert len(urls) == 3
-        for url in urls:
-            assert client.get(url).status_code == 200
-        assert _reads(web, "alice") == before + 1, path  # the page and its three figures
+    before = _reads(web, "alice")
+    html = client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"}).text
+    urls = _figure_urls(html)
+    assert len(urls) == 3
+    for url in urls:
+        assert client.get(url).status_code == 200
+        assert client.get(url.replace(".svg?", "-narrow.svg?")).status_code == 200  # phone size
+    assert _reads(web, "alice") == before + 1  # the page and its figures, wide or narrow
     # A figure without the view's token, with another session's token, or of another version is
     # a read of its own.
     plain = _figure_urls(client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"}).text)[0]
