@@ -42,6 +42,7 @@ def test_visit_correction_stop_and_delete(bpage: BrowserPage, tmp_path: Path) ->
     page = bpage.page
     bpage.sign_in(CLINICIAN)
     patient = _import(bpage, tmp_path, "br-entry")
+    page.locator("#change > summary").click()  # "Change this patient" opens without JavaScript
     page.get_by_role("link", name="Visit", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Visit")
     page.get_by_label("Physician global activity").fill("3.5")

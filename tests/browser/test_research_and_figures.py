@@ -59,6 +59,17 @@ def test_researcher_reads_table1_by_group_and_the_course_figure(bpage: BrowserPa
     assert bpage.log.blocked() == []
 
 
+def _open_figures(bpage: BrowserPage) -> None:
+    """Open the collapsed "Trend figures" section (no JavaScript) and wait for the lazy CK figure."""
+    page = bpage.page
+    page.locator("summary", has_text="Trend figures").click()
+    figure = page.locator(".trend-ck img")
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.trend-ck img').complete"
+                           " && document.querySelector('.trend-ck img').naturalWidth > 0")
+
+
 def test_trend_figures_are_drawn_for_the_screen_width(bpage: BrowserPage, tmp_path: Path) -> None:
     page = bpage.page
     bpage.sign_in(CLINICIAN)
@@ -73,8 +84,7 @@ def test_trend_figures_are_drawn_for_the_screen_width(bpage: BrowserPage, tmp_pa
     page.set_viewport_size(DESKTOP)
     page.reload(wait_until="networkidle")
     figure = page.locator(".trend-ck img")
-    figure.scroll_into_view_if_needed()
-    expect(figure).to_be_visible()
+    _open_figures(bpage)
     assert "-narrow" not in figure.evaluate("img => img.currentSrc")
     width = figure.evaluate("img => img.naturalWidth")
     shown = figure.bounding_box()
@@ -84,7 +94,7 @@ def test_trend_figures_are_drawn_for_the_screen_width(bpage: BrowserPage, tmp_pa
     bpage.shot("41-trend-figure-desktop", full_page=False)
     page.set_viewport_size(PHONE)
     page.reload(wait_until="networkidle")
-    figure.scroll_into_view_if_needed()
+    _open_figures(bpage)
     assert "-narrow" in figure.evaluate("img => img.currentSrc")
     width = figure.evaluate("img => img.naturalWidth")
     shown = figure.bounding_box()
