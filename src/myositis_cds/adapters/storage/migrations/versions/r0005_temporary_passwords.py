@@ -1,7 +1,7 @@
 """Temporary (generated) passwords: must be changed at the next sign-in, refused after a time.
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 
 ``users.password_temporary_until`` is set while an account's password is one the system generated
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
