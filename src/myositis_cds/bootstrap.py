@@ -62,6 +62,7 @@ __all__ = [
     "decode_json_object",
     "default_params",
     "display_url",
+    "end_web_sessions",
     "fhir_record_import",
     "fhir_record_importer",
     "grant_app_role",
@@ -284,6 +285,18 @@ def audit_owner_warning(url: str) -> str | None:
             return audit_owner_problem(connection)
     finally:
         engine.dispose()
+
+
+def end_web_sessions(username: str, url: str | None = None) -> None:
+    """End every web session of ``username`` (after a password reset at the server's shell)."""
+    from myositis_cds.adapters.storage.web_sessions import SqlSessionStore  # noqa: PLC0415
+
+    database = make_unit_of_work(url)
+    try:
+        SqlSessionStore(database.engine, lifetime=1, idle=1,
+                        max_sessions=1).end_user_sessions(username)
+    finally:
+        database.dispose()
 
 
 def password_hasher() -> PasswordHasher:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
+    "ChangeValidationError",
     "DatabaseNotReadyError",
     "DatabaseUnavailableError",
+    "EntryConflictError",
     "FieldError",
     "KnowledgePackError",
     "MyositisCdsError",
@@ -97,7 +99,8 @@ class AlreadyExistsError(MyositisCdsError):
 
 
 class StaleEditError(MyositisCdsError):
-    """An edit was based on a version of a stored patient that someone else has since changed.
+    """An edit of a whole record was based on a version of a stored patient that has since changed
+    (by someone else, or by the same user elsewhere, e.g. in another tab).
 
     Nothing was written; the caller reloads the patient and applies the change again.
     """
@@ -107,8 +110,49 @@ class StaleEditError(MyositisCdsError):
         self.current_version = current_version
         self.expected_version = expected_version
         super().__init__(
-            f"patient {patient_key} was changed by someone else (version {current_version}, your edit "
-            f"was based on {expected_version}): reload and apply your change again")
+            f"patient {patient_key} has changed since your copy was read (now version "
+            f"{current_version}, your edit was based on {expected_version}): reload and apply your "
+            "change again")
+
+
+class ChangeValidationError(RecordValidationError):
+    """The record a change of entries would make is invalid (nothing was stored).
+
+    ``paths`` are the JSON paths, in that record, of the entries the change added or changed, so
+    that a form can put each message next to its own field.
+    """
+
+    def __init__(self, errors: Iterable[FieldError], *, paths: Iterable[str],
+                 source: str = "record") -> None:
+        super().__init__(errors, source=source)
+        self.paths = tuple(paths)
+
+
+class EntryConflictError(MyositisCdsError):
+    """A change touches an entry (or patient detail) that was changed since the form was loaded:
+    a real conflict, which is not merged. Nothing was written.
+
+    ``current`` is the entry as stored now (None when it is no longer stored), ``changed_by`` the
+    user who changed the patient last (None when unknown), ``fields`` the patient details that
+    were changed by both.
+    """
+
+    def __init__(self, *, patient_key: str, current_version: int, base_version: int, what: str,
+                 current: object = None, current_index: int | None = None,
+                 changed_by: str | None = None, fields: Iterable[str] = ()) -> None:
+        self.patient_key = patient_key
+        self.current_version = current_version
+        self.base_version = base_version
+        self.what = what
+        self.current = current
+        self.current_index = current_index
+        self.changed_by = changed_by
+        self.fields = tuple(fields)
+        state = "changed" if current is not None or self.fields else "removed"
+        super().__init__(
+            f"patient {patient_key}: the {what} you changed was {state} since your form was "
+            f"loaded (now version {current_version}, your form was based on {base_version}); "
+            "nothing was stored: compare, then apply your change to the current version")
 
 
 class PermissionDeniedError(MyositisCdsError):

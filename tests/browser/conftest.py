@@ -9,6 +9,7 @@ Screenshots of the key steps go to ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -31,7 +32,7 @@ from myositis_cds.services.ports import SystemActor
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,7 +40,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 PASSWORD = "correct horse battery staple"
 CLINICIAN = "clara"
+SECOND_CLINICIAN = "colin"
 RESEARCHER = "rita"
+NEWCOMER = "nina"
+"""Added with a temporary password (as an administrator's reset or the demo account's)."""
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 768}
 _SETUP = SystemActor(username="test:browser-setup")
 
 
@@ -109,8 +115,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     try:
         users.add_user(database, hasher, _SETUP, username=CLINICIAN, password=PASSWORD,
                        role="clinician")
+        users.add_user(database, hasher, _SETUP, username=SECOND_CLINICIAN, password=PASSWORD,
+                       role="clinician")
         users.add_user(database, hasher, _SETUP, username=RESEARCHER, password=PASSWORD,
                        role="researcher")
+        users.add_user(database, hasher, _SETUP, username=NEWCOMER, password=PASSWORD,
+                       role="clinician", temporary=True)
     finally:
         database.dispose()
     app = create_app(WebSettings(database_url=url))
@@ -185,10 +195,17 @@ class BrowserPage:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         return ARTIFACTS / (name if "." in name else f"{name}.png")
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, *, full_page: bool = True) -> Path:
         path = self.shot_path(name)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
+
+    def shots(self, name: str) -> None:
+        """Screenshots of the current page at desktop (1366×768) and phone (390×844) width; the
+        viewport is left at desktop size."""
+        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            self.page.set_viewport_size(size)
+            self.shot(f"{name}-{label}")
 
     def sign_in(self, username: str, password: str = PASSWORD) -> None:
         self.goto("/login")
@@ -198,8 +215,9 @@ class BrowserPage:
         self.page.wait_for_load_state()
 
 
-@pytest.fixture
-def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+@contextlib.contextmanager
+def _browser_page(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    """A page in a browser context of its own (own cookies), closed afterwards."""
     context = browser.new_context(base_url=live_app.base_url, viewport={"width": 1280, "height": 900},
                                   locale="en-GB", timezone_id="UTC")
     context.set_default_timeout(10_000)
@@ -211,3 +229,16 @@ def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
         yield BrowserPage(page=page, log=log, app=live_app)
     finally:
         context.close()
+
+
+@pytest.fixture
+def bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    with _browser_page(browser, live_app) as page:
+        yield page
+
+
+@pytest.fixture
+def second_bpage(browser: Browser, live_app: LiveApp) -> Iterator[BrowserPage]:
+    """Another browser (own cookies): a second clinician at another workstation."""
+    with _browser_page(browser, live_app) as page:
+        yield page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imread
+from matplotlib.text import Text
 
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
@@ -20,11 +23,14 @@ from myositis_cds.entrypoints.cli import main
 from myositis_cds.presentation import render_html_document
 from myositis_cds.presentation.plots import (
     SERIES_KEYS,
-    inline_svg,
+    figure_pixels,
+    log_ticks,
     plot_trend,
     record_trends,
     render_trend_figures,
 )
+from myositis_cds.presentation.treatment_lane import plot_treatment_lane
+from myositis_cds.presentation.trend_html import inline_svg
 from myositis_cds.stats.trends import PatientTrends
 from tests.conftest import ROOT, TODAY, load_example
 
@@ -72,10 +78,15 @@ def test_point_counts_of_the_drug_free_remission_example() -> None:
     assert counts == {"ck": 7, "mmt8": 7, "titer": 6}
 
 
-def test_each_point_carries_its_date_value_and_source_as_a_tooltip() -> None:
+def test_each_point_and_treatment_carries_its_date_and_value_as_a_tooltip() -> None:
     svg = svgs_of("drug-free-remission")["titer"]
-    assert re.search(r'<g id="titer-point-0"><title>2021-09-27: anti-Mi-2 titer 92 U/mL '
-                     r"\(\$\.antibodies\[0\]\)</title>", svg)
+    assert re.search(r'<g id="titer-point-0"><title>2021-09-27: anti-Mi-2 titer 92 U/mL</title>',
+                     svg)
+    assert "$." not in svg  # no JSON path faces the reader
+    titles = re.findall(r'<g id="treatment-\d+"><title>([^<]+)</title>', svg)
+    # Prednisone's three consecutive doses are one bar; methotrexate's two are one.
+    assert titles == ["Methotrexate: 2021-10-05 to 2024-06-30",
+                      "Prednisone: 2021-10-05 to 2023-03-31"]
 
 
 def test_titer_cutoff_line_and_lowess_line_are_drawn() -> None:
@@ -99,11 +110,18 @@ def test_no_event_marker_when_nothing_happened() -> None:
         assert "drug-free-since" not in ids(svg)
 
 
-def test_treatment_periods_are_shaded_by_role() -> None:
+def test_treatments_are_bars_in_a_lane_of_their_own_one_row_per_drug() -> None:
+    timeline, _ = trends_of("drug-free-remission")
+    figure = Figure()
+    lane = figure.add_subplot()
+    assert plot_treatment_lane(lane, timeline.treatment_periods, end=TODAY) is lane
+    bars = [c for c in lane.collections if (c.get_gid() or "").startswith("treatment-")]
+    assert len(bars) == 2  # one bar per drug here: consecutive doses are joined
+    rows = sorted(round(c.get_paths()[0].get_extents().y0, 3) for c in bars)
+    assert rows[0] != rows[1]  # each drug in its own row
+    assert sorted(t.get_text() for t in lane.texts) == ["Methotrexate", "Prednisone"]
     svg = svgs_of("drug-free-remission")["ck"]
-    # Prednisone's three consecutive doses are one glucocorticoid span; methotrexate's two are one.
-    assert [i for i in ids(svg) if i.startswith("treatment-")] == [
-        "treatment-glucocorticoid-0", "treatment-steroid_sparing-0"]
+    assert len([i for i in ids(svg) if re.fullmatch(r"treatment-\d+", i)]) == len(bars)
 
 
 def test_no_curve_below_three_dates_but_the_points_are_drawn() -> None:
@@ -123,12 +141,46 @@ def test_svg_output_is_deterministic_and_undated() -> None:
     assert "<script" not in text.lower()
 
 
-def test_plot_trend_takes_and_returns_the_axes() -> None:
+def test_plot_trend_takes_and_returns_the_axes_with_dates_and_readable_log_ticks() -> None:
     _, trends = trends_of("drug-free-remission")
     figure = Figure()
     ax = figure.add_subplot()
-    assert plot_trend(ax, trends.ck, title="CK", origin=trends.origin) is ax
+    assert plot_trend(ax, trends.ck, title="CK") is ax
     assert ax.get_yscale() == "log"
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert ticks == [0.5, 1, 2, 5, 10, 20, 50]  # 1, 2, 5 of each decade (× ULN)
+    first = trends.ck.points[0]
+    x = list(np.asarray(ax.lines[0].get_xdata(), dtype=float))
+    assert x[0] == (first.date - dt.date(1970, 1, 1)).days  # calendar dates
+
+
+def test_log_ticks_are_one_two_and_five_of_each_decade() -> None:
+    assert log_ticks(1, 50) == [1, 2, 5, 10, 20, 50]
+    assert log_ticks(0.3, 3) == [0.5, 1, 2]
+    assert log_ticks(150, 1100) == [200, 500, 1000]
+
+
+def test_figures_are_readable_at_their_size(tmp_path: Path) -> None:
+    """No text under 10 pt (13 px at 100 %), and the title does not overlap the legend or the
+    plot: checked on the drawn text boxes of each layout."""
+    from myositis_cds.presentation import plots  # noqa: PLC0415
+
+    timeline, trends = trends_of("drug-free-remission")
+    for layout in plots.FIGURE_LAYOUTS:
+        shape = plots.FIGURE_LAYOUTS[layout]
+        with plots._style(shape):
+            figure = plots._figure(timeline, trends, trends.titer, shape)
+            renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
+            figure.draw(renderer)
+            texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text()]
+            assert min(float(t.get_fontsize()) for t in texts) >= 10, layout
+            title = next(t for t in figure.texts if trends.patient_id in t.get_text())
+            box = title.get_window_extent(renderer)
+            legend = figure.legends[0].get_window_extent(renderer)
+            assert box.y0 >= legend.y1 - 1, layout  # the title is above the legend
+            for ax in figure.axes:
+                assert legend.y0 >= ax.get_window_extent(renderer).y1 - 1, layout
+            assert box.x1 <= figure.bbox.width, layout  # not cut off
 
 
 # -- PNG ------------------------------------------------------------------------------------------
@@ -139,7 +191,9 @@ def test_png_renders_with_the_expected_size_and_is_not_blank() -> None:
     assert set(pngs) == set(SERIES_KEYS)
     assert pngs["titer"].startswith(b"\x89PNG\r\n\x1a\n")
     image = imread(io.BytesIO(pngs["titer"]), format="png")
-    assert image.shape[:2] == (480, 1125)  # 7.5 × 3.2 inches at 150 dpi
+    _, height = figure_pixels(*trends_of("drug-free-remission"), trends.titer, "wide")
+    assert image.shape[1] == 1440  # 9.6 inches at 150 dpi
+    assert abs(image.shape[0] - height * 150 / 96) <= 1  # the height the page reserves
     pixels = image[..., :3].reshape(-1, 3)
     assert float(np.std(pixels)) > 0.05
     assert len(np.unique(pixels, axis=0)) > 50
@@ -223,7 +277,11 @@ def test_plot_command_writes_the_files(capsys: pytest.CaptureFixture[str], tmp_p
     svg = (out_dir / "ex-drug-free-remission-titer.svg").read_text("utf-8")
     assert svg.startswith("<?xml")
     assert 'id="titer-cutoff"' in svg
-    assert imread(out_dir / "ex-drug-free-remission-ck.png").shape[:2] == (480, 1125)
+    assert imread(out_dir / "ex-drug-free-remission-ck.png").shape[1] == 1440  # 9.6 in at 150 dpi
+    code, _, err = run(capsys, "plot", str(DRUG_FREE), "--out", str(out_dir), "--layout", "narrow")
+    assert code == 0, err
+    narrow = (out_dir / "ex-drug-free-remission-ck.svg").read_text("utf-8")
+    assert re.search(r'<svg [^>]*width="280\.8pt"', narrow)  # 3.9 in
 
 
 def test_plot_command_defaults_to_svg_and_honours_as_of(capsys: pytest.CaptureFixture[str],

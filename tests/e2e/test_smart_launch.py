@@ -79,10 +79,12 @@ def _launch(env: Env, query: str) -> Any:
 
 
 def _report(html: str) -> str:
-    """The act-now patient page's content (figure URLs reduced to the figure's name)."""
+    """The act-now patient page's content (figure URLs, wide and narrow, in a link, an image or a
+    ``<picture>`` source, reduced to the figure's name)."""
     found = re.search(r'<article class="patient-page.*?</article>', html, re.DOTALL)
     assert found is not None
-    return re.sub(r'src="[^"]*/figures/(\w+)\.svg[^"]*"', r'src="\1"', found.group(0))
+    return re.sub(r'(href|src|srcset)="[^"]*/figures/([\w-]+)\.svg[^"]*"', r'\1="\2"',
+                  found.group(0))
 
 
 def test_an_ehr_launch_shows_the_patient_page_of_the_chart(env: Env) -> None:

@@ -145,3 +145,28 @@ def test_console_script_prints_no_traceback(upgraded: str) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: password: got 9 characters")
     assert "Traceback" not in result.stderr
+
+
+def test_enable_set_role_and_reset_password(upgraded: str, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run(capsys, monkeypatch, "users", "add", "alice", "--role", "clinician", "--password-stdin",
+        stdin=PASSWORD)
+    run(capsys, monkeypatch, "users", "disable", "alice")
+    assert run(capsys, monkeypatch, "users", "enable", "alice")[1] == \
+        "enabled user alice: it can sign in again\n"
+    assert run(capsys, monkeypatch, "users", "set-role", "alice", "admin")[1] == \
+        "user alice is now admin\n"
+    code, out, err = run(capsys, monkeypatch, "users", "reset-password", "alice")
+    assert (code, err) == (0, "")
+    temporary = out.split("temporary password for alice: ", 1)[1].split("\n", 1)[0]
+    assert len(temporary) >= 20
+    with Database(upgraded) as database, database() as work:
+        alice = work.users.get("alice")
+        assert alice is not None
+        assert (alice.active, alice.role, alice.must_change_password) == (True, "admin", True)
+    assert [(action, detail) for _, action, detail in audit_of(upgraded)][-3:] == [
+        ("user.enable", "alice"), ("user.role_change", "alice: clinician → admin"),
+        ("user.password_reset", "alice")]
+    code, out, err = run(capsys, monkeypatch, "users", "reset-password", "nobody")
+    assert (code, out) == (2, "")
+    assert "no user 'nobody'" in err

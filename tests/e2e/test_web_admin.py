@@ -5,30 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import PASSWORD, Web, api_sign_in, hidden_value, make_web, page_sign_in
+from tests.e2e.web_support import PASSWORD, Web, api_sign_in, hidden_value, page_sign_in
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    web = make_web(tmp_path)
-    web.add_user("ada", role="admin")
-    web.add_user("alice")
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def admin(web: Web) -> Iterator[TestClient]:
-    with web.client() as client:
-        page_sign_in(client, "ada")
-        yield client
-
+def web(staff_web: Web) -> Web:
+    """The app with ``ada`` (administrator) and ``alice`` (clinician): see ``conftest.py``."""
+    return staff_web
 
 
 def test_admin_adds_and_disables_users(web: Web, admin: TestClient) -> None:
@@ -45,24 +32,25 @@ def test_admin_adds_and_disables_users(web: Web, admin: TestClient) -> None:
     assert '<option value="researcher" selected>' in short.text
     added = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
                                              "role": "researcher",
-                                             "password": "a long enough passphrase"},
-                       follow_redirects=False)
-    assert added.status_code == 303
+                                             "password": "a long enough passphrase"})
+    assert added.status_code == 200
+    assert "Added carol (researcher)" in added.text
+    assert "a long enough passphrase" not in added.text
     again = admin.post("/admin/users", data={"csrf_token": csrf, "username": "carol",
                                              "role": "clinician",
                                              "password": "a long enough passphrase"})
     assert again.status_code == 409
     assert "already exists" in again.text
     listing = admin.get("/admin/users").text
-    assert re.search(r"<td>carol</td>\s*<td>researcher</td>\s*<td>active</td>", listing)
+    assert re.search(r"<td>carol</td>.*?<option value=\"researcher\" selected>.*?"
+                     r"<td>active, temporary password</td>", listing, re.DOTALL)
     with web.client() as carol:
         page_sign_in(carol, "carol", "a long enough passphrase")
-    disabled = admin.post("/admin/users/carol/disable", data={"csrf_token": csrf},
-                          follow_redirects=False)
-    assert disabled.status_code == 303
+    disabled = admin.post("/admin/users/carol/disable", data={"csrf_token": csrf})
+    assert disabled.status_code == 200
+    assert "Disabled carol" in disabled.text
     listing = admin.get("/admin/users").text
-    assert re.search(r"<td>carol</td>\s*<td>researcher</td>\s*<td><span class=\"muted\">disabled",
-                     listing)
+    assert re.search(r"<td>carol</td>.*?<td><span class=\"muted\">disabled", listing, re.DOTALL)
     assert admin.post("/admin/users/carol/disable", data={}).status_code == 403  # no CSRF token
     assert admin.post("/admin/users/nobody/disable", data={"csrf_token": csrf}).status_code == 404
     actions = [(e.actor, e.action) for e in web.audit()]

@@ -285,7 +285,8 @@ def test_reads_and_writes_are_audited_with_who_what_and_which_patient(client: Te
 def test_openapi_documents_every_api_route_with_the_record_schema(client: TestClient) -> None:
     document = client.get("/api/v1/openapi.json").json()
     paths = document["paths"]
-    assert set(paths) == {"/api/v1/session", "/api/v1/assess", "/api/v1/timeline",
+    assert set(paths) == {"/api/v1/session", "/api/v1/account/password", "/api/v1/assess",
+                          "/api/v1/timeline",
                           "/api/v1/patients", "/api/v1/patients/{patient_id}",
                           "/api/v1/patients/{patient_id}/assessment"}
     body = paths["/api/v1/assess"]["post"]["requestBody"]["content"]["application/json"]["schema"]
@@ -304,10 +305,10 @@ def test_serve_migrates_seeds_once_as_a_system_actor_and_creates_one_demo_user(
     first = prepare_database(url, seed_examples=True)
     examples = len(list((ROOT / "examples").glob("*.json")))
     assert f"seeded {examples} example patient(s) (0 already stored)" in first
-    assert any("one-time password" in line for line in first)
+    assert any("temporary password" in line for line in first)
     second = prepare_database(url, seed_examples=True)
     assert f"seeded 0 example patient(s) ({examples} already stored)" in second
-    assert not any("one-time password" in line for line in second)
+    assert not any("created the clinician" in line for line in second)
     from myositis_cds import bootstrap  # noqa: PLC0415
 
     database = bootstrap.make_unit_of_work(url)

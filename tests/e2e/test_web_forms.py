@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
+from tests.e2e.web_support import Web, hidden_fields, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -34,9 +34,7 @@ def _submit(client: TestClient, path: str, fields: dict[str, str]) -> tuple[int,
     """Open the form at ``path``, post ``fields`` with its hidden fields; (status, location, html)."""
     form = client.get(path)
     assert form.status_code == 200, form.text
-    data = {"csrf_token": hidden_value(form.text, "csrf_token"), **fields}
-    if 'name="version"' in form.text:
-        data["version"] = hidden_value(form.text, "version")
+    data = {**hidden_fields(form.text), **fields}
     response = client.post(path, data=data, follow_redirects=False)
     return response.status_code, response.headers.get("location", ""), response.text
 
@@ -114,33 +112,70 @@ def test_edit_patient_details_and_empty_means_absent(client: TestClient) -> None
     assert record["diagnosis"] == {"name": "dermatomyositis", "date": "2026-06-01"}
 
 
-def test_invalid_visit_is_shown_next_to_the_fields_with_the_input_kept(client: TestClient) -> None:
+def test_invalid_visit_shows_every_problem_after_one_submit(client: TestClient) -> None:
     patient = _create(client)
-    typed = {**BASELINE, "date": "2027-01-05", "haq": "5", "patient_global": "abc"}
+    typed = {**BASELINE, "haq": "5", "patient_global": "abc", "physician_global": "11",
+             "grade_deltoid": "12", "lab_CK_value": "-5", "lab_AST_uln": "40",
+             "finding_dysphagia": "maybe"}
     status, _, html = _submit(client, f"{patient}/add/visit", typed)
     assert status == 422
-    assert 'value="abc"' in html  # a non-number is refused before the record is built
-    assert re.search(r'id="e-patient_global">got &#39;abc&#39;; expected a number</span>', html)
-    typed["patient_global"] = "6.5"
-    status, _, html = _submit(client, f"{patient}/add/visit", typed)
-    assert status == 422
-    assert re.search(r'id="e-haq">got 5[^<]*less than or equal to 3', html)
+    # The form's own problems (a non-number, an upper limit without a result, a bad state) and
+    # the record's (scales, a negative value, incomplete muscle grades), all at once.
+    for field, expected in (("patient_global", "got &#39;abc&#39;; expected a number"),
+                            ("haq", "got 5; expected less than or equal to 3"),
+                            ("physician_global", "got 11"), ("grade_deltoid", "got 12"),
+                            ("grade_biceps", "got nothing"), ("lab_CK_value", "got -5"),
+                            ("lab_AST_value", "upper limit of normal alone"),
+                            ("finding_dysphagia", "present, absent or not examined")):
+        assert re.search(rf'id="e-{field}">[^<]*{expected}', html), field
     for name, value in typed.items():
-        assert f'name="{name}" value="{value}"' in html
+        if name.startswith(("finding_", "lab_")):
+            continue
+        assert f'name="{name}" value="{value}"' in html  # the typed input is kept
+    assert 'name="lab_CK_value" value="-5"' in html
     assert "nothing was stored" in html
-    typed["haq"] = "1.5"  # dates are checked once every value has its type
-    status, _, html = _submit(client, f"{patient}/add/visit", typed)
-    assert status == 422
-    assert re.search(r'id="e-date">got &#39;2027-01-05&#39;; expected a date on or before today', html)
-    assert 'name="date" value="2027-01-05"' in html
     stored = client.get("/api/v1" + patient).json()
     assert stored["version"] == 1
-    assert "assessments" not in stored["record"] or stored["record"]["assessments"] == []
+    assert "assessments" not in stored["record"]
     missing = client.post(f"{patient}/add/finding", data={
         "csrf_token": hidden_value(html, "csrf_token"), "version": "1", "code": "dysphagia",
         "present": "", "date": "2026-06-02"})
     assert missing.status_code == 422
     assert 'id="e-present">got nothing; expected a value for present' in missing.text
+
+
+def test_one_visit_form_records_core_set_strength_findings_and_labs(client: TestClient) -> None:
+    patient = _create(client)
+    grades = {f"grade_{g}": "8" for g in ("neck_flexors", "deltoid", "biceps", "wrist_extensors",
+                                          "gluteus_maximus", "gluteus_medius", "quadriceps",
+                                          "ankle_dorsiflexors")}
+    visit = {"date": "2026-06-02", "physician_global": "6", "haq": "1.25", **grades,
+             "finding_gottron_papules": "present", "finding_dysphagia": "absent",
+             "finding_ild": "", "lab_CK_value": "4200", "lab_CK_unit": "U/L", "lab_CK_uln": "200",
+             "lab_AST_value": "1.5", "lab_AST_unit": "µkat/L", "lab_date": "2026-05-30",
+             "weight_kg": "61.5"}
+    status, location, html = _submit(client, f"{patient}/add/visit", visit)
+    assert (status, location) == (303, patient), html
+    stored = client.get("/api/v1" + patient).json()
+    record = stored["record"]
+    assert stored["version"] == 2  # one visit, one change
+    assert record["assessments"] == [{"date": "2026-06-02", "physician_global": 6, "haq": 1.25,
+                                      "mmt8_grades": {g.removeprefix("grade_"): 8 for g in grades}}]
+    assert record["findings"] == [
+        {"code": "gottron_papules", "present": True, "date": "2026-06-02"},
+        {"code": "dysphagia", "present": False, "date": "2026-06-02"}]  # ILD not examined
+    assert record["labs"] == [
+        {"test": "CK", "value": 4200, "unit": "U/L", "uln": 200, "date": "2026-05-30"},
+        {"test": "AST", "value": 1.5, "unit": "µkat/L", "date": "2026-05-30"}]
+    assert record["body_measurements"] == [{"date": "2026-06-02", "weight_kg": 61.5}]
+    # Findings and labs only: no empty assessment (it would become the TIS baseline).
+    status, _, _ = _submit(client, f"{patient}/add/visit", {"date": "2026-06-09",
+                                                             "finding_fever": "present"})
+    record = client.get("/api/v1" + patient).json()["record"]
+    assert len(record["assessments"]) == 1
+    status, _, html = _submit(client, f"{patient}/add/visit", {"date": "2026-06-10"})
+    assert status == 422
+    assert "nothing was entered" in html
 
 
 def test_new_patient_form_errors_and_duplicate_id(client: TestClient) -> None:
@@ -155,7 +190,7 @@ def test_new_patient_form_errors_and_duplicate_id(client: TestClient) -> None:
     assert 'name="diagnosis_date" value="2026-06-01"' in html
 
 
-def test_stale_edit_from_a_second_session_is_refused(web: Web, client: TestClient) -> None:
+def test_two_clinicians_additions_merge(web: Web, client: TestClient) -> None:
     patient = _create(client)
     mine = client.get(f"{patient}/add/lab")
     with web.client() as other:
@@ -163,17 +198,17 @@ def test_stale_edit_from_a_second_session_is_refused(web: Web, client: TestClien
         status, location, _ = _submit(other, f"{patient}/add/visit", BASELINE)
         assert (status, location) == (303, patient)
     lab = {"test": "CK", "value": "800", "unit": "U/L", "uln": "200", "date": "2026-06-02"}
-    refused = client.post(f"{patient}/add/lab", data={
+    merged = client.post(f"{patient}/add/lab", data={
         "csrf_token": hidden_value(mine.text, "csrf_token"), "version": hidden_value(mine.text, "version"),
         **lab}, follow_redirects=False)
-    assert refused.status_code == 409
-    assert "changed by someone else" in refused.text
-    assert "Reload" in refused.text
-    assert 'name="value" value="800"' in refused.text
+    assert (merged.status_code, merged.headers["location"]) == (303, patient)
     record = client.get("/api/v1" + patient).json()
-    assert record["version"] == 2
-    assert len(record["record"]["assessments"]) == 1
-    assert "labs" not in record["record"]
+    assert record["version"] == 3
+    assert len(record["record"]["assessments"]) == 1  # bob's visit
+    assert record["record"]["labs"][0]["value"] == 800  # and alice's lab
+    details = [e.detail for e in web.audit() if e.action == "patient.update"]
+    assert details[-1].endswith("added 1 lab result; applied to version 2 (the form was loaded "
+                                "at version 1)")
 
 
 def test_forms_need_the_csrf_token(client: TestClient) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from myositis_cds import bootstrap
+from myositis_cds.services import patients
 from tests.conftest import load_example
-from tests.e2e.web_support import Web, hidden_value, make_web, page_sign_in
+from tests.e2e.web_support import ADMIN, Web, hidden_value, make_web, page_sign_in
 
 
 @pytest.fixture
@@ -163,9 +165,10 @@ def test_replace_with_a_stale_version_is_refused_and_delete_removes(web: Web,
     assert "based on 1" in stale.text
     kept = client.get(f"/api/v1/patients/{stored.id}").json()
     assert kept["record"]["body_measurements"][-1]["weight_kg"] == 70.0
+    confirmed = {"csrf_token": csrf, "confirm": stored.patient_key, "reason": "duplicate"}
     assert client.post(f"/patients/{stored.id}/delete",
-                       data={"csrf_token": csrf, "version": "1"}).status_code == 409
-    gone = client.post(f"/patients/{stored.id}/delete", data={"csrf_token": csrf, "version": "2"},
+                       data={**confirmed, "version": "1"}).status_code == 409
+    gone = client.post(f"/patients/{stored.id}/delete", data={**confirmed, "version": "2"},
                        follow_redirects=False)
     assert gone.status_code == 303
     assert client.get(f"/patients/{stored.id}").status_code == 404
@@ -176,7 +179,7 @@ def test_researcher_sees_the_cohort_page_only(web: Web) -> None:
     with web.client() as client:
         page_sign_in(client, "rita")
         cohort = client.get("/cohort")
-        assert "Stored patients" in cohort.text
+        assert "1 stored patient," in cohort.text
         assert 'href="/patients"' not in cohort.text
         assert client.get(f"/patients/{stored.id}").status_code == 403
         assert client.get("/patients/import").status_code == 403
@@ -198,8 +201,8 @@ def test_patient_page_references_the_figures_instead_of_drawing_them(web: Web,
         assert "<svg" not in html
         for name in FIGURES:
             url = f"/patients/{stored.id}/figures/{name}.svg?v={stored.version}&amp;as_of=2026-11-20"
-            img = re.search(rf'<img src="{re.escape(url)}" alt="([^"]+)" width="\d+" height="\d+"',
-                            html)
+            img = re.search(rf'<img src="{re.escape(url)}&amp;view=[0-9a-f]{{32}}" alt="([^"]+)" '
+                            r'width="\d+" height="\d+"', html)
             assert img is not None, (path, name)
             assert "ex-drug-free-remission" in img.group(1)
             assert "over time" in img.group(1)
@@ -234,6 +237,43 @@ def test_figure_endpoint_serves_svg_with_one_element_per_measurement(web: Web,
     assert stale.headers["cache-control"] == "no-store"
     assert client.get(f"/patients/{stored.id}/figures/other.svg").status_code == 404
     assert client.get("/patients/999999/figures/ck.svg").status_code == 404
+
+
+def _figure_urls(html: str) -> list[str]:
+    return [u.replace("&amp;", "&") for u in re.findall(r'<img src="(/patients/[^"]+\.svg[^"]*)"', html)]
+
+
+def _reads(web: Web, who: str) -> int:
+    return len([e for e in web.audit() if e.actor == who and e.action == "patient.read"])
+
+
+def test_one_page_view_is_one_audit_event_with_its_figures(web: Web, client: TestClient) -> None:
+    stored = web.store("drug-free-remission")
+    before = _reads(web, "alice")
+    html = client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"}).text
+    urls = _figure_urls(html)
+    assert len(urls) == 3
+    for url in urls:
+        assert client.get(url).status_code == 200
+        assert client.get(url.replace(".svg?", "-narrow.svg?")).status_code == 200  # phone size
+    assert _reads(web, "alice") == before + 1  # the page and its figures, wide or narrow
+    # A figure without the view's token, with another session's token, or of another version is
+    # a read of its own.
+    plain = _figure_urls(client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"}).text)[0]
+    before = _reads(web, "alice")
+    assert client.get(plain.split("&view=")[0]).status_code == 200
+    assert _reads(web, "alice") == before + 1
+    web.add_user("bob")
+    with web.client() as other:
+        page_sign_in(other, "bob")
+        assert other.get(plain).status_code == 200
+        assert _reads(web, "bob") == 1
+    updated = {**stored.record, "sex": "male"}
+    patients.update_patient(web.uow, ADMIN, stored.id, updated, expected_version=stored.version,
+                            parse=bootstrap.make_live_parser())
+    before = _reads(web, "alice")
+    assert client.get(plain).status_code == 200  # the old view's token, but a newer version now
+    assert _reads(web, "alice") == before + 1
 
 
 def test_figure_endpoint_requires_sign_in_and_refuses_researchers(web: Web) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,14 @@ def hidden_value(html: str, name: str) -> str:
     match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)
     assert match is not None, f"no hidden field {name!r} in the page"
     return match.group(1)
+
+
+def hidden_fields(html: str, action: str | None = None) -> dict[str, str]:
+    """Every hidden field (name → value, HTML entities decoded) of the form posting to ``action``
+    (default: the page's last form with a ``csrf_token``), as a browser would send them."""
+    forms = re.findall(r'<form\b[^>]*\baction="([^"]*)"[^>]*>(.*?)</form>', html, re.DOTALL)
+    chosen = [body for target, body in forms
+              if (action is None and 'name="csrf_token"' in body) or target == action]
+    assert chosen, f"no form posting to {action!r} in the page"
+    return {name: unescape(value) for name, value in
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', chosen[-1])}

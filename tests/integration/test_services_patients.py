@@ -117,7 +117,7 @@ def test_stale_edit_refused_with_message_and_nothing_changed(database: Database,
     with pytest.raises(StaleEditError) as caught:
         patients.update_patient(database, ADMIN, created.id, second, expected_version=1, parse=PARSE)
     assert str(caught.value) == (
-        "patient ex-juvenile was changed by someone else (version 2, your edit was based on 1): "
+        "patient ex-juvenile has changed since your copy was read (now version 2, your edit was based on 1): "
         "reload and apply your change again")
     with pytest.raises(StaleEditError):
         patients.delete_patient(database, ADMIN, created.id, expected_version=1)

@@ -162,7 +162,7 @@ def test_stale_update_refused_and_nothing_changed(database: Database) -> None:
     with database() as work, pytest.raises(StaleEditError) as caught:
         work.patients.update(second, expected_version=1)
     assert str(caught.value) == (
-        "patient demo-001 was changed by someone else (version 2, your edit was based on 1): "
+        "patient demo-001 has changed since your copy was read (now version 2, your edit was based on 1): "
         "reload and apply your change again")
     with database() as work:
         current = work.patients.get(stored.id)

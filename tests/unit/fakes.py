@@ -21,6 +21,7 @@ from myositis_cds.services.ports import (
     ListRow,
     PatientListQuery,
     PatientSummary,
+    Role,
     StoredPatient,
     StoredView,
     User,
@@ -127,8 +128,13 @@ class FakeUsers:
     def set_active(self, username: str, active: bool) -> User:
         return self._replace(username, active=active)
 
-    def set_password_hash(self, username: str, password_hash: str) -> User:
-        return self._replace(username, password_hash=password_hash)
+    def set_password_hash(self, username: str, password_hash: str, *,
+                          temporary_until: dt.datetime | None = None) -> User:
+        return self._replace(username, password_hash=password_hash,
+                             password_temporary_until=temporary_until)
+
+    def set_role(self, username: str, role: Role) -> User:
+        return self._replace(username, role=role)
 
     def clear_sign_in_failures(self, username: str) -> int:
         return self._state.sign_in_failures.pop(username, 0)

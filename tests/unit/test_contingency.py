@@ -104,6 +104,8 @@ def test_larger_tables_fall_back_to_chi_square_and_say_so() -> None:
 
 def test_empty_rows_and_single_groups() -> None:
     assert table_test([[0, 0], [3, 4]], "fisher").p_value is None
+    single_level = table_test([[3], [0], [2], [1]], "fisher")  # every answer the same: no test
+    assert (single_level.p_value, single_level.test) == (None, "not computed")
     trimmed = table_test([[2, 0, 0], [3, 4, 0]], "fisher")
     assert trimmed.p_value == pytest.approx(fisher_exact([[2, 0], [3, 4]]).pvalue)
     assert trimmed.test == ("Fisher exact (two-sided) [0 group(s) and 1 level(s) without observations "
@@ -136,6 +138,8 @@ def test_holm() -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match="negative count"):
         table_test([[1, -1], [2, 3]], "fisher")
+    with pytest.raises(ValueError, match=r"got shape \(3,\)"):
+        table_test([1, 2, 3], "fisher")  # type: ignore[list-item]
     with pytest.raises(ValueError, match="policy: got 'exact'"):
         table_test([[1, 1], [2, 3]], "exact")  # type: ignore[arg-type]
 

@@ -170,3 +170,54 @@ def test_get_user_resolves_a_session_username(db: FakeDatabase, hasher: FakeHash
     found = users.get_user(db, "alice")
     assert found is not None
     assert (found.username, found.active) == ("alice", False)
+
+
+@pytest.mark.parametrize("role", ["clinician", "researcher"])
+def test_only_admins_enable_reset_and_change_roles(db: FakeDatabase, hasher: FakeHasher,
+                                                  role: str) -> None:
+    actor = add(db, hasher, name="someone", role=role)
+    add(db, hasher)
+    for attempt in (lambda: users.enable_user(db, actor, "alice"),
+                    lambda: users.set_role(db, actor, "alice", "admin"),
+                    lambda: users.reset_password(db, hasher, actor, "alice")):
+        with pytest.raises(PermissionDeniedError):
+            attempt()
+    assert db.committed.users["alice"].role == "clinician"
+    assert not db.committed.users["alice"].must_change_password
+
+
+def test_set_role_refuses_ones_own_and_unknown_roles(db: FakeDatabase, hasher: FakeHasher) -> None:
+    admin = add(db, hasher, name="root", role="admin")
+    add(db, hasher)
+    with pytest.raises(UsageError, match="you cannot change your own role"):
+        users.set_role(db, admin, "root", "clinician")
+    with pytest.raises(UsageError, match="role: got 'boss'"):
+        users.set_role(db, admin, "alice", "boss")
+    assert users.set_role(db, admin, "alice", "researcher").role == "researcher"
+    users.set_role(db, admin, "alice", "researcher")  # no change: nothing to audit
+    assert [a for _, a, _ in audit_trail(db)].count("user.role_change") == 1
+
+
+def test_reset_gives_a_temporary_password_that_must_be_replaced(db: FakeDatabase,
+                                                                hasher: FakeHasher) -> None:
+    alice = add(db, hasher)
+    user, temporary = users.reset_password(db, hasher, SHELL, "alice")
+    assert user.must_change_password
+    assert user.password_temporary_until is not None
+    assert user.password_temporary_until - dt.datetime.now(dt.UTC) <= users.TEMPORARY_PASSWORD_LIFETIME
+    assert temporary not in repr(db.committed.audit)
+    with pytest.raises(AuthenticationError):
+        users.authenticate(db, hasher, username="alice", password=PASSWORD)
+    signed_in = users.authenticate(db, hasher, username="alice", password=temporary)
+    assert signed_in.must_change_password
+    with pytest.raises(UsageError, match="it is the current one"):
+        users.change_password(db, hasher, signed_in, current_password=temporary,
+                              new_password=temporary)
+    with pytest.raises(UsageError, match="does not match"):
+        users.change_password(db, hasher, signed_in, current_password=PASSWORD,
+                              new_password="another long passphrase")
+    changed = users.change_password(db, hasher, signed_in, current_password=temporary,
+                                    new_password="another long passphrase")
+    assert not changed.must_change_password
+    assert alice.username == changed.username
+    assert audit_trail(db)[-1] == ("alice", "user.password_change", "alice")

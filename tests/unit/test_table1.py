@@ -104,6 +104,17 @@ def test_all_missing_variable_is_listed_not_shown() -> None:
     assert any("empty" in n for n in result.notes)
 
 
+def test_variable_with_one_level_is_shown_without_a_test() -> None:
+    data = CohortData(source="t", columns={"g": ["a", "a", "b", "b", "c"],
+                                           "centre": ["Oslo", None, None, None, None]})
+    (row,) = table1(data, group="g").rows
+    assert (row.variable, row.level, row.p_value) == ("centre", "Oslo", None)
+    assert row.test is not None
+    assert row.test.startswith("not computed")
+    assert row.groups["a"].n == 1
+    assert row.groups["b"].missing == 2
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "csv", "html", "latex"])
 def test_every_format_says_synthetic(fmt: str) -> None:
     text = render_table1(table1(_data(synthetic=True), group="arm", id_column="patient"), fmt)  # type: ignore[arg-type]

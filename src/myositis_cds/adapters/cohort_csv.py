@@ -10,14 +10,12 @@ how ``myositis-cds cohort synthesize`` names its patients; every output made fro
 from __future__ import annotations
 
 import csv
-import io
-import numbers
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
-from myositis_cds.csv_writer import Cell, CsvWriter
 from myositis_cds.errors import UsageError
+from myositis_cds.stats.cohort_features import cohort_csv_text, write_cohort_csv
+from myositis_cds.stats.cohort_features import feature_text as cell_text
 from myositis_cds.stats.synthetic_cohort import SYNTHETIC_PREFIX, is_synthetic
 from myositis_cds.stats.table1 import CohortData
 
@@ -77,44 +75,3 @@ def _read(handle: TextIO, *, source: str, id_column: str) -> CohortData:
     return CohortData(source=source, columns=columns, synthetic=synthetic)
 
 
-def write_cohort_csv(columns: Mapping[str, Sequence[object]], out: TextIO) -> None:
-    """One header row and one row per patient; ``None`` is an empty cell, booleans yes/no, numbers
-    to 6 significant digits; text through the package's CSV writer (formulas neutralised)."""
-    writer = CsvWriter(out, float_format=_six_digits)
-    names = list(columns)
-    writer.writerow(names)
-    for row in zip(*(columns[n] for n in names), strict=True):
-        writer.writerow([_csv_cell(v) for v in row])
-
-
-def _six_digits(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _csv_cell(value: object) -> Cell:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return cell_text(value)
-    if isinstance(value, numbers.Integral):  # NumPy's integers too
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return cell_text(value)
-
-
-def cell_text(value: object) -> str:
-    """The CSV text of a value: empty for ``None``, yes/no for booleans, 6 significant digits."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def cohort_csv_text(columns: Mapping[str, Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    write_cohort_csv(columns, buffer)
-    return buffer.getvalue()

@@ -33,13 +33,19 @@ ROLES: tuple[Role, ...] = ("clinician", "researcher", "admin")
 
 AuditAction = Literal[
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
-    "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
+    "patient.entry_delete",
+    "user.add", "user.list", "user.disable", "user.enable", "user.role_change",
+    "user.password_reset", "user.password_change",
+    "auth.login", "auth.failed", "access.denied",
     "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export", "user.unlock",
     "audit.verify",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = (
     "patient.read", "patient.list", "patient.create", "patient.update", "patient.delete",
-    "user.add", "user.list", "user.disable", "auth.login", "auth.failed", "access.denied",
+    "patient.entry_delete",
+    "user.add", "user.list", "user.disable", "user.enable", "user.role_change",
+    "user.password_reset", "user.password_change",
+    "auth.login", "auth.failed", "access.denied",
     "audit.read", "audit.export", "cds.hook", "cds.feedback", "cohort.export", "user.unlock",
     "audit.verify",
 )
@@ -97,6 +103,13 @@ class User:
     role: Role
     active: bool
     created_at: dt.datetime
+    password_temporary_until: dt.datetime | None = None
+    """Set while the password is one the system generated (a demo or reset password): it must be
+    changed at the next sign-in and is refused after this time."""
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.password_temporary_until is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,8 +8,9 @@ format (CSV: a ``data`` column holding ``synthetic``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -22,7 +23,13 @@ if TYPE_CHECKING:  # only for annotations: rendering does not load scipy
     from myositis_cds.stats.contingency import OddsRatio
     from myositis_cds.stats.table1 import Cell, Table1, Table1Row
 
-__all__ = ["TABLE1_FORMATS", "Table1Format", "format_p", "render_table1"]
+__all__ = [
+    "TABLE1_FORMATS",
+    "Table1Format",
+    "format_p",
+    "render_table1",
+    "table1_html_fragment",
+]
 
 Table1Format = Literal["text", "json", "csv", "html", "latex"]
 TABLE1_FORMATS: Final[tuple[Table1Format, ...]] = ("text", "json", "csv", "html", "latex")
@@ -166,6 +173,26 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: s
                    + "".join(f"<td>{escape(c)}</td>" for c in r[1:]) + "</tr>")
     out.append("</tbody></table>")
     return out
+
+
+def table1_html_fragment(table: Table1, *,
+                         names: Callable[[str], str] | None = None) -> str:
+    """Table 1, its pairwise comparisons and its notes as HTML to put in a page (no document, no
+    styles: the page's stylesheet applies); every value escaped. ``names`` gives each variable
+    (a column name) the words it is shown with."""
+    if names is not None:
+        table = dataclasses.replace(table, rows=tuple(
+            dataclasses.replace(row, variable=names(row.variable)) for row in table.rows))
+    header, rows = _grid(table)
+    title = table.title + (" — SYNTHETIC DATA, not patients" if table.synthetic else "")
+    out = _html_table(header, rows, title)
+    pairs = _pairwise(table)
+    if pairs:
+        caption = f"Pairwise comparisons ({table.pairwise_correction}-adjusted)"
+        out += [f"<details><summary>{escape(caption)}</summary>",
+                *_html_table(_PAIR_HEADER, pairs, caption), "</details>"]
+    out += [f'<p class="muted">{escape(line)}</p>' for line in _footer(table)]
+    return "\n".join(out) + "\n"
 
 
 def _html(table: Table1) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from myositis_cds.errors import NotFoundError
+from myositis_cds.errors import NotFoundError, UsageError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
 from myositis_cds.services.assessing import RecordParser
 from myositis_cds.services.ports import Actor, StoredPatient, UnitOfWork, UnitOfWorkFactory
@@ -55,19 +55,28 @@ def create_patient(uow: UnitOfWorkFactory, actor: Actor, document: Mapping[str, 
     return stored
 
 
-def _read(work: UnitOfWork, actor: Actor, patient_id: int) -> StoredPatient:
+def _read(work: UnitOfWork, actor: Actor, patient_id: int, *,
+          audited_version: int | None = None) -> StoredPatient:
     stored = work.patients.get(patient_id)
     if stored is None:
         raise _missing(patient_id)
-    work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
-                            detail=f"id {stored.id}, version {stored.version}"))
+    if stored.version != audited_version:
+        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
+                                detail=f"id {stored.id}, version {stored.version}"))
     return stored
 
 
-def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int) -> StoredPatient:
+def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
+                 audited_version: int | None = None) -> StoredPatient:
+    """The stored patient, permission-checked, with one ``patient.read`` audit event.
+
+    ``audited_version``: the request is part of a page view of this patient that has been audited
+    already (the caller checked that, e.g. a figure requested with the page's view token) and
+    showed this version; when the stored version is still that one, no second event is written.
+    """
     require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
     with uow() as work:
-        stored = _read(work, actor, patient_id)
+        stored = _read(work, actor, patient_id, audited_version=audited_version)
         work.commit()
     return stored
 
@@ -109,15 +118,23 @@ def update_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int,
 
 
 def delete_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
-                   expected_version: int) -> None:
+                   expected_version: int, confirm_key: str | None = None, reason: str = "") -> None:
+    """Delete the patient at ``expected_version``. ``confirm_key``: the identifier the user typed
+    to confirm (refused with UsageError unless it is the patient's); ``reason`` goes into the
+    audit event (a phrase from a fixed list, never free text)."""
     require(uow, actor, "patient.delete", PATIENT_ROLES, what="delete patient records")
     with uow() as work:
         current = work.patients.get(patient_id)
         if current is None:
             raise _missing(patient_id)
+        if confirm_key is not None and confirm_key != current.patient_key:
+            msg = ("confirm: got a different identifier; expected the identifier of the patient "
+                   "to delete, typed exactly")
+            raise UsageError(msg)
         work.patients.delete(patient_id, expected_version=expected_version)
         work.audit.append(event(actor, "patient.delete", patient_key=current.patient_key,
-                                detail=f"id {patient_id}, version {expected_version}"))
+                                detail=f"id {patient_id}, version {expected_version}"
+                                + (f"; reason: {reason}" if reason else "")))
         work.commit()
 
 

@@ -14,6 +14,7 @@ audit events included, so a write and its audit event are stored together or not
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping
 from types import TracebackType
 from typing import Protocol, Self
@@ -113,7 +114,13 @@ class UserRepository(Protocol):
 
     def set_active(self, username: str, active: bool) -> User: ...
 
-    def set_password_hash(self, username: str, password_hash: str) -> User: ...
+    def set_password_hash(self, username: str, password_hash: str, *,
+                          temporary_until: dt.datetime | None = None) -> User:
+        """Replace the hash; ``temporary_until`` marks a generated password (see
+        :attr:`User.password_temporary_until`), None one the user chose."""
+        ...
+
+    def set_role(self, username: str, role: Role) -> User: ...
 
     def clear_sign_in_failures(self, username: str) -> int:
         """Forget the username's failed sign-ins (its sign-in delay ends); returns how many."""

@@ -17,7 +17,9 @@ Derivation rules (documented in ``docs/cohort.md``; every date is on or before t
 - **CK**: × ULN (values without ULN are not used); at onset = the CK closest to the first visit
   within the lab window; peak = the highest. **MMT-8** in % of the scale's maximum; at onset = the
   first visit's; lowest = the lowest.
-- **Longitudinal series**: days since diagnosis (patients without a diagnosis date have none).
+- **Longitudinal series**: days since diagnosis (patients without a diagnosis date have none); the
+  titer as a multiple of its assay's cut-off (comparable across assays, like CK × ULN; a titer
+  without a recorded cut-off is not in the series).
 - **Titer course**: numeric anti-Mi-2 titers of one unit (as in the trend plots); declined = last
   below first; normalised = the engine's ``titer_normalised_on``; treatment stopped = a day after the
   first immunosuppressant start with none active; restarted = an immunosuppressant started after
@@ -27,10 +29,14 @@ Derivation rules (documented in ``docs/cohort.md``; every date is on or before t
 from __future__ import annotations
 
 import datetime as dt
+import io
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
+from myositis_cds.csv_writer import Cell as CsvCell
+from myositis_cds.csv_writer import CsvWriter
 from myositis_cds.domain.dates import completed_years
 from myositis_cds.domain.vocabulary import ALL_FINDINGS, DM_DIAGNOSES
 from myositis_cds.engine import EngineParams, PatientContext, Timeline, plain
@@ -47,8 +53,11 @@ __all__ = [
     "CohortPatient",
     "TiterCourse",
     "assign_group",
+    "cohort_csv_text",
     "derive_patient",
+    "feature_text",
     "features_columns",
+    "write_cohort_csv",
 ]
 
 GROUP_MI2_POSITIVE: Final = "anti-Mi-2-positive DM"
@@ -93,6 +102,8 @@ class CohortPatient:
     mmt8: tuple[tuple[int, float], ...]
     """(days since diagnosis, MMT-8 % of maximum)."""
     titer_course: TiterCourse | None
+    titer: tuple[tuple[int, float], ...] = ()
+    """(days since diagnosis, anti-Mi-2 titer × its assay's cut-off)."""
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = plain(self)
@@ -194,9 +205,11 @@ def derive_patient(ctx: PatientContext, timeline: Timeline, params: EngineParams
     origin = diagnosis
     ck_series = tuple(((p.date - origin).days, p.multiple_of_uln) for p in timeline.ck) if origin else ()
     mmt_series = tuple(((d - origin).days, v) for d, v in mmt) if origin else ()
+    titer_series = tuple(((p.date - origin).days, p.titer / p.cutoff) for p in timeline.titers
+                         if p.titer is not None and p.cutoff) if origin else ()
     return CohortPatient(key=key or ctx.record.id, group=group, group_reason=reason,
                          features=features, ck=ck_series, mmt8=mmt_series,
-                         titer_course=_titer_course(timeline, diagnosis))
+                         titer_course=_titer_course(timeline, diagnosis), titer=titer_series)
 
 
 def features_columns(patients: Sequence[CohortPatient]) -> dict[str, list[Feature]]:
@@ -207,3 +220,49 @@ def features_columns(patients: Sequence[CohortPatient]) -> dict[str, list[Featur
         columns[name] = [p.features.get(name) for p in patients]
     return columns
 
+
+
+def feature_text(value: object) -> str:
+    """The text of a feature value (a CSV cell, a Table 1 input): empty for ``None``, yes/no for
+    booleans, 6 significant digits for floats."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def write_cohort_csv(columns: Mapping[str, Sequence[object]], out: TextIO) -> None:
+    """One header row and one row per patient; ``None`` is an empty cell, booleans yes/no, numbers
+    to 6 significant digits; text through the package's CSV writer (formulas neutralised)."""
+    writer = CsvWriter(out, float_format=_six_digits)
+    names = list(columns)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names), strict=True):
+        writer.writerow([_csv_cell(v) for v in row])
+
+
+def _six_digits(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _csv_cell(value: object) -> CsvCell:
+    """Numbers stay numbers (NumPy's too), so that ``-5`` is not neutralised as a formula."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return feature_text(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return feature_text(value)
+
+
+def cohort_csv_text(columns: Mapping[str, Sequence[object]]) -> str:
+    """The per-patient CSV (:func:`write_cohort_csv`) as text."""
+    buffer = io.StringIO()
+    write_cohort_csv(columns, buffer)
+    return buffer.getvalue()

@@ -22,6 +22,7 @@ from myositis_cds.stats.trends import DEFAULT_FRAC, LowessCurve, lowess_fit
 
 __all__ = [
     "LONG_FOLLOW_UP_YEARS",
+    "CourseCurves",
     "GroupCurve",
     "TiterCourseSummary",
     "group_curves",
@@ -30,7 +31,10 @@ __all__ = [
 
 LONG_FOLLOW_UP_YEARS: Final = 4
 """PF2019: "multiple serum samples collected over 4 or more years"."""
-Measure = Literal["ck", "mmt8"]
+Measure = Literal["ck", "mmt8", "titer"]
+_UNITS: Final = {"ck": "× ULN", "mmt8": "% of MMT-8 maximum", "titer": "× assay cut-off"}
+_LOG: Final = frozenset({"ck", "titer"})
+"""Measures that span orders of magnitude: smoothed on log10, drawn back in their unit."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,10 +60,13 @@ def group_curves(patients: Sequence[CohortPatient], measure: Measure, *,
     present = {p.group for p in patients if p.group is not None}
     order = [g for g in COHORT_GROUPS if g in present] + sorted(present - set(COHORT_GROUPS))
     curves = []
+    def series(patient: CohortPatient) -> tuple[tuple[int, float], ...]:
+        return {"ck": patient.ck, "mmt8": patient.mmt8, "titer": patient.titer}[measure]
+
     for group in order:
         members = [p for p in patients if p.group == group]
-        points = tuple(sorted(pt for p in members for pt in (p.ck if measure == "ck" else p.mmt8)))
-        log = measure == "ck" and all(v > 0 for _, v in points)
+        points = tuple(sorted(pt for p in members for pt in series(p)))
+        log = measure in _LOG and all(v > 0 for _, v in points)
         values = [math.log10(v) if log else v for _, v in points]
         fit = lowess_fit([float(d) for d, _ in points], values, frac=frac or DEFAULT_FRAC)
         curve: LowessCurve | None = None
@@ -71,11 +78,20 @@ def group_curves(patients: Sequence[CohortPatient], measure: Measure, *,
                 n_distinct_days=fit.n_distinct_days)
         else:
             note = fit.reason
-        curves.append(GroupCurve(group=group, measure=measure,
-                                 unit="× ULN" if measure == "ck" else "% of MMT-8 maximum",
-                                 patients=sum(1 for p in members if (p.ck if measure == "ck" else p.mmt8)),
+        curves.append(GroupCurve(group=group, measure=measure, unit=_UNITS[measure],
+                                 patients=sum(1 for p in members if series(p)),
                                  points=points, curve=curve, note=note))
     return tuple(curves)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CourseCurves:
+    """The figure's data: pooled LOWESS by group of CK (× ULN), strength (MMT-8 % of maximum)
+    and anti-Mi-2 titer (× its assay cut-off)."""
+
+    ck: tuple[GroupCurve, ...]
+    mmt8: tuple[GroupCurve, ...]
+    titer: tuple[GroupCurve, ...]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

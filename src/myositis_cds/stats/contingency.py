@@ -95,10 +95,12 @@ class OddsRatio:
         return document
 
 
-def _as_table(table: Sequence[Sequence[int]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+def _as_table(table: Sequence[Sequence[int]], *, smallest: int = 2) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The counts as an array of at least ``smallest`` × ``smallest``; no negative count."""
     array = np.asarray(table, dtype=np.int64)
-    if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < 2:
-        msg = f"table: got shape {array.shape}; expected a table of at least 2×2 counts"
+    if array.ndim != 2 or array.shape[0] < smallest or array.shape[1] < smallest:
+        msg = (f"table: got shape {array.shape}; expected a table of at least "
+               f"{smallest}×{smallest} counts")
         raise ValueError(msg)
     if (array < 0).any():
         msg = "table: got a negative count; expected counts ≥ 0"
@@ -188,7 +190,7 @@ def table_test(table: Sequence[Sequence[int]], policy: Policy) -> TestResult:
     if policy not in POLICIES:
         msg = f"policy: got {policy!r}; expected one of {', '.join(POLICIES)}"
         raise ValueError(msg)
-    full = _as_table(table)
+    full = _as_table(table, smallest=1)  # one group or one level: nothing to test, not an error
     array = _drop_empty(full)
     if array.shape[0] < 2 or array.shape[1] < 2:
         return TestResult(p_value=None, test="not computed",

@@ -97,6 +97,7 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    password_temporary_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AuditRow(Base):

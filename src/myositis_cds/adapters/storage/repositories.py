@@ -147,7 +147,8 @@ def _role(value: str) -> Role:
 def _user(row: UserRow) -> User:
     role = _role(row.role)
     return User(username=row.username, password_hash=row.password_hash, role=role,
-                active=row.active, created_at=row.created_at)
+                active=row.active, created_at=row.created_at,
+                password_temporary_until=row.password_temporary_until)
 
 
 class SqlUserRepository:
@@ -164,7 +165,8 @@ class SqlUserRepository:
 
     def add(self, user: User) -> User:
         row = UserRow(username=user.username, password_hash=user.password_hash, role=user.role,
-                      active=user.active, created_at=user.created_at)
+                      active=user.active, created_at=user.created_at,
+                      password_temporary_until=user.password_temporary_until)
         self._session.add(row)
         try:
             self._session.flush()
@@ -188,9 +190,17 @@ class SqlUserRepository:
         self._session.flush()
         return _user(row)
 
-    def set_password_hash(self, username: str, password_hash: str) -> User:
+    def set_password_hash(self, username: str, password_hash: str, *,
+                          temporary_until: dt.datetime | None = None) -> User:
         row = self._row(username)
         row.password_hash = password_hash
+        row.password_temporary_until = temporary_until
+        self._session.flush()
+        return _user(row)
+
+    def set_role(self, username: str, role: Role) -> User:
+        row = self._row(username)
+        row.role = role
         self._session.flush()
         return _user(row)
 

@@ -133,6 +133,15 @@ class SqlSessionStore:
             with OrmSession(self._engine) as orm, orm.begin():
                 orm.execute(delete(WebSessionRow).where(WebSessionRow.token_digest == _digest(token)))
 
+    def end_user_sessions(self, username: str, *, keep: str | None = None) -> None:
+        """End every session of ``username`` but the one of token ``keep`` (after a password
+        change or reset)."""
+        stmt = delete(WebSessionRow).where(WebSessionRow.username == username)
+        if keep:
+            stmt = stmt.where(WebSessionRow.token_digest != _digest(keep))
+        with OrmSession(self._engine) as orm, orm.begin():
+            orm.execute(stmt)
+
     def __len__(self) -> int:
         with OrmSession(self._engine) as orm:
             return int(orm.scalar(select(func.count()).select_from(WebSessionRow)) or 0)

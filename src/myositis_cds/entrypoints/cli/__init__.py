@@ -19,7 +19,10 @@ from myositis_cds.entrypoints.cli.admin import (
     cmd_db_upgrade,
     cmd_users_add,
     cmd_users_disable,
+    cmd_users_enable,
     cmd_users_list,
+    cmd_users_reset_password,
+    cmd_users_set_role,
     cmd_users_unlock,
     cmd_views_render,
 )
@@ -112,6 +115,8 @@ def _monitoring_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     plot.add_argument("--out", required=True, help="directory for <patient>-ck.svg, -mmt8, -titer")
     plot.add_argument("--as-of", help="assessment date YYYY-MM-DD (default: today)")
     plot.add_argument("--format", choices=("svg", "png", "both"), default="svg")
+    plot.add_argument("--layout", choices=("wide", "narrow"), default="wide",
+                      help="wide: about 920 px, for a page or a print (default); narrow: a phone")
     plot.add_argument("--settings", help="site settings file (TOML or JSON)")
     plot.set_defaults(handler=cmd_plot)
     titers = sub.add_parser("titers", help="anti-Mi-2 titer vs CK and MMT-8: Spearman per patient, "
@@ -139,6 +144,17 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     disable = users_sub.add_parser("disable", help="disable a user: it can no longer sign in")
     disable.add_argument("username")
     disable.set_defaults(handler=cmd_users_disable)
+    enable = users_sub.add_parser("enable", help="enable a disabled user again")
+    enable.add_argument("username")
+    enable.set_defaults(handler=cmd_users_enable)
+    role = users_sub.add_parser("set-role", help="change a user's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(handler=cmd_users_set_role)
+    reset = users_sub.add_parser("reset-password", help="print a new temporary password for a "
+                                 "user (to be replaced at their next sign-in); ends their sessions")
+    reset.add_argument("username")
+    reset.set_defaults(handler=cmd_users_reset_password)
     unlock = users_sub.add_parser("unlock", help="end a user's sign-in delay after failed "
                                   "attempts (audited)")
     unlock.add_argument("username")

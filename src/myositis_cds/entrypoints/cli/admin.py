@@ -1,6 +1,6 @@
-"""Administration at the server's shell: ``users add|list|disable|unlock``, ``db upgrade``
-(``--app-role`` on PostgreSQL), ``audit verify`` and ``views render`` (pre-render every patient
-page for a date, e.g. nightly after midnight).
+"""Administration at the server's shell: ``users add|list|disable|enable|set-role|reset-password|
+unlock``, ``db upgrade`` (``--app-role`` on PostgreSQL), ``audit verify`` and ``views render``
+(pre-render every patient page for a date, e.g. nightly after midnight).
 
 The database is ``MYOSITIS_CDS_DATABASE_URL`` or the SQLite file ``./var/myositis-cds.sqlite3``.
 User commands act as ``cli:<os user>`` (trusted like an admin: whoever has the shell has the
@@ -29,7 +29,10 @@ __all__ = [
     "cmd_db_upgrade",
     "cmd_users_add",
     "cmd_users_disable",
+    "cmd_users_enable",
     "cmd_users_list",
+    "cmd_users_reset_password",
+    "cmd_users_set_role",
     "cmd_users_unlock",
     "cmd_views_render",
     "shell_actor",
@@ -128,6 +131,31 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     sys.stdout.write(f"audit log intact: {result.events} events; head {result.last_id}:"
                      f"{result.last_hash}\n(keep this line somewhere else: `audit verify --expect "
                      "ID:HASH` later proves that nothing up to it was removed or changed)\n")
+    return 0
+
+
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    user = _with_database(lambda db: users.enable_user(db, shell_actor(), args.username))
+    sys.stdout.write(f"enabled user {user.username}: it can sign in again\n")
+    return 0
+
+
+def cmd_users_set_role(args: argparse.Namespace) -> int:
+    user = _with_database(lambda db: users.set_role(db, shell_actor(), args.username, args.role))
+    sys.stdout.write(f"user {user.username} is now {user.role}\n")
+    return 0
+
+
+def cmd_users_reset_password(args: argparse.Namespace) -> int:
+    """A new generated, temporary password, printed once; the user's sessions end."""
+    user, password = _with_database(lambda db: users.reset_password(
+        db, bootstrap.password_hasher(), shell_actor(), args.username))
+    bootstrap.end_web_sessions(user.username)
+    username = user.username
+    hours = int(users.TEMPORARY_PASSWORD_LIFETIME.total_seconds() // 3600)
+    sys.stdout.write(f"temporary password for {username}: {password}\n(shown only now, valid "
+                     f"{hours} hours; they choose their own at the next sign-in; their sessions "
+                     "ended)\n")
     return 0
 
 

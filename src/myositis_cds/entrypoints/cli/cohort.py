@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from myositis_cds.presentation.plots import FigureFormat
     from myositis_cds.stats.association import MixedModelResult
     from myositis_cds.stats.cohort_features import CohortPatient
-    from myositis_cds.stats.table1 import CohortData
 
 __all__ = ["DATABASE_SOURCE", "add_cohort_parser"]
 
@@ -86,49 +85,24 @@ def _feature_columns(loaded: _Loaded) -> dict[str, list[Any]]:
     return features_columns(loaded.patients)
 
 
-def _as_data(loaded: _Loaded) -> CohortData:
-    from myositis_cds.adapters.cohort_csv import cell_text  # noqa: PLC0415 - scipy on use
-    from myositis_cds.stats.table1 import CohortData  # noqa: PLC0415
-
-    columns = {name: [None if v is None else cell_text(v) for v in values]
-               for name, values in _feature_columns(loaded).items()}
-    excluded = [p for p in loaded.patients if p.group is None]
-    notes = (f"Features derived from records by the documented rules (docs/cohort.md); "
-             f"{len(excluded)} patient(s) in none of the four groups.",) if excluded else ()
-    return CohortData(source=loaded.source, columns=columns, synthetic=loaded.synthetic,
-                      notes=(*notes, *loaded.notes))
-
-
 def _is_csv(source: str) -> bool:
     return source.lower().endswith(".csv")
 
 
-def _groups(args: argparse.Namespace, data: CohortData) -> list[str] | None:
-    from myositis_cds.stats.cohort_features import COHORT_GROUPS  # noqa: PLC0415
-
-    if args.groups:
-        return [g.strip() for g in args.groups.split(",") if g.strip()]
-    present = {v.strip() for v in data.columns.get(args.group, []) if v is not None and v.strip()}
-    if present and present <= set(COHORT_GROUPS):
-        return [g for g in COHORT_GROUPS if g in present]
-    return None
-
-
 def cmd_table1(args: argparse.Namespace) -> int:
     from myositis_cds.adapters.cohort_csv import ID_COLUMN, read_cohort_csv  # noqa: PLC0415 - scipy on use
-    from myositis_cds.stats.table1 import table1  # noqa: PLC0415
+    from myositis_cds.services.cohort_analysis import cohort_data, cohort_table1  # noqa: PLC0415
 
     id_column = args.id_column or ID_COLUMN
     if _is_csv(args.source):
         data = read_cohort_csv(Path(args.source), id_column=id_column)
     else:
-        data = _as_data(_load(args.source, args))
+        loaded = _load(args.source, args)
+        data = cohort_data(loaded.patients, source=loaded.source, synthetic=loaded.synthetic,
+                           notes=loaded.notes)
     variables = [v.strip() for v in args.variables.split(",")] if args.variables else None
-    try:
-        result = table1(data, group=args.group, policy=args.policy, groups=_groups(args, data),
-                        variables=variables, id_column=id_column)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    result = cohort_table1(data, group=args.group, policy=args.policy, groups=args.groups,
+                           variables=variables, id_column=id_column)
     text = render_table1(result, args.format)
     with AtomicOutput(args.out) as out:
         out.write(text)
@@ -159,12 +133,12 @@ def _longitudinal(args: argparse.Namespace) -> _Loaded:
 
 def cmd_figure(args: argparse.Namespace) -> int:
     from myositis_cds.presentation.cohort_figure import render_cohort_figure  # noqa: PLC0415
-    from myositis_cds.stats.cohort_longitudinal import group_curves  # noqa: PLC0415
+    from myositis_cds.services.cohort_analysis import course_curves  # noqa: PLC0415
 
     fmt: FigureFormat = args.format or ("png" if args.out.lower().endswith(".png") else "svg")
     loaded = _longitudinal(args)
     grouped = [p for p in loaded.patients if p.group is not None]
-    data = render_cohort_figure(group_curves(grouped, "ck"), group_curves(grouped, "mmt8"), fmt=fmt,
+    data = render_cohort_figure(course_curves(loaded.patients), fmt=fmt,
                                 synthetic=loaded.synthetic, source=loaded.source)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +241,7 @@ def add_cohort_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _common(features, longitudinal=True)
     features.add_argument("--out", help="write to this file instead of stdout")
     features.set_defaults(handler=cmd_features)
-    figure = commands.add_parser("figure", help="LOWESS of CK and MMT-8 by group (SVG or PNG)")
+    figure = commands.add_parser("figure", help="LOWESS of CK, MMT-8 and titer by group (SVG or PNG)")
     _common(figure, longitudinal=True)
     figure.add_argument("--out", required=True, help="the figure file (.svg or .png)")
     figure.add_argument("--format", choices=("svg", "png"), help="default: from --out's suffix")

@@ -106,7 +106,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 def trend_figures(path: Path, as_of: dt.date, today: dt.date,
                    params: EngineParams) -> dict[str, str]:
     """Patient id → inline SVG trend figures (CK ×ULN, MMT-8, titer) for each valid record of ``path``."""
-    from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
+    from myositis_cds.presentation import plots, trend_html  # noqa: PLC0415 - matplotlib loads (~2 s) only to draw
 
     parse = bootstrap.make_parser(today)
     figures: dict[str, str] = {}
@@ -116,7 +116,7 @@ def trend_figures(path: Path, as_of: dt.date, today: dt.date,
         except RecordValidationError:
             continue  # the assessment reports it
         timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
-        figures[record.id] = plots.trend_figures_html(timeline, trends)
+        figures[record.id] = trend_html.trend_figures_html(timeline, trends)
     return figures
 
 
@@ -149,7 +149,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     for record in records:
         timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
         for fmt in formats:
-            for key, data in plots.render_trend_figures(timeline, trends, fmt=fmt).items():
+            for key, data in plots.render_trend_figures(timeline, trends, fmt=fmt,
+                                                        layout=args.layout).items():
                 target = out_dir / f"{file_stem(record.id)}-{key}.{fmt}"
                 partial = target.with_name(target.name + ".partial")
                 partial.write_bytes(data)

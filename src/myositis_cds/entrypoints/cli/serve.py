@@ -1,7 +1,9 @@
 """``myositis-cds serve``: migrate the database, optionally seed the examples, run the web app.
 
-When the database has no user yet, a clinician ``demo`` is created with a random one-time password
-that is printed once to this terminal (and stored only as an argon2 hash). Seeding stores each
+When the database has no user yet, a clinician ``demo`` is created with a random temporary password
+that is printed once to this terminal (and stored only as an argon2 hash): it must be replaced at
+the first sign-in and lapses after ``TEMPORARY_PASSWORD_LIFETIME`` (``myositis-cds users
+reset-password demo`` issues a new one). Seeding stores each
 example patient not stored yet, acting as ``system:serve`` (audited). Operational settings come
 from the environment: ``MYOSITIS_CDS_DATABASE_URL`` (or ``--database-url``),
 ``MYOSITIS_CDS_SECRET_KEY`` (default: random per start) and ``MYOSITIS_CDS_SECURE_COOKIES=1``
@@ -89,13 +91,21 @@ def prepare_database(url: str, *, seed_examples: bool) -> list[str]:
                 added += 1
             lines.append(f"seeded {added} example patient(s) ({len(example_names()) - added} "
                          "already stored)")
-        if not users.list_users(database, SERVE_ACTOR):
-            password = secrets.token_urlsafe(15)
+        accounts = users.list_users(database, SERVE_ACTOR)
+        if not accounts:
+            password = users.generate_password()
             users.add_user(database, bootstrap.password_hasher(), SERVE_ACTOR, username=DEMO_USERNAME,
-                           password=password, role="clinician")
-            lines.append(f"created the clinician {DEMO_USERNAME!r} with the one-time password "
-                         f"{password}  (shown only now; add real accounts with `myositis-cds users "
-                         "add`, then `myositis-cds users disable demo`)")
+                           password=password, role="clinician", temporary=True)
+            hours = int(users.TEMPORARY_PASSWORD_LIFETIME.total_seconds() // 3600)
+            lines.append(f"created the clinician {DEMO_USERNAME!r} with the temporary password "
+                         f"{password}  (shown only now, valid {hours} hours; you choose your own "
+                         "at the first sign-in. Add real accounts with `myositis-cds users add`, "
+                         "then `myositis-cds users disable demo`)")
+        elif any(u.username == DEMO_USERNAME and u.active and u.must_change_password
+                 for u in accounts):
+            lines.append(f"the clinician {DEMO_USERNAME!r} still has its temporary password; if "
+                         "it is lost or has lapsed, `myositis-cds users reset-password demo` "
+                         "prints a new one")
         else:
             lines.append("accounts exist already (no demo login created): add one with "
                          "`myositis-cds users add USERNAME --role clinician`")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from myositis_cds import __version__, bootstrap
-from myositis_cds.entrypoints.web import api, pages
+from myositis_cds.entrypoints.web import account_pages, api, pages
 from myositis_cds.entrypoints.web.cds_hooks.service import install_cds_hooks
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
@@ -83,6 +83,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                            memory=settings.login_memory.total_seconds())),
         clinic=Clinic(), templates=_templates())
     app.include_router(api.router)
+    app.include_router(account_pages.api_router)
     app.include_router(pages.router)
     static = resources.files("myositis_cds.entrypoints.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

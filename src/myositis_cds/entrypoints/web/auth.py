@@ -5,6 +5,10 @@ HEAD or OPTIONS must also carry the session's token in the ``X-CSRF-Token`` head
 ``csrf_token`` form field). A missing or wrong token is refused with 403 before anything runs.
 Sign-in attempts are limited per client address and per username (429 with ``Retry-After``),
 reserved before the password is checked (:mod:`myositis_cds.adapters.storage.sign_in_limits`).
+
+A user whose password is temporary (generated: the demo account's, an administrator's reset) must
+choose their own first: every page but the change-password page and signing out redirects there,
+and the API refuses everything but its session and password routes (403).
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from myositis_cds.services import users
 from myositis_cds.services.ports import User
 
 __all__ = [
+    "CHANGE_PASSWORD_PAGE",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "AccountPrincipal",
+    "AccountWriter",
     "ApiPrincipal",
     "LoginRequired",
     "PagePrincipal",
     "PageWriter",
+    "PasswordChangeRequired",
     "Principal",
     "TooManySignInAttemptsError",
     "end_session",
@@ -39,6 +47,8 @@ SESSION_COOKIE = "myositis_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHANGE_PASSWORD_PAGE = "/account/password"  # noqa: S105 - a URL, not a password
+_API_WITH_TEMPORARY_PASSWORD = frozenset({"/api/v1/session", "/api/v1/account/password"})
 
 _session_cookie = APIKeyCookie(
     name=SESSION_COOKIE, auto_error=False, scheme_name="session",
@@ -51,6 +61,10 @@ _csrf_header = APIKeyHeader(
 
 class LoginRequired(Exception):  # noqa: N818 - a signal for a redirect, not an error
     """A page needs a signed-in user: the handler redirects to the sign-in page."""
+
+
+class PasswordChangeRequired(Exception):  # noqa: N818 - a signal for a redirect, not an error
+    """The signed-in user's password is temporary: the handler redirects to the change page."""
 
 
 TooManySignInAttemptsError = SignInLimitedError
@@ -87,28 +101,52 @@ def _api_principal(request: Request, token: Annotated[str | None, Security(_sess
     if request.method not in SAFE_METHODS and not same_token(principal.session.csrf_token, csrf):
         raise HTTPException(403, f"missing or invalid {CSRF_HEADER} header: send the csrf_token "
                                  "of GET /api/v1/session")
+    if (principal.user.must_change_password
+            and request.url.path not in _API_WITH_TEMPORARY_PASSWORD):
+        raise HTTPException(403, "password change required: the password of this account is "
+                                 "temporary; choose your own with POST /api/v1/account/password "
+                                 "(or on the sign-in page) first")
     return principal
 
 
-def _page_principal(request: Request) -> Principal:
+def _signed_in_page(request: Request) -> Principal:
     principal = _principal(request, request.cookies.get(SESSION_COOKIE))
     if principal is None:
         raise LoginRequired
     return principal
 
 
-def _page_writer(principal: Annotated[Principal, Depends(_page_principal)],
-                 csrf_token: Annotated[str, Form()] = "") -> Principal:
+def _page_principal(principal: Annotated[Principal, Depends(_signed_in_page)]) -> Principal:
+    if principal.user.must_change_password:
+        raise PasswordChangeRequired
+    return principal
+
+
+def _checked_form(principal: Principal, csrf_token: str) -> Principal:
     if not same_token(principal.session.csrf_token, csrf_token):
         raise HTTPException(403, "the form's anti-forgery token is missing or out of date: "
                                  "reload the page and submit the form again")
     return principal
 
 
+def _page_writer(principal: Annotated[Principal, Depends(_page_principal)],
+                 csrf_token: Annotated[str, Form()] = "") -> Principal:
+    return _checked_form(principal, csrf_token)
+
+
+def _account_writer(principal: Annotated[Principal, Depends(_signed_in_page)],
+                    csrf_token: Annotated[str, Form()] = "") -> Principal:
+    return _checked_form(principal, csrf_token)
+
+
 ApiPrincipal = Annotated[Principal, Depends(_api_principal)]
 PagePrincipal = Annotated[Principal, Depends(_page_principal)]
+"""A signed-in user whose password is their own (a temporary one redirects to its change)."""
 PageWriter = Annotated[Principal, Depends(_page_writer)]
 """A signed-in user submitting a form that carries the session's anti-forgery token."""
+AccountPrincipal = Annotated[Principal, Depends(_signed_in_page)]
+"""A signed-in user, even one who must still change a temporary password (account pages)."""
+AccountWriter = Annotated[Principal, Depends(_account_writer)]
 
 
 def sign_in(request: Request, *, username: str, password: str) -> tuple[str, Session, User]:

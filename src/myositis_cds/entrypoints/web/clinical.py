@@ -43,7 +43,9 @@ from myositis_cds.services.ports import StoredPatient
 __all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]
 
 SEVERITIES: Final = ("critical", "warning", "info")
-FIGURE_NAMES: Final = ("ck", "mmt8", "titer")
+SERIES: Final = ("ck", "mmt8", "titer")
+FIGURE_NAMES: Final = (*SERIES, *(f"{key}-narrow" for key in SERIES))
+"""A figure per series at the width of a page, and (``-narrow``) of a phone."""
 _PRESENTATION: Final = frozenset({
     "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
     "stroke-dasharray", "stroke-dashoffset", "stroke-opacity", "stroke-miterlimit", "opacity",
@@ -229,11 +231,12 @@ class Clinic:
         ``render`` port): the page's content with the trend figure references, encoded; and the
         alert counts for the patient list. ``figure_url`` names where a figure is served (default:
         the stored patient's figure URLs; the SMART launch serves its own)."""
-        from myositis_cds.presentation import plots  # noqa: PLC0415 - loads matplotlib
+        from myositis_cds.presentation import trend_html  # noqa: PLC0415 - loads matplotlib
 
         as_of = results.assessment.as_of
-        figures = plots.trend_figure_references_html(
-            results.trends, src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
+        figures = trend_html.trend_figure_references_html(
+            results.timeline, results.trends,
+            src_of=figure_url or (lambda name: self.figure_url(stored, as_of, name)))
         page = render_patient_page(record=results.record, assessment=results.assessment,
                                    timeline=results.timeline, citations=self.citations,
                                    figures=figures, name=stored.patient_key)
@@ -245,7 +248,8 @@ class Clinic:
         """One trend figure (``name`` in :data:`FIGURE_NAMES`) of a stored patient at ``version``
         as a standalone SVG document without inline CSS, from a bounded LRU of rendered figures.
 
-        A miss draws the patient's three figures at once (a page asks for all three)."""
+        A miss draws the patient's three figures of that width at once (a page asks for all
+        three)."""
         from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads only to draw
 
         if name not in FIGURE_NAMES:
@@ -258,10 +262,13 @@ class Clinic:
                 return cached
             timeline, trends = patient_trends_of(document, parse=self.parse, as_of=as_of,
                                                  params=self.params)
-            for figure, data in plots.render_trend_figures(timeline, trends, fmt="svg").items():
+            narrow = name.endswith("-narrow")
+            suffix = "-narrow" if narrow else ""
+            for figure, data in plots.render_trend_figures(
+                    timeline, trends, fmt="svg", layout="narrow" if narrow else "wide").items():
                 svg = svg_with_attributes(data.decode("utf-8")).encode("utf-8")
-                self._figures[(patient_id, version, as_of, figure)] = svg
-                self._figures.move_to_end((patient_id, version, as_of, figure))
+                self._figures[(patient_id, version, as_of, figure + suffix)] = svg
+                self._figures.move_to_end((patient_id, version, as_of, figure + suffix))
             while len(self._figures) > self.figure_cache_size:
                 self._figures.popitem(last=False)
             return self._figures.get(key, b"")

@@ -18,7 +18,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from myositis_cds.entrypoints.web.auth import LoginRequired, TooManySignInAttemptsError
+from myositis_cds.entrypoints.web.auth import (
+    CHANGE_PASSWORD_PAGE,
+    LoginRequired,
+    PasswordChangeRequired,
+    TooManySignInAttemptsError,
+)
 from myositis_cds.entrypoints.web.middleware import logger
 from myositis_cds.entrypoints.web.sessions import SessionLimitError
 from myositis_cds.entrypoints.web.state import web_state
@@ -141,6 +146,10 @@ async def _login(request: Request, exc: Exception) -> Response:  # noqa: ARG001 
     return RedirectResponse("/login", status_code=303)
 
 
+async def _password(request: Request, exc: Exception) -> Response:  # noqa: ARG001
+    return RedirectResponse(CHANGE_PASSWORD_PAGE, status_code=303)
+
+
 def _stale(exc: Exception) -> dict[str, Any]:
     assert isinstance(exc, StaleEditError)
     return {"current_version": exc.current_version, "your_version": exc.expected_version}
@@ -153,6 +162,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TooManySignInAttemptsError, _too_many)
     app.add_exception_handler(LoginRequired, _login)
     app.add_exception_handler(SessionLimitError, _session_limit)
+    app.add_exception_handler(PasswordChangeRequired, _password)
     app.add_exception_handler(AuthenticationError, _handler(401))
     app.add_exception_handler(PermissionDeniedError, _handler(403))
     app.add_exception_handler(NotFoundError, _handler(404))

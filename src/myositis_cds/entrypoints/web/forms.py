@@ -2,10 +2,12 @@
 and where the record validator's messages go.
 
 A form never validates clinical content itself: it only turns text into JSON values (an empty
-field means "absent", never 0; a number that is not a number is reported at once) and the whole
-new record then goes through the same parser as every other input. The parser's
-:class:`~myositis_cds.errors.FieldError` paths (``$.assessments[3].haq``) are mapped back to the
-form's fields so that each message stands next to the value it is about.
+field means "absent", never 0; a number that is not a number is reported) and the whole new
+record then goes through the same parser as every other input, so every limit (scales, dates,
+plausibility) has one implementation. A form's own problems and the parser's are shown together,
+after one submit. The parser's :class:`~myositis_cds.errors.FieldError` paths
+(``$.assessments[3].haq``) are mapped back to the form's fields so that each message stands next
+to the value it is about.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from myositis_cds.domain.vocabulary import (
@@ -23,41 +25,61 @@ from myositis_cds.domain.vocabulary import (
     DIAGNOSES,
     ENZYMES,
     FREQUENCIES,
-    GLUCOCORTICOIDS,
     INVESTIGATION_KINDS,
-    SECOND_LINE_AGENTS,
     SEXES,
-    STEROID_SPARING_AGENTS,
 )
+from myositis_cds.entrypoints.web.choices import DRUG_GROUPS, labels_for
 from myositis_cds.errors import FieldError
 
 __all__ = [
+    "ASSESSMENT_FORM",
+    "DETAIL_OF_FIELD",
     "ENTRY_FORMS",
+    "FORM",
+    "FORM_OF_KEY",
+    "MMT8_GROUPS",
     "PATIENT_FORM",
     "FieldSpec",
     "FormSpec",
     "apply_patient_fields",
     "build_entry",
-    "errors_by_field",
+    "entry_values",
     "patient_values",
+    "typed_values",
 ]
 
 Kind = Literal["date", "number", "text", "select", "yesno"]
 RECORD_FORMAT: Final = "myositis-cds/patient-record@1"
 MAX_TEXT: Final = 2000
+FORM: Final = "form"
+"""Path prefix of a form's own problems (``form.haq``: the field ``haq`` is not a number)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldSpec:
     name: str
-    """The form field's name; for entries also the JSON key."""
+    """The form field's name."""
     label: str
     kind: Kind = "text"
     choices: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """What each choice is called on screen (the code is what is stored)."""
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Choices under headings (``<optgroup>``), instead of ``choices``."""
     required: bool = False
     hint: str = ""
     suggestions: tuple[str, ...] = ()
     """Offered in a ``<datalist>`` for free text (other values are accepted)."""
+    key: str = ""
+    """Where the value goes in the entry (``mmt8_grades.deltoid``); default: ``name``."""
+
+    @property
+    def json_key(self) -> str:
+        return self.key or self.name
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(c for _, group in self.groups for c in group) if self.groups else self.choices
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,77 +90,109 @@ class FormSpec:
     """The record's list this form appends to."""
     title: str
     fields: tuple[FieldSpec, ...]
+    noun: str = "entry"
+    """What one entry is called (``lab result``)."""
 
 
-def _f(name: str, label: str, kind: Kind = "text", **more: object) -> FieldSpec:
+def _f(name: str, label: str, kind: Kind = "text", *, codes: str = "",
+       **more: object) -> FieldSpec:
+    """A field; ``codes``: the kind of code its choices are (their words from the labels table)."""
+    if codes:
+        more["labels"] = labels_for(codes, more["choices"])  # type: ignore[arg-type]
     return FieldSpec(name=name, label=label, kind=kind, **more)  # type: ignore[arg-type]
 
 
 _VAS = "0–10 cm visual analogue scale"
-_DRUGS = tuple(sorted(GLUCOCORTICOIDS | STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS))
+MMT8_GROUPS: Final = ("neck_flexors", "deltoid", "biceps", "wrist_extensors", "gluteus_maximus",
+                      "gluteus_medius", "quadriceps", "ankle_dorsiflexors")
+_GROUP_LABELS: Final = {"neck_flexors": "Neck flexors", "deltoid": "Deltoid", "biceps": "Biceps",
+                        "wrist_extensors": "Wrist extensors", "gluteus_maximus": "Gluteus maximus",
+                        "gluteus_medius": "Gluteus medius", "quadriceps": "Quadriceps",
+                        "ankle_dorsiflexors": "Ankle dorsiflexors"}
+_DRUG_LABELS: Final = labels_for("drug", (c for _, group in DRUG_GROUPS for c in group))
 
 PATIENT_FORM: Final = (
     _f("id", "Patient id", required=True, hint="the identifier within its source"),
-    _f("sex", "Sex", "select", choices=SEXES),
+    _f("sex", "Sex", "select", choices=SEXES, codes="sex"),
     _f("birth_date", "Birth date", "date"),
-    _f("diagnosis_name", "Diagnosis", "select", choices=DIAGNOSES),
+    _f("diagnosis_name", "Diagnosis", "select", choices=DIAGNOSES, codes="diagnosis"),
     _f("diagnosis_date", "Diagnosis date", "date"),
     _f("diagnosis_symptom_onset_date", "Symptom onset", "date"),
 )
 
+CORE_SET: Final = (
+    _f("physician_global", "Physician global activity", "number", hint=_VAS),
+    _f("patient_global", "Patient global activity", "number", hint=_VAS),
+    _f("extramuscular_global", "Extramuscular global activity", "number", hint=_VAS),
+    _f("haq", "HAQ disability index", "number", hint="0–3"),
+    _f("cdasi_activity", "CDASI activity", "number", hint="0–100"),
+)
+MMT8_FIELDS: Final = (
+    _f("mmt8", "MMT-8 total", "number", hint="0–80; or grade each muscle group below"),
+    _f("mmt8_max", "MMT-8 maximum", "number", hint="empty means 80"),
+    *(_f(f"grade_{group}", _GROUP_LABELS[group], "number", hint="0–10",
+         key=f"mmt8_grades.{group}") for group in MMT8_GROUPS),
+)
+ASSESSMENT_FORM: Final = FormSpec(
+    slug="assessment", key="assessments", title="Visit: core set measures", noun="visit",
+    fields=(_f("date", "Visit date", "date", required=True), *CORE_SET, *MMT8_FIELDS))
+
 ENTRY_FORMS: Final = {form.slug: form for form in (
-    FormSpec(slug="visit", key="assessments", title="Add a visit (core set measures)", fields=(
-        _f("date", "Visit date", "date", required=True),
-        _f("physician_global", "Physician global activity", "number", hint=_VAS),
-        _f("patient_global", "Patient global activity", "number", hint=_VAS),
-        _f("extramuscular_global", "Extramuscular global activity", "number", hint=_VAS),
-        _f("mmt8", "MMT-8 total", "number"),
-        _f("mmt8_max", "MMT-8 maximum", "number", hint="empty means 80"),
-        _f("haq", "HAQ disability index", "number", hint="0–3"),
-        _f("cdasi_activity", "CDASI activity", "number"))),
-    FormSpec(slug="lab", key="labs", title="Add a lab result", fields=(
-        _f("test", "Test", "select", choices=ENZYMES, required=True),
+    ASSESSMENT_FORM,
+    FormSpec(slug="lab", key="labs", title="Lab result", noun="lab result", fields=(
+        _f("test", "Test", "select", choices=ENZYMES, labels={t: t for t in ENZYMES}, required=True),
         _f("value", "Value", "number", required=True),
-        _f("unit", "Unit", "select", choices=("U/L", "µkat/L"), required=True),
+        _f("unit", "Unit", "select", choices=("U/L", "µkat/L"), labels={"U/L": "U/L",
+                                                                          "µkat/L": "µkat/L"},
+           required=True),
         _f("uln", "Upper limit of normal", "number", hint="in the same unit"),
         _f("date", "Date", "date", required=True))),
-    FormSpec(slug="antibody", key="antibodies", title="Add an antibody result", fields=(
-        _f("target", "Target", "select", choices=ANTIBODY_TARGETS, required=True),
-        _f("result", "Result", "select", choices=ANTIBODY_RESULTS, required=True),
+    FormSpec(slug="antibody", key="antibodies", title="Antibody result", noun="antibody result",
+             fields=(
+        _f("target", "Target", "select", choices=ANTIBODY_TARGETS,
+           labels={t: t for t in ANTIBODY_TARGETS}, required=True),
+        _f("result", "Result", "select", choices=ANTIBODY_RESULTS, required=True,
+           labels={r: r.capitalize() for r in ANTIBODY_RESULTS}),
         _f("date", "Date", "date", required=True),
         _f("titer", "Titer", "number"),
         _f("unit", "Titer unit", suggestions=("U/mL", "AU/mL", "AU")),
-        _f("cutoff", "Positivity cutoff", "number", hint="the assay's threshold, in the titer unit"),
+        _f("cutoff", "Positivity cut-off", "number", hint="the assay's threshold, in the titer unit"),
         _f("method", "Method", suggestions=("ELISA", "line immunoblot",
                                             "immunoprecipitation")))),
-    FormSpec(slug="finding", key="findings", title="Add a clinical finding", fields=(
-        _f("code", "Finding", "select", choices=ALL_FINDINGS, required=True),
+    FormSpec(slug="finding", key="findings", title="Clinical finding", noun="finding", fields=(
+        _f("code", "Finding", "select", choices=ALL_FINDINGS, codes="finding", required=True),
         _f("present", "Present", "yesno", required=True),
         _f("date", "Date assessed", "date", required=True))),
-    FormSpec(slug="treatment", key="treatments", title="Add a treatment", fields=(
-        _f("drug", "Drug (generic name, lower case)", required=True, suggestions=_DRUGS),
-        _f("dose", "Dose", "number"),
+    FormSpec(slug="treatment", key="treatments", title="Treatment", noun="treatment", fields=(
+        _f("drug", "Drug", "select", groups=DRUG_GROUPS, labels=_DRUG_LABELS, required=True),
+        _f("dose", "Dose", "number", hint="per frequency period (a day, a week...)"),
         _f("unit", "Dose unit", suggestions=("mg", "g", "mg/kg", "g/kg")),
-        _f("frequency", "Frequency", "select", choices=FREQUENCIES),
+        _f("frequency", "Frequency", "select", choices=FREQUENCIES, codes="frequency"),
         _f("route", "Route", suggestions=("oral", "iv", "sc", "topical")),
         _f("start", "Start", "date", required=True),
         _f("stop", "Stop", "date", hint="empty while ongoing"))),
-    FormSpec(slug="investigation", key="investigations", title="Add an investigation", fields=(
-        _f("kind", "Investigation", "select", choices=INVESTIGATION_KINDS, required=True),
+    FormSpec(slug="investigation", key="investigations", title="Investigation",
+             noun="investigation", fields=(
+        _f("kind", "Investigation", "select", choices=INVESTIGATION_KINDS, codes="investigation",
+           required=True),
         _f("date", "Date", "date", required=True),
         _f("result", "Result"),
         _f("abnormal", "Abnormal", "yesno"))),
-    FormSpec(slug="measurement", key="body_measurements", title="Add a body measurement", fields=(
+    FormSpec(slug="measurement", key="body_measurements", title="Body measurement",
+             noun="body measurement", fields=(
         _f("date", "Date", "date", required=True),
         _f("weight_kg", "Weight (kg)", "number"),
         _f("height_cm", "Height (cm)", "number"))),
 )}
+FORM_OF_KEY: Final = {form.key: form for form in ENTRY_FORMS.values()}
+"""The form that edits an entry of each list of the record."""
 
 _YES_NO: Final = {"yes": True, "no": False}
 
 
-def _value(spec: FieldSpec, text: str, path: str, errors: list[FieldError]) -> object:
+def _value(spec: FieldSpec, text: str, errors: list[FieldError]) -> object:
     """The JSON value of one typed field (``None``: absent); problems of form go to ``errors``."""
+    path = f"{FORM}.{spec.name}"
     if spec.kind == "number":
         try:
             number = float(text.replace(",", "."))
@@ -153,35 +207,71 @@ def _value(spec: FieldSpec, text: str, path: str, errors: list[FieldError]) -> o
             errors.append(FieldError(path=path, value=text, expected="yes or no"))
             return None
         return _YES_NO[text]
+    if spec.kind == "select" and text not in spec.options:
+        errors.append(FieldError(path=path, value=text, expected="one of the listed choices"))
+        return None
     if len(text) > MAX_TEXT:
         errors.append(FieldError(path=path, value=text[:40] + "…",
                                  expected=f"at most {MAX_TEXT} characters"))
         return None
-    return text  # dates, choices and text: the record parser checks them
+    return text  # dates and text: the record parser checks them
 
 
-def _typed(fields: Sequence[FieldSpec], values: Mapping[str, str], prefix: str,
-           errors: list[FieldError]) -> dict[str, object]:
+def typed_values(fields: Sequence[FieldSpec], values: Mapping[str, str],
+                 errors: list[FieldError]) -> dict[str, object]:
+    """Each non-empty field's JSON value by field name; problems (and missing required values)
+    are appended to ``errors`` with ``form.<name>`` paths."""
     out: dict[str, object] = {}
     for spec in fields:
         text = values.get(spec.name, "").strip()
         if not text:
             if spec.required:
-                errors.append(FieldError(path=f"{prefix}.{spec.name}", value="<missing>",
+                errors.append(FieldError(path=f"{FORM}.{spec.name}", value="<missing>",
                                          expected=f"a value for {spec.label.lower()}"))
             continue
-        value = _value(spec, text, f"{prefix}.{spec.name}", errors)
+        value = _value(spec, text, errors)
         if value is not None:
             out[spec.name] = value
     return out
 
 
-def build_entry(form: FormSpec, values: Mapping[str, str], index: int) -> tuple[dict[str, object],
-                                                                              list[FieldError]]:
-    """The new list entry (JSON) from the typed ``values``, and the problems of form found."""
+def build_entry(form: FormSpec, values: Mapping[str, str], *,
+                base: Mapping[str, object] | None = None) -> tuple[dict[str, object],
+                                                                   list[FieldError]]:
+    """The entry (JSON) from the typed ``values``, and the form's own problems.
+
+    With ``base`` (an entry being corrected), what the form does not ask about is kept as it was
+    (e.g. HAQ answers per category); what it asks about and was emptied is removed."""
     errors: list[FieldError] = []
-    entry = _typed(form.fields, values, f"$.{form.key}[{index}]", errors)
+    typed = typed_values(form.fields, values, errors)
+    managed = {spec.json_key.split(".", 1)[0] for spec in form.fields}
+    entry: dict[str, object] = {k: v for k, v in (base or {}).items() if k not in managed}
+    for spec in form.fields:
+        if spec.name not in typed:
+            continue
+        head, _, tail = spec.json_key.partition(".")
+        if tail:
+            inner = entry.setdefault(head, {})
+            assert isinstance(inner, dict)
+            inner[tail] = typed[spec.name]
+        else:
+            entry[head] = typed[spec.name]
     return entry, errors
+
+
+def entry_values(form: FormSpec, entry: Mapping[str, object]) -> dict[str, str]:
+    """The form's values of a stored entry (for correcting it)."""
+    out: dict[str, str] = {}
+    for spec in form.fields:
+        head, _, tail = spec.json_key.partition(".")
+        value = entry.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, Mapping) else None
+        if isinstance(value, bool):
+            out[spec.name] = "yes" if value else "no"
+        elif value is not None:
+            out[spec.name] = str(value)
+    return out
 
 
 def patient_values(record: Mapping[str, object]) -> dict[str, str]:
@@ -195,11 +285,17 @@ def patient_values(record: Mapping[str, object]) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
+DETAIL_OF_FIELD: Final = {"id": "id", "sex": "sex", "birth_date": "birth_date",
+                          "diagnosis_name": "diagnosis.name", "diagnosis_date": "diagnosis.date",
+                          "diagnosis_symptom_onset_date": "diagnosis.symptom_onset_date"}
+"""Patient form field → patient detail (:data:`~myositis_cds.services.record_changes.DETAIL_FIELDS`)."""
+
+
 def apply_patient_fields(record: Mapping[str, object], values: Mapping[str, str]) -> tuple[
         dict[str, object], list[FieldError]]:
     """``record`` with the patient form's fields replaced (an emptied field is removed)."""
     errors: list[FieldError] = []
-    typed = _typed(PATIENT_FORM, values, "$", errors)
+    typed = typed_values(PATIENT_FORM, values, errors)
     document: dict[str, object] = {"format": RECORD_FORMAT, **record}
     for name in ("id", "sex", "birth_date"):
         document.pop(name, None)
@@ -215,40 +311,3 @@ def apply_patient_fields(record: Mapping[str, object], values: Mapping[str, str]
     ordered = {k: document[k] for k in order if k in document}
     ordered.update({k: v for k, v in document.items() if k not in ordered})
     return ordered, errors
-
-
-_PATIENT_PATHS: Final = {"$.id": "id", "$.sex": "sex", "$.birth_date": "birth_date",
-                         "$.diagnosis": "diagnosis_name", "$.diagnosis.name": "diagnosis_name",
-                         "$.diagnosis.date": "diagnosis_date",
-                         "$.diagnosis.symptom_onset_date": "diagnosis_symptom_onset_date"}
-
-
-def errors_by_field(errors: Sequence[FieldError], *, prefix: str,
-                    names: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Messages by form field, and the rest (problems elsewhere in the record).
-
-    ``prefix`` is the path of the form's part of the record: ``$.assessments[3]`` for an entry
-    form (its fields are the JSON keys), ``$`` for the patient form.
-    """
-    by_field: dict[str, list[str]] = {}
-    other: list[str] = []
-    for error in errors:
-        message = f"got {_shown(error.value)}; expected {error.expected}"
-        if prefix == "$":
-            name = _PATIENT_PATHS.get(error.path) or error.path.removeprefix("$.")
-        else:
-            name = error.path.removeprefix(prefix + ".") if error.path.startswith(prefix + ".") else ""
-            name = name.split(".", 1)[0].split("[", 1)[0]
-        if name in names:
-            by_field.setdefault(name, []).append(message)
-        elif error.path == prefix and prefix != "$":
-            other.append(f"this entry: {message}")
-        else:
-            other.append(f"{error.path}: {message}")
-    return by_field, other
-
-
-def _shown(value: object) -> str:
-    if value == "<missing>":
-        return "nothing"
-    return repr(value) if isinstance(value, str) else str(value)

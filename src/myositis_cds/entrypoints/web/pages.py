@@ -13,6 +13,7 @@ cohort page.
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 import orjson
@@ -21,10 +22,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.monitoring import file_stem
-from myositis_cds.entrypoints.web import admin_pages, form_pages, patient_pages
+from myositis_cds.entrypoints.web import (
+    account_pages,
+    admin_pages,
+    cohort_pages,
+    entry_pages,
+    form_pages,
+    patient_pages,
+)
 from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import (
+    CHANGE_PASSWORD_PAGE,
     SESSION_COOKIE,
+    AccountWriter,
     PagePrincipal,
     PageWriter,
     end_session,
@@ -34,9 +44,10 @@ from myositis_cds.entrypoints.web.auth import (
 from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import html_page, web_state
+from myositis_cds.entrypoints.web.view_tokens import view_token
 from myositis_cds.errors import AuthenticationError
 from myositis_cds.presentation.html import jinja_environment as report_templates
-from myositis_cds.services import cohort, patients, users
+from myositis_cds.services import patients, users
 from myositis_cds.services.access import PATIENT_ROLES
 
 __all__ = ["LOGIN_COOKIE", "router"]
@@ -44,7 +55,10 @@ __all__ = ["LOGIN_COOKIE", "router"]
 LOGIN_COOKIE = "myositis_login"
 router = APIRouter(include_in_schema=False)
 router.include_router(form_pages.router)  # first: /patients/new is not /patients/{patient_id}
+router.include_router(entry_pages.router)
 router.include_router(admin_pages.router)
+router.include_router(account_pages.router)
+router.include_router(cohort_pages.router)
 FIGURE_MAX_AGE = 3600
 """Seconds a browser may keep a figure requested at its current version and date."""
 
@@ -63,6 +77,8 @@ def home(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     user = users.get_user(state.uow, session.username)
     target = "/patients" if user is not None and user.role in ("clinician", "admin") else "/cohort"
+    if user is not None and user.must_change_password:
+        target = CHANGE_PASSWORD_PAGE
     return RedirectResponse(target, status_code=303)
 
 
@@ -99,6 +115,8 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
                            message="Sign-in failed: unknown username, wrong password or disabled "
                                    "account.")
     target = "/patients" if user.role in ("clinician", "admin") else "/cohort"
+    if user.must_change_password:
+        target = CHANGE_PASSWORD_PAGE
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -106,7 +124,7 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
 
 
 @router.post("/logout")
-def logout(request: Request, principal: PageWriter) -> Response:
+def logout(request: Request, principal: AccountWriter) -> Response:
     del principal
     response = RedirectResponse("/login", status_code=303)
     end_session(request, response)
@@ -142,15 +160,22 @@ def import_record(request: Request, principal: PageWriter,
 @router.get("/patients/{patient_id}/figures/{name}.svg")
 def trend_figure(request: Request, principal: PagePrincipal, patient_id: PatientId, name: str, *,
                  v: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                 as_of: AsOf = None) -> Response:
-    """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG; read and
-    audited like the patient page. With the current version ``v`` and ``as_of`` (the URLs the
-    page uses) the figure never changes, so the browser may keep it privately."""
+                 as_of: AsOf = None,
+                 view: Annotated[str, Query(max_length=64)] = "") -> Response:
+    """One trend figure (``ck``, ``mmt8`` or ``titer``) of a stored patient as SVG. With the
+    current version ``v`` and ``as_of`` (the URLs the page uses) the figure never changes, so the
+    browser may keep it privately.
+
+    A figure is part of the page view that references it: requested with that view's token
+    (:func:`view_token`) and still at the version shown, it is covered by the page's one audited
+    read; any other request for it is audited as a read of its own."""
     if name not in FIGURE_NAMES:
         raise HTTPException(status_code=404, detail="no such figure")
     state = web_state(request)
     day = state.clinic.as_of(as_of)
-    stored = patients.read_patient(state.uow, principal.user, patient_id)
+    audited = (v if v is not None and as_of is not None and hmac.compare_digest(
+        view.encode(), view_token(principal, patient_id, v, as_of).encode()) else None)
+    stored = patients.read_patient(state.uow, principal.user, patient_id, audited_version=audited)
     svg = state.clinic.figure_svg(patient_id=stored.id, version=stored.version,
                                   document=stored.record, as_of=day, name=name)
     versioned = v == stored.version and as_of is not None
@@ -177,20 +202,5 @@ def replace_record(request: Request, principal: PageWriter, patient_id: PatientI
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
-@router.post("/patients/{patient_id}/delete")
-def delete_record(request: Request, principal: PageWriter, patient_id: PatientId,
-                  version: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
-    patients.delete_patient(web_state(request).uow, principal.user, patient_id,
-                            expected_version=version)
-    return RedirectResponse("/patients", status_code=303)
-
-
 # Last: the patient list and page (/patients/{patient_id} would otherwise catch /patients/import).
 router.include_router(patient_pages.router)
-
-
-@router.get("/cohort")
-def cohort_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
-    summary = cohort.cohort_summary(web_state(request).uow, principal.user)
-    return html_page(request, "cohort.html.j2", title="Cohort", principal=principal, summary=summary)
-

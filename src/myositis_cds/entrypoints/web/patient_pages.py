@@ -21,19 +21,19 @@ from myositis_cds.entrypoints.cli.monitoring import file_stem
 from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import PagePrincipal
 from myositis_cds.entrypoints.web.clinical import PageParts
-from myositis_cds.entrypoints.web.forms import ENTRY_FORMS
+from myositis_cds.entrypoints.web.form_pages import ADD_LINKS
 from myositis_cds.entrypoints.web.state import html_page, web_state
+from myositis_cds.entrypoints.web.view_tokens import with_view_tokens
 from myositis_cds.presentation.letter import render_letter_html, render_letter_pdf
 from myositis_cds.presentation.patient_list import patient_list_view
 from myositis_cds.services.patient_list import list_patient_page
 from myositis_cds.services.patient_page import open_patient_page, read_patient_results
 from myositis_cds.services.ports import Attention, ListSort, PatientListQuery, StoredPatient
 
-__all__ = ["ENTRY_LINKS", "PAGE_SIZE", "router"]
+__all__ = ["PAGE_SIZE", "router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-ENTRY_LINKS = tuple((slug, slug.capitalize()) for slug in ENTRY_FORMS)
 
 
 @router.get("/patients")
@@ -66,9 +66,11 @@ def _page_context(request: Request, principal: PagePrincipal, patient_id: int,
                              fingerprint=clinic.fingerprint, parse=clinic.parse,
                              params=clinic.params, render=clinic.render_page)
     stored = view.patient
+    page = with_view_tokens(PageParts.decode(view.body).page, principal, stored.id, stored.version,
+                            day)
     return {"title": stored.patient_key, "principal": principal, "patient": stored,
             "as_of": day.isoformat(), "today": clinic.today().isoformat(),
-            "page": Markup(PageParts.decode(view.body).page)}  # noqa: S704 - escaped by its templates
+            "page": Markup(page)}  # noqa: S704 - escaped by its templates
 
 
 @router.get("/patients/{patient_id}")
@@ -76,7 +78,7 @@ def patient_page(request: Request, principal: PagePrincipal, patient_id: Patient
                  as_of: AsOf = None) -> HTMLResponse:
     """Act now first (who, alerts, due items, plan, current therapy, latest response), the rest
     in native ``<details>``; the trend figures are referenced by URL, drawn on their own request."""
-    return html_page(request, "patient.html.j2", entry_links=ENTRY_LINKS,
+    return html_page(request, "patient.html.j2", entry_links=ADD_LINKS,
                      **_page_context(request, principal, patient_id, as_of))
 
 

@@ -1,7 +1,7 @@
 """A tamper-evident, append-only audit chain; sign-in attempts reserved per key; sessions by user.
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0005
 Create Date: 2026-12-04
 
 - ``audit_log`` is rebuilt with ``prev_hash`` and ``hash`` (SHA-256 of the event and the previous
@@ -21,7 +21,7 @@ from alembic import op
 from myositis_cds.adapters.storage.audit_chain import GENESIS, chain_hash
 
 revision: str = "0004"
-down_revision: str | None = "0007"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 

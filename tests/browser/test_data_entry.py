@@ -1,0 +1,136 @@
+"""Data entry in a real browser: one visit screen, correcting a lab, stopping a treatment,
+deleting an entry with a reason, two clinicians' additions merging, and a real conflict kept and
+re-applied with one click. Screenshots of each screen at desktop and phone width."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.browser.conftest import CLINICIAN, SECOND_CLINICIAN, BrowserPage
+from tests.conftest import load_example
+
+if TYPE_CHECKING or importlib.util.find_spec("playwright") is not None:
+    from playwright.sync_api import expect
+
+
+def _import(bpage: BrowserPage, tmp_path: Path, key: str) -> str:
+    """Import an example under a new key; the patient's URL path."""
+    record: dict[str, Any] = copy.deepcopy(load_example("refractory-3-months"))
+    record["id"] = key
+    path = tmp_path / f"{key}.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    bpage.goto("/patients/import")
+    bpage.page.get_by_label("Record file").set_input_files(path)
+    bpage.page.get_by_role("button", name="Import").click()
+    bpage.page.wait_for_url(re.compile(r"/patients/\d+$"))
+    match = re.search(r"(/patients/\d+)$", bpage.page.url)
+    assert match is not None
+    return match.group(1)
+
+
+def _entries(bpage: BrowserPage, patient: str, section: str) -> Any:
+    bpage.goto(f"{patient}/record")
+    return bpage.page.locator(f"#s-{section} table.entries tbody tr")
+
+
+def test_visit_correction_stop_and_delete(bpage: BrowserPage, tmp_path: Path) -> None:
+    page = bpage.page
+    bpage.sign_in(CLINICIAN)
+    patient = _import(bpage, tmp_path, "br-entry")
+    page.locator("#change > summary").click()  # "Change this patient" opens without JavaScript
+    page.get_by_role("link", name="Visit", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Visit")
+    page.get_by_label("Physician global activity").fill("3.5")
+    page.get_by_label("HAQ disability index").fill("7")  # beyond the scale
+    page.get_by_label("MMT-8 total").fill("abc")
+    page.get_by_label("Gottron's papules: Present").check()
+    page.get_by_label("Dysphagia: Absent").check()
+    page.get_by_label("CK value").fill("950")
+    page.get_by_label("CK upper limit of normal").fill("200")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.locator(".field-error")).to_have_count(2)  # both at once
+    expect(page.locator("#e-haq")).to_contain_text("less than or equal to 3")
+    expect(page.locator("#e-mmt8")).to_contain_text("expected a number")
+    expect(page.get_by_label("CK value")).to_have_value("950")  # the input is kept
+    expect(page.get_by_label("Gottron's papules: Present")).to_be_checked()
+    bpage.shots("30-visit-form-errors")
+    page.get_by_label("HAQ disability index").fill("0.75")
+    page.get_by_label("MMT-8 total").fill("71")
+    page.get_by_role("button", name="Save visit").click()
+    page.wait_for_url(re.compile(rf"{patient}$"))
+
+    labs = _entries(bpage, patient, "labs")
+    expect(labs.first).to_contain_text("950")
+    bpage.shots("31-record-page")
+    labs.first.get_by_role("link", name="Correct").click()
+    page.get_by_label("Value").fill("590")
+    page.get_by_role("button", name="Save the corrected lab result").click()
+    expect(page.get_by_role("status")).to_contain_text("The lab result was corrected.")
+    expect(page.locator("#s-labs tbody tr").first).to_contain_text("590")
+
+    ongoing = page.locator("#s-treatments tbody tr", has=page.locator("form.stop")).first
+    drug = ongoing.locator("td").first.inner_text()
+    ongoing.get_by_label("Stopped on").fill("2026-11-01")
+    ongoing.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("status")).to_contain_text("The treatment was stopped.")
+    stopped = page.locator("#s-treatments tbody tr", has_text=drug).filter(has_text="2026-11-01")
+    expect(stopped).to_have_count(1)
+
+    findings = page.locator("#s-findings tbody tr")
+    before = findings.count()
+    findings.first.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete this finding").click()
+    expect(page.locator("#e-reason")).to_be_visible()  # a reason is required
+    page.get_by_label("Why is it deleted?").select_option("entered_in_error")
+    bpage.shots("32-delete-entry")
+    page.get_by_role("button", name="Delete this finding").click()
+    expect(page.get_by_role("status")).to_contain_text("The finding was deleted.")
+    expect(page.locator("#s-findings tbody tr")).to_have_count(before - 1)
+    assert bpage.log.blocked() == []
+
+
+def test_two_clinicians_merge_and_a_real_conflict_is_re_applied(
+        bpage: BrowserPage, second_bpage: BrowserPage, tmp_path: Path) -> None:
+    anna, ben = bpage, second_bpage
+    anna.sign_in(CLINICIAN)
+    ben.sign_in(SECOND_CLINICIAN)
+    patient = _import(anna, tmp_path, "br-merge")
+    # Both open forms on the same version; each adds something else: both are kept.
+    anna.goto(f"{patient}/add/lab")
+    ben.goto(f"{patient}/add/visit")
+    ben.page.get_by_label("Physician global activity").fill("2")
+    ben.page.get_by_role("button", name="Save visit").click()
+    ben.page.wait_for_url(re.compile(rf"{patient}$"))
+    form = anna.page.locator("form.record")
+    form.get_by_label(re.compile(r"^Test")).select_option("ALT")
+    form.get_by_label(re.compile(r"^Value")).fill("64")
+    form.get_by_label(re.compile(r"^Unit")).select_option("U/L")
+    form.get_by_label(re.compile(r"^Date")).fill("2026-11-02")
+    form.get_by_role("button", name="Save").click()
+    anna.page.wait_for_url(re.compile(rf"{patient}$"))
+    expect(_entries(anna, patient, "labs").filter(has_text="ALT").filter(has_text="2026-11-02")
+           ).to_have_count(1)
+    visits = len(load_example("refractory-3-months")["assessments"])
+    expect(anna.page.locator("#s-assessments tbody tr")).to_have_count(visits + 1)  # ben's visit
+
+    # Both correct the same lab: the second gets a conflict with their input kept.
+    _entries(anna, patient, "labs").first.get_by_role("link", name="Correct").click()
+    _entries(ben, patient, "labs").first.get_by_role("link", name="Correct").click()
+    ben.page.get_by_label(re.compile(r"^Value")).fill("111")
+    ben.page.get_by_role("button", name=re.compile("Save the corrected")).click()
+    anna.page.get_by_label(re.compile(r"^Value")).fill("222")
+    anna.page.get_by_role("button", name=re.compile("Save the corrected")).click()
+    expect(anna.page.get_by_role("alert")).to_contain_text(f"{SECOND_CLINICIAN} changed it")
+    expect(anna.page.locator(".conflict")).to_contain_text("111")
+    expect(anna.page.get_by_label(re.compile(r"^Value"))).to_have_value("222")
+    anna.shots("33-conflict")
+    anna.page.get_by_role("button", name="Apply my change to the current version").click()
+    expect(anna.page.get_by_role("status")).to_contain_text("corrected")
+    expect(anna.page.locator("#s-labs tbody tr").first).to_contain_text("222")
+    assert anna.log.blocked() == []
+    assert ben.log.blocked() == []
