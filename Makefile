@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck architecture unit bench clean
+.PHONY: run demo test lint typecheck architecture unit bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ architecture: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## make golden: regenerate tests/golden/assessments.sha256, the byte-for-byte digests of the assessment
+## JSON of every example and of 10,000 generated patients (only when the output is meant to change)
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_assessments --write
 
 ## make bench: the benchmarks (figures go in the README)
 bench: $(STAMP)

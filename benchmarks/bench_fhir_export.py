@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 
-from bench_assess import generate_patient
 from myositis_cds.adapters.fhir.codes import load_codes
 from myositis_cds.adapters.fhir.exporting.assessment import assessment_bundle
 from myositis_cds.adapters.fhir.exporting.common import bundle, validate_bundle
@@ -30,7 +29,7 @@ from myositis_cds.adapters.fhir.exporting.record import record_entries
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import assess, to_dict
-from synthetic import TODAY
+from synthetic import TODAY, generate_patient
 
 
 def measure(n: int) -> dict[str, Any]:

@@ -48,12 +48,11 @@ from typing import Any
 
 import httpx2
 
-from bench_assess import generate_patient
 from myositis_cds import bootstrap
 from myositis_cds.entrypoints.cli.common import examples_dir
 from myositis_cds.services import users
 from myositis_cds.services.ports import SystemActor
-from synthetic import TODAY
+from synthetic import TODAY, generate_patient
 
 CLIENTS = 20
 USERNAME = "bench"

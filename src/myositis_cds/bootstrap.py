@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from myositis_cds.adapters import json_edge
 from myositis_cds.adapters import site as site_config
@@ -23,18 +23,9 @@ from myositis_cds.adapters.fhir.codes import FhirCodes, load_codes
 from myositis_cds.adapters.fhir.importing.importer import patient_document
 from myositis_cds.adapters.fhir.importing.validation import ValidatedImport, validate_import
 from myositis_cds.adapters.fhir.mapping import FhirMapping
-from myositis_cds.adapters.passwords import Argon2PasswordHasher
 from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import parse_record, record_json_schema
 from myositis_cds.adapters.site import SiteConfig
-from myositis_cds.adapters.storage import (
-    Database,
-    check_database,
-    display_url,
-    make_engine,
-    upgrade_database,
-)
-from myositis_cds.adapters.storage.roles import audit_owner_problem, grant_application_role
 from myositis_cds.adapters.timeline_schema import timeline_json_schema
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
@@ -42,6 +33,12 @@ from myositis_cds.errors import FieldError, SettingsError, UsageError
 from myositis_cds.knowledge import load_pack, load_settings_file, resolve_settings
 from myositis_cds.services import RecordParser
 from myositis_cds.services.ports import PasswordHasher
+
+# Storage (SQLAlchemy, Alembic) and password hashing (argon2) are imported by the
+# functions that use them, so that a command that needs none of them (assess, timeline...) does
+# not load them: issue 15 measured `assess` of one record at 5.9 s and 215 MiB, mostly imports.
+if TYPE_CHECKING:
+    from myositis_cds.adapters.storage import Database
 
 __all__ = [
     "DATABASE_URL_VARIABLE",
@@ -222,11 +219,20 @@ def database_url() -> str:
     return f"sqlite:///{path}"
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    from myositis_cds.adapters.storage import display_url as shown  # noqa: PLC0415 - lazy (above)
+
+    return shown(url)
+
+
 def make_unit_of_work(url: str | None = None) -> Database:
     """A unit-of-work factory on the database at ``url`` (default :func:`database_url`).
 
     Call it for each transaction; ``dispose()`` it when done (it owns a connection pool).
     """
+    from myositis_cds.adapters.storage import Database  # noqa: PLC0415 - lazy (above)
+
     return Database(url or database_url())
 
 
@@ -263,22 +269,31 @@ def codes_only_site(path: Path) -> SiteConfig:
 
 def check_ready(database: Database) -> None:
     """Raise :class:`~myositis_cds.errors.DatabaseNotReadyError` unless the database is migrated."""
+    from myositis_cds.adapters.storage import check_database  # noqa: PLC0415 - lazy (above)
+
     check_database(database.engine)
 
 
 def upgrade(url: str | None = None) -> str:
     """Apply every migration to the database; returns the revision it is now at."""
+    from myositis_cds.adapters.storage import upgrade_database  # noqa: PLC0415 - lazy (above)
+
     return upgrade_database(url or database_url())
 
 
 def grant_app_role(url: str, role: str) -> list[str]:
     """PostgreSQL: grant the server's role what it needs and no more (see
     :mod:`myositis_cds.adapters.storage.roles`)."""
+    from myositis_cds.adapters.storage.roles import grant_application_role  # noqa: PLC0415 - lazy
+
     return grant_application_role(url, role)
 
 
 def audit_owner_warning(url: str) -> str | None:
     """A warning when the role of ``url`` owns the audit log (PostgreSQL), else None."""
+    from myositis_cds.adapters.storage import make_engine  # noqa: PLC0415 - lazy (above)
+    from myositis_cds.adapters.storage.roles import audit_owner_problem  # noqa: PLC0415
+
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -300,4 +315,6 @@ def end_web_sessions(username: str, url: str | None = None) -> None:
 
 
 def password_hasher() -> PasswordHasher:
+    from myositis_cds.adapters.passwords import Argon2PasswordHasher  # noqa: PLC0415 - lazy (above)
+
     return Argon2PasswordHasher()

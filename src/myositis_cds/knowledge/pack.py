@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -42,16 +42,21 @@ class Threshold:
     unit: str
     source: str
     provenance: str
+    _floats: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    """The value(s) as floats, converted once: the engine reads thresholds thousands of times."""
+
+    def __post_init__(self) -> None:
+        values = self.value if isinstance(self.value, tuple) else (self.value,)
+        object.__setattr__(self, "_floats", tuple(float(v) for v in values))
 
     def number(self) -> float:
         if isinstance(self.value, tuple):
             msg = f"threshold {self.name} is a list, not a single number"
             raise TypeError(msg)
-        return float(self.value)
+        return self._floats[0]
 
     def numbers(self) -> tuple[float, ...]:
-        values = self.value if isinstance(self.value, tuple) else (self.value,)
-        return tuple(float(v) for v in values)
+        return self._floats
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

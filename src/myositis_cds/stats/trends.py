@@ -20,9 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-import numpy as np
-from statsmodels.nonparametric.smoothers_lowess import lowess
-
 from myositis_cds.engine import Timeline, plain
 
 __all__ = [
@@ -111,6 +108,11 @@ def lowess_fit(days: Sequence[float], values: Sequence[float], *,
         return NoCurve(reason=f"fewer than {MIN_DISTINCT_TIMES} distinct time points "
                               f"({distinct} date(s), {len(x)} measurement(s)): no curve is drawn")
     used = _frac_for(x, requested)
+    # numpy and statsmodels (≈ 1.4 s and 80 MiB with pandas) load on the first curve drawn, not with
+    # every module that reaches this one (the CLI, the web app's patient page use case).
+    import numpy as np  # noqa: PLC0415
+    from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: PLC0415
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted = lowess(np.asarray(y), np.asarray(x), frac=used, it=ROBUSTNESS_ITERATIONS,

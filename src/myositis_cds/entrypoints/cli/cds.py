@@ -13,7 +13,6 @@ import sys
 import time
 
 from myositis_cds import bootstrap
-from myositis_cds.adapters.storage.cds_hooks import SqlCardLedger, SqlCdsFeedback
 from myositis_cds.entrypoints.cli.common import parse_date, to_json
 from myositis_cds.errors import UsageError
 
@@ -39,6 +38,12 @@ def cmd_cds_feedback(args: argparse.Namespace) -> int:
         msg = f"--since: got {since}; expected a date on or before today ({today})"
         raise UsageError(msg)
     start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC).timestamp()
+    # SQLAlchemy loads here, not with the CLI: every other command would pay for it (issue 15).
+    from myositis_cds.adapters.storage.cds_hooks import (  # noqa: PLC0415
+        SqlCardLedger,
+        SqlCdsFeedback,
+    )
+
     database = bootstrap.make_unit_of_work(args.database_url or bootstrap.database_url())
     try:
         issued = SqlCardLedger(database.engine).issued_by_rule(since=start)
