@@ -27,14 +27,19 @@ from typing import Final
 
 __all__ = ["KEYED_COLLECTIONS", "MISSING", "Mismatch", "assert_matches", "find_mismatches"]
 
-KEYED_COLLECTIONS: Final[Mapping[tuple[str, ...], str]] = {
-    ("alerts",): "id",
-    ("alerts_not_evaluable",): "id",
-    ("workup",): "id",
-    ("treatment_plan", "regimens"): "drug",
-    ("response", "tis", "measures"): "measure",
+KEYED_COLLECTIONS: Final[Mapping[tuple[str, ...], tuple[str, ...]]] = {
+    ("alerts",): ("id", "drug"),
+    ("alerts_not_evaluable",): ("id",),
+    ("workup",): ("id",),
+    ("treatment_plan", "regimens"): ("drug",),
+    ("treatment_plan", "actions"): ("action", "drug", "agent_class"),
+    ("safety",): ("id", "drug"),
+    ("current_therapy", "agents"): ("drug",),
+    ("response", "tis", "measures"): ("measure",),
 }
-"""Key path (dict keys from the root of the output) of each keyed collection, and its id field."""
+"""Key path (dict keys from the root of the output) of each keyed collection, and the fields whose
+non-null values, joined by a space, are an element's key (``ALERT-DOSE-CHECK methotrexate``,
+``continue prednisone``, ``add second_line``, ``SAFETY-PJP``)."""
 
 
 class _Missing:
@@ -117,15 +122,21 @@ def _exact_list(expected: Sequence[object], actual: object, path: str, out: list
         _exact(want, got, f"{path}[{index}]", out)
 
 
-def _keyed(expected: Mapping[str, object], actual: object, id_field: str, path: str,
+def _key_of(element: object, fields: tuple[str, ...]) -> object:
+    if not isinstance(element, Mapping) or fields[0] not in element:
+        return MISSING
+    return " ".join(str(element[f]) for f in fields if element.get(f) is not None)
+
+
+def _keyed(expected: Mapping[str, object], actual: object, fields: tuple[str, ...], path: str,
            out: list[Mismatch]) -> None:
+    id_field = "+".join(fields)
     if not _is_list(actual):
         out.append(Mismatch(path, expected, actual, f"expected a list keyed by {id_field!r}"))
         return
     by_id: dict[object, list[object]] = {}
     for element in actual:  # type: ignore[attr-defined]
-        key = element.get(id_field, MISSING) if isinstance(element, Mapping) else MISSING
-        by_id.setdefault(key, []).append(element)
+        by_id.setdefault(_key_of(element, fields), []).append(element)
     for key, fragment in expected.items():
         where = f"{path}[{id_field}={key}]"
         found = by_id.get(key, [])

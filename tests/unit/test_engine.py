@@ -30,10 +30,12 @@ def test_every_recommendation_carries_its_provenance(example: str) -> None:
         document["phenotype"], document["cancer_screening"], document["severity"],
         document["response"]["tis"], document["response"]["inadequate_response"],
         *document["workup"], *document["alerts"], *document["treatment_plan"]["regimens"],
+        document["current_therapy"], *document["treatment_plan"]["actions"], *document["safety"],
     ]
+    assert document["treatment_plan"]["actions"], "every patient gets at least one action"
     for item in items:
         assert item["rule_id"], item
-        assert item["knowledge_version"] == "2026.1"
+        assert item["knowledge_version"] == "2026.2"
         assert item["citations"], item["rule_id"]
         assert all(key in citations for key in item["citations"])
         assert isinstance(item["inputs"], list)

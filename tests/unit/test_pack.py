@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
 import myositis_cds.engine  # noqa: F401 - importing the engine registers every rule implementation
+from myositis_cds.domain.vocabulary import DRUGS
 from myositis_cds.engine.registry import REGISTRY
 from myositis_cds.errors import KnowledgePackError, SettingsError
 from myositis_cds.knowledge import (
@@ -54,8 +56,8 @@ def pack() -> KnowledgePack:
 # The embedded pack.
 
 def test_embedded_pack_loads(pack: KnowledgePack) -> None:
-    assert (pack.id, pack.version, pack.status) == (DEFAULT_PACK, "2026.1", "active")
-    assert pack.label == "anti-mi2-dm 2026.1"
+    assert (pack.id, pack.version, pack.status) == (DEFAULT_PACK, "2026.2", "active")
+    assert pack.label == "anti-mi2-dm 2026.2"
     assert pack.title
     assert pack.changelog
     assert pack.changelog[0]["version"] == pack.version
@@ -112,6 +114,13 @@ def test_every_setting_has_source_provenance_and_description(pack: KnowledgePack
         assert setting.description.strip(), name
         if setting.kind == "choice":
             assert setting.default in setting.choices, name
+        elif setting.kind == "range":
+            assert isinstance(setting.default, tuple), name
+            low, high = setting.default
+            assert low <= high, name
+        elif setting.kind == "table":
+            assert isinstance(setting.default, Mapping), name
+            assert setting.default, name
         else:
             assert setting.kind in {"int", "number"}, name
             assert isinstance(setting.default, int | float), name
@@ -130,7 +139,7 @@ def test_every_rule_has_an_implementation_and_vice_versa(pack: KnowledgePack) ->
 
 
 def test_lookups_name_the_pack(pack: KnowledgePack) -> None:
-    with pytest.raises(KeyError, match=re.escape("anti-mi2-dm 2026.1 has no threshold 'nope'")):
+    with pytest.raises(KeyError, match=re.escape("anti-mi2-dm 2026.2 has no threshold 'nope'")):
         pack.threshold("nope")
     with pytest.raises(KeyError, match="has no rule 'NOPE'"):
         pack.rule("NOPE")
@@ -158,6 +167,10 @@ def test_the_fixture_base_is_sound() -> None:
          "setting mode default 'sideways' is not one of ['absolute', 'relative']"),
         ("rule_unknown_citation", "rule RULE-A cites unknown key 'NO-SUCH-KEY'"),
         ("unknown_setting", "rule RULE-A reads unknown setting 'no_such_setting'"),
+        ("text_unknown_citation", "text greeting cites unknown key 'NO-SUCH-KEY'"),
+        ("setting_range_reversed",
+         "setting ages default [55, 12] is not a range [low, high] with low <= high"),
+        ("setting_table_not_numbers", "setting windows.rituximab default 'long' is not of kind number"),
     ],
 )
 def test_broken_pack_is_refused(fixture: str, problem: str) -> None:
@@ -314,10 +327,10 @@ def test_settings_toml_file(pack: KnowledgePack, tmp_path: Path) -> None:
 
 def test_settings_toml_file_with_a_settings_table(pack: KnowledgePack, tmp_path: Path) -> None:
     path = tmp_path / "site.toml"
-    path.write_text('[settings]\nhrct_when_requirement_unknown = "not_required"\n', encoding="utf-8")
+    path.write_text('[settings]\nhiv_screening = "off"\n', encoding="utf-8")
     settings = load_settings_file(pack, path)
-    assert settings.text("hrct_when_requirement_unknown") == "not_required"
-    assert settings.overridden == frozenset({"hrct_when_requirement_unknown"})
+    assert settings.text("hiv_screening") == "off"
+    assert settings.overridden == frozenset({"hiv_screening"})
 
 
 def test_settings_json_file(pack: KnowledgePack, tmp_path: Path) -> None:
@@ -358,3 +371,48 @@ def test_missing_settings_file_is_refused(pack: KnowledgePack, tmp_path: Path) -
     (error,) = caught.value.errors
     assert error.path == "$"
     assert "a readable file" in error.expected
+
+
+def test_every_2026_2_change_has_a_changelog_entry(pack: KnowledgePack) -> None:
+    entries = " ".join(e["changes"] for e in pack.changelog if e["version"] == "2026.2")
+    for section in ("§12.1", "§12.2", "§12.3", "§12.4", "§12.5", "§13", "§14", "§15"):
+        assert section in entries, section
+    for setting in ("effect_window_days", "pre_diagnosis_start_days", "new_course_gap_months",
+                    "activity_window_days", "activity_pga_cm", "plausibility", "high_dose_gc_mg_per_kg",
+                    "taper_due_weeks", "remission_off_therapy_months", "hiv_screening",
+                    "bloods_window_days", "childbearing_age", "workup_window_months_before"):
+        assert setting in entries, setting
+        assert setting in pack.settings, setting
+
+
+def test_every_text_cites_known_keys_and_every_drug_has_a_name(pack: KnowledgePack) -> None:
+    for key, text in pack.texts.items():
+        assert text.text.strip(), key
+        assert all(c in pack.citations for c in text.citations), key
+    assert all(f"drug.{code}" in pack.texts for code in DRUGS)
+
+
+def test_table_and_range_settings_are_overridden_key_by_key(pack: KnowledgePack) -> None:
+    settings = resolve_settings(pack, {"plausibility": {"weight_kg": [0.3, 450]},
+                                       "childbearing_age": [12, 50]})
+    assert settings.table_range("plausibility", "weight_kg") == (0.3, 450.0)
+    assert settings.table_range("plausibility", "height_cm") == (25.0, 250.0)
+    assert settings.range("childbearing_age") == (12.0, 50.0)
+    assert settings.overridden == frozenset({"plausibility", "childbearing_age"})
+
+
+@pytest.mark.parametrize(("overrides", "path", "expected"), [
+    ({"plausibility": {"weight": [1, 2]}}, "$.plausibility.weight", "a key of plausibility"),
+    ({"plausibility": {"weight_kg": [400, 0.3]}}, "$.plausibility.weight_kg", "low <= high"),
+    ({"plausibility": {"weight_kg": 5}}, "$.plausibility.weight_kg", "a range [low, high]"),
+    ({"plausibility": [1, 2]}, "$.plausibility", "a table with keys among"),
+    ({"childbearing_age": "12-55"}, "$.childbearing_age", "a range [low, high]"),
+    ({"effect_window_days": {"rituximab": -1}}, "$.effect_window_days.rituximab", "≥ 0"),
+    ({"effect_window_days": {"ivig": "35"}}, "$.effect_window_days.ivig", "a number"),
+])
+def test_bad_table_and_range_settings_name_the_key(pack: KnowledgePack, overrides: dict[str, object],
+                                                   path: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings(pack, overrides)
+    assert any(e.path == path and expected in e.expected for e in caught.value.errors), \
+        caught.value.errors

@@ -12,8 +12,10 @@ from myositis_cds.adapters.record_json import (
     parse_record,
     record_json_schema,
 )
+from myositis_cds.bootstrap import make_params
 from myositis_cds.domain import vocabulary as v
 from myositis_cds.errors import RecordValidationError
+from myositis_cds.knowledge import Plausibility
 from tests.conftest import TODAY
 
 
@@ -82,11 +84,13 @@ def test_elements_keep_their_source_index() -> None:
     (minimal(assessments=[{"date": "2026-01-01", "mmt8": 81}]), "$.assessments[0].mmt8",
      "between 0 and mmt8_max (80)"),
     (minimal(labs=[{"test": "CK", "value": 100, "unit": "IU/ml", "date": "2026-01-01"}]),
-     "$.labs[0].unit", "U/L, µkat/L or ukat/L"),
+     "$.labs[0].unit", "a unit for CK: U/L, µkat/L"),
     (minimal(labs=[{"test": "CK", "value": 100, "unit": "U/L"}]), "$.labs[0].date",
      "required"),
-    (minimal(treatments=[{"drug": "Prednisone", "start": "2026-01-01"}]),
-     "$.treatments[0].drug", "pattern"),
+    (minimal(treatments=[{"drug": "azathioprin", "start": "2026-01-01"}]),
+     "$.treatments[0].drug", "a drug code (case-insensitive): "),
+    (minimal(treatments=[{"drug": "other", "start": "2026-01-01"}]),
+     "$.treatments[0].name", "required when drug is 'other'"),
     (minimal(treatments=[{"drug": "prednisone", "start": "2026-01-01", "frequency": "bd"}]),
      "$.treatments[0].frequency", "'daily'"),
     (minimal(body_measurements=[{"date": "2026-01-01"}]), "$.body_measurements[0]",
@@ -224,3 +228,140 @@ def test_an_escaped_backslash_before_u0000_is_not_a_nul() -> None:
     record = parse_record(b'{"format": "myositis-cds/patient-record@1", "id": "p\\\\u0000"}',
                           today=TODAY)
     assert record.id == "p\\u0000"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pack 2026.2: closed drug vocabulary, plausibility ranges, new tests and kinds, errors at once.
+
+@pytest.mark.parametrize(("written", "code"), [
+    ("prednisone", "prednisone"), ("Prednisone", "prednisone"), ("  PREDNISOLONE ", "prednisolone"),
+    ("MMF", "mycophenolate_mofetil"), ("mycophenolate", "mycophenolate_mofetil"),
+    ("CellCept", "mycophenolate_mofetil"), ("mtx", "methotrexate"), ("AZA", "azathioprine"),
+    ("IVMP", "methylprednisolone_iv"), ("methylprednisolone IV", "methylprednisolone_iv"),
+    ("Solu-Medrol", "methylprednisolone_iv"), ("intravenous immunoglobulin", "ivig"),
+    ("Ciclosporin", "cyclosporine"), ("CYC", "cyclophosphamide"),
+    ("co-trimoxazole", "trimethoprim_sulfamethoxazole"), ("TMP-SMX", "trimethoprim_sulfamethoxazole"),
+    ("calcium_vitamin_d", "calcium_vitamin_d"), ("Hydroxychloroquine", "hydroxychloroquine"),
+])
+def test_drug_spellings_are_stored_under_their_code(written: str, code: str) -> None:
+    record = parse_record(minimal(treatments=[{"drug": written, "start": "2026-01-01"}]), today=TODAY)
+    assert record.treatments[0].drug == code
+
+
+def test_every_code_of_the_vocabulary_is_accepted_and_other_keeps_its_name() -> None:
+    treatments = [{"drug": code, "start": "2026-01-01", **({"name": "colchicine"} if code == "other"
+                                                            else {})} for code in v.DRUGS]
+    record = parse_record(minimal(treatments=treatments), today=TODAY)
+    assert [t.drug for t in record.treatments] == list(v.DRUGS)
+    assert record.treatments[-1].name == "colchicine"
+
+
+def test_an_unknown_drug_lists_the_codes_and_is_never_stored_as_other() -> None:
+    with pytest.raises(RecordValidationError) as caught:
+        parse_record(minimal(treatments=[{"drug": "azathioprin", "start": "2026-01-01"}]), today=TODAY)
+    (error,) = caught.value.errors
+    assert error.value == "azathioprin"
+    assert all(code in error.expected for code in v.DRUGS)
+    assert "aza → azathioprine" in error.expected
+
+
+# (quantity, field builder, value just inside each bound, value just outside)
+_RANGES = [
+    ("weight", lambda x: {"body_measurements": [{"date": "2026-01-01", "weight_kg": x}]},
+     "$.body_measurements[0].weight_kg", (0.3, 400), (0.29, 400.1)),
+    ("height", lambda x: {"body_measurements": [{"date": "2026-01-01", "height_cm": x}]},
+     "$.body_measurements[0].height_cm", (25, 250), (24.9, 250.1)),
+    ("CK", lambda x: {"labs": [{"test": "CK", "value": x, "unit": "U/L", "date": "2026-01-01"}]},
+     "$.labs[0].value", (0, 5_000_000), (None, 5_000_001)),
+    *[(test, lambda x, test=test: {"labs": [{"test": test, "value": x, "unit": "U/L",
+                                              "date": "2026-01-01"}]},
+       "$.labs[0].value", (0, 100_000), (None, 100_000.5))
+      for test in ("aldolase", "AST", "ALT", "LDH", "GGT")],
+    ("ULN", lambda x: {"labs": [{"test": "CK", "value": 100, "unit": "U/L", "uln": x,
+                                 "date": "2026-01-01"}]}, "$.labs[0].uln", (0.01, 10_000),
+     (None, 10_000.1)),
+    ("titer", lambda x: {"antibodies": [{"target": "Mi-2", "result": "positive", "titer": x,
+                                         "date": "2026-01-01"}]}, "$.antibodies[0].titer",
+     (0, 100_000), (None, 100_001)),
+    *[(test, lambda x, test=test: {"labs": [{"test": test, "value": x, "unit": "10^9/L",
+                                              "date": "2026-01-01"}]},
+       "$.labs[0].value", (0, 500), (None, 501)) for test in ("wbc", "neutrophils")],
+    ("platelets", lambda x: {"labs": [{"test": "platelets", "value": x, "unit": "10^9/L",
+                                       "date": "2026-01-01"}]}, "$.labs[0].value", (0, 5000),
+     (None, 5001)),
+    ("haemoglobin", lambda x: {"labs": [{"test": "haemoglobin", "value": x, "unit": "g/L",
+                                         "date": "2026-01-01"}]}, "$.labs[0].value", (10, 250),
+     (9.9, 250.5)),
+    ("creatinine", lambda x: {"labs": [{"test": "creatinine", "value": x, "unit": "µmol/L",
+                                        "date": "2026-01-01"}]}, "$.labs[0].value", (5, 3000),
+     (4.9, 3001)),
+    ("albumin", lambda x: {"labs": [{"test": "albumin", "value": x, "unit": "g/L",
+                                     "date": "2026-01-01"}]}, "$.labs[0].value", (5, 70), (4.9, 70.1)),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "path", "inside", "outside"), _RANGES,
+                         ids=[r[0] for r in _RANGES])
+def test_each_plausibility_bound(name: str, build: Any, path: str, inside: tuple[float, float],
+                                 outside: tuple[float | None, float]) -> None:
+    for value in inside:
+        parse_record(minimal(**build(value)), today=TODAY)
+    for value in outside:
+        if value is None:
+            continue
+        found = errors_of(minimal(**build(value)))
+        assert len(found) == 1, found
+        assert found[0][0] == path
+        assert "(setting plausibility)" in found[0][1]
+
+
+def test_plausibility_is_checked_after_unit_conversion() -> None:
+    found = errors_of(minimal(body_measurements=[{"date": "2026-01-01", "weight_lb": 4409}]))
+    assert found == [("$.body_measurements[0].weight_lb",
+                      "a value between 0.3 and 400 kg (setting plausibility)")]
+    record = parse_record(minimal(labs=[
+        {"test": "haemoglobin", "value": 12.5, "unit": "g/dL", "date": "2026-01-01"},
+        {"test": "creatinine", "value": 1.1, "unit": "mg/dL", "date": "2026-01-01"},
+        {"test": "albumin", "value": 4.2, "unit": "g/dL", "date": "2026-01-01"}]), today=TODAY)
+    assert [(lab.value, lab.unit) for lab in record.labs] == [
+        (125.0, "g/L"), (97.24, "µmol/L"), (42.0, "g/L")]
+    assert errors_of(minimal(labs=[{"test": "haemoglobin", "value": 26, "unit": "g/dL",
+                                    "date": "2026-01-01"}])) == [
+        ("$.labs[0].value", "a value between 10 and 250 g/L (setting plausibility)")]
+
+
+def test_a_site_may_widen_a_plausibility_bound() -> None:
+    wide = Plausibility.from_settings(make_params(
+        overrides={"plausibility": {"weight_kg": [0.3, 500]}}).settings)
+    record = parse_record(minimal(body_measurements=[{"date": "2026-01-01", "weight_kg": 450}]),
+                          today=TODAY, limits=wide)
+    assert record.body_measurements[0].weight_kg == 450
+
+
+def test_new_units_are_refused_naming_the_accepted_ones() -> None:
+    assert errors_of(minimal(labs=[{"test": "platelets", "value": 200, "unit": "/uL",
+                                    "date": "2026-01-01"}])) == [
+        ("$.labs[0].unit", "a unit for platelets: 10^9/L, 10*9/L, ×10⁹/L, x10^9/L, G/L")]
+
+
+def test_every_error_of_a_record_is_reported_at_once() -> None:
+    """Type errors and cross-field errors together: one round of corrections is enough."""
+    found = errors_of(minimal(
+        birth_date="1980-01-01",
+        body_measurements=[{"date": "2026-01-01", "weight_kg": 2000}],
+        labs=[{"test": "CK", "value": "4200", "unit": "U/L", "date": "2026-01-01"},
+              {"test": "CK", "value": 100, "unit": "U/L", "date": "2027-01-01"}],
+        assessments=[{"date": "2026-01-01", "physician_global": 11, "haq": 4}],
+        treatments=[{"drug": "azathioprin", "start": "2026-02-01", "stop": "2026-01-01"}],
+        findings=[{"code": "fever", "present": "yes", "date": "1970-01-01"}],
+    ))
+    assert sorted(found) == sorted([
+        ("$.labs[0].value", "a valid number"),
+        ("$.assessments[0].physician_global", "less than or equal to 10"),
+        ("$.assessments[0].haq", "less than or equal to 3"),
+        ("$.findings[0].present", "a valid boolean"),
+        ("$.labs[1].date", "a date on or before today (2026-11-21)"),
+        ("$.treatments[0].stop", "a date on or after start (2026-02-01)"),
+        ("$.body_measurements[0].weight_kg", "a value between 0.3 and 400 kg (setting plausibility)"),
+        ("$.treatments[0].drug", found[[p for p, _ in found].index("$.treatments[0].drug")][1]),
+    ])

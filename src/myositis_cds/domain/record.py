@@ -106,16 +106,26 @@ class Visit:
 class Treatment:
     index: int
     drug: str
+    """A code of the closed vocabulary (clinical-reference §12.4); synonyms are resolved at the edge."""
     start: dt.date
     stop: dt.date | None = None
     dose: float | None = None
     unit: str | None = None
     frequency: str | None = None
     route: str | None = None
+    name: str | None = None
+    """The name as prescribed (required for ``other``)."""
+
+    @property
+    def last_given(self) -> dt.date | None:
+        """The last day given: ``start`` for a ``once`` entry, else ``stop`` (``None``: ongoing)."""
+        return self.start if self.frequency == "once" else self.stop
 
     def active_on(self, day: dt.date) -> bool:
-        """Active on a date = ``start`` ≤ date and (``stop`` is null or ``stop`` ≥ date) (§10)."""
-        return self.start <= day and (self.stop is None or self.stop >= day)
+        """Given on a date (§10, §12.1): ``start`` ≤ date ≤ ``stop`` (no stop: ongoing); an entry
+        with frequency ``once`` is given on its start only. Effect windows are the engine's."""
+        last = self.last_given
+        return self.start <= day and (last is None or last >= day)
 
 
 @value_object

@@ -4,7 +4,8 @@ Factors are exact definitions, computed with :class:`decimal.Decimal` from the d
 input so that 150 lb gives the same kilograms every time and conversions round-trip:
 - 1 lb = 0.45359237 kg (international pound, exact by definition);
 - 1 in = 2.54 cm (international inch, exact by definition);
-- 1 µkat/L = 60 U/L (``patient-record.md``: 1 µmol/s = 60 µmol/min).
+- 1 µkat/L = 60 U/L (``patient-record.md``: 1 µmol/s = 60 µmol/min);
+- haemoglobin and albumin g/dL × 10 = g/L; creatinine mg/dL × 88.4 = µmol/L (clinical-reference §15).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Final
 
 __all__ = [
     "CM_PER_INCH",
+    "COUNT_UNITS",
     "ENZYME_UNITS",
     "KG_PER_POUND",
+    "LAB_UNITS",
     "U_PER_L_PER_UKAT_PER_L",
     "cm_to_inches",
     "exact",
@@ -33,6 +36,22 @@ U_PER_L_PER_UKAT_PER_L: Final = Decimal(60)
 # Accepted spellings of the enzyme units, mapped to the factor that converts them to U/L.
 ENZYME_UNITS: Final = {"U/L": Decimal(1), "µkat/L": U_PER_L_PER_UKAT_PER_L,
                        "μkat/L": U_PER_L_PER_UKAT_PER_L, "ukat/L": U_PER_L_PER_UKAT_PER_L}
+# Cell counts: every spelling below is the same unit (10⁹ cells per litre).
+COUNT_UNITS: Final = {"10^9/L": Decimal(1), "10*9/L": Decimal(1), "×10⁹/L": Decimal(1),
+                      "x10^9/L": Decimal(1), "G/L": Decimal(1)}
+_GRAMS_PER_LITRE: Final = {"g/L": Decimal(1), "g/dL": Decimal(10)}
+_MICROMOL_PER_LITRE: Final = {"µmol/L": Decimal(1), "μmol/L": Decimal(1), "umol/L": Decimal(1),
+                              "mg/dL": Decimal("88.4")}
+
+LAB_UNITS: Final = {
+    **dict.fromkeys(("CK", "aldolase", "AST", "ALT", "LDH", "GGT"), ("U/L", ENZYME_UNITS)),
+    **dict.fromkeys(("wbc", "neutrophils", "platelets"), ("10^9/L", COUNT_UNITS)),
+    "haemoglobin": ("g/L", _GRAMS_PER_LITRE),
+    "creatinine": ("µmol/L", _MICROMOL_PER_LITRE),
+    "albumin": ("g/L", _GRAMS_PER_LITRE),
+}
+"""Tests with a known unit: (canonical unit, accepted spellings → factor to the canonical unit).
+Other tests are accepted and kept as recorded (``patient-record.md``)."""
 
 
 def exact(value: float) -> Decimal:

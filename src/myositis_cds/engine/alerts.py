@@ -7,13 +7,12 @@ or a :class:`NotEvaluatedAlert` when the inputs needed to decide are missing (ne
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from typing import Literal
 
 from myositis_cds.domain.dates import add_months
-from myositis_cds.domain.record import Treatment
 from myositis_cds.domain.vocabulary import (
     CUTANEOUS_FINDINGS,
-    GLUCOCORTICOIDS,
     MSA_TARGETS,
     SECOND_LINE_AGENTS,
     STEROID_SPARING_AGENTS,
@@ -26,12 +25,14 @@ from myositis_cds.engine.context import (
     ref_treatment,
     ref_visit,
 )
+from myositis_cds.engine.current_therapy import high_dose
 from myositis_cds.engine.registry import RuleRun, rule
-from myositis_cds.engine.results import Alert, InputRef, Note, NotEvaluatedAlert
+from myositis_cds.engine.results import Alert, CurrentTherapy, InputRef, Note, NotEvaluatedAlert
 from myositis_cds.engine.screening import ENHANCED_INVESTIGATIONS, occasion_for
+from myositis_cds.engine.therapy import exact
 from myositis_cds.knowledge.pack import RuleMeta
 
-__all__ = ["alone_since", "titer_normalised"]
+__all__ = ["titer_normalised"]
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -43,31 +44,14 @@ def _alert(run: RuleRun, meta: RuleMeta, severity: Severity, message: str, *,
                  inputs=tuple(inputs), notes=notes)
 
 
-def alone_since(glucocorticoids: list[Treatment], others: list[Treatment],
-                day: dt.date) -> dt.date | None:
-    """Start of the glucocorticoid-only period that runs to ``day``, or ``None`` if there is none."""
-    if not any(t.active_on(day) for t in glucocorticoids) or any(t.active_on(day) for t in others):
-        return None
-    start = day
-    extended = True
-    while extended:  # walk back over glucocorticoid periods that touch or overlap the current one
-        extended = False
-        for t in glucocorticoids:
-            if t.start < start and (t.stop is None or t.stop >= start - dt.timedelta(days=1)):
-                start, extended = t.start, True
-    last_other = max((min(t.stop or day, day) for t in others if t.start <= day), default=None)
-    if last_other is not None and last_other >= start:
-        start = last_other + dt.timedelta(days=1)
-    return start
-
-
 @rule("ALERT-DELAYED-IMMUNOSUPPRESSION")
 def delayed_immunosuppression(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | None:
-    ctx = run.ctx
-    limit = run.params.setting_int("delayed_immunosuppression_critical_days")
-    notes = (run.params.interp_note(
+    ctx, params, therapy = run.ctx, run.params, run.therapy
+    limit = params.setting_int("delayed_immunosuppression_critical_days")
+    notes = (params.interp_note(
         "delayed_immunosuppression_critical_days", f"critical after more than {limit} days"),)
-    if not ctx.immunosuppressants:
+    current = run.result("THERAPY-CURRENT", CurrentTherapy)
+    if current.course_start is None:  # (a) no course has started
         if ctx.diagnosis_date is None:
             recorded = ctx.record.diagnosis.date if ctx.record.diagnosis else None
             if recorded is not None:  # diagnosed only after the assessment date: not yet due
@@ -82,19 +66,53 @@ def delayed_immunosuppression(run: RuleRun, meta: RuleMeta) -> Alert | NotEvalua
             inputs=[InputRef(source="$.diagnosis.date", name="diagnosis_date",
                              value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)],
             notes=notes)
-    glucocorticoids = ctx.treatments_of(GLUCOCORTICOIDS)
-    others = ctx.treatments_of(STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS)
-    start = alone_since(glucocorticoids, others, ctx.as_of)
-    if start is None:
+    if not therapy.active_agents:  # (c) treatment stopped, or relapse, while the disease is active
+        if current.activity != "active":
+            return None
+        return _alert(
+            run, meta, "critical",
+            f"No treatment while the disease is active: no immunosuppressive agent since "
+            f"{therapy.last_active_day}, and {'; '.join(current.activity_reasons)}.",
+            inputs=[ref_treatment(t) for t in therapy.immunosuppressants[-3:]], notes=notes)
+    return _glucocorticoid_alone(run, meta, notes)
+
+
+def _glucocorticoid_alone(run: RuleRun, meta: RuleMeta,
+                          notes: tuple[Note, ...]) -> Alert | None:
+    """(b): a glucocorticoid > 7.5 mg/day prednisone-equivalent with no steroid-sparing or
+    second-line agent active; critical when a high dose has run alone for more than 28 days."""
+    ctx, params, therapy = run.ctx, run.params, run.therapy
+    if therapy.active_of(STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS):
         return None
+    low = exact(params.number("gc_low_dose_mg"))
+    total, unknown = therapy.gc_on(ctx.as_of)
+    if not unknown and total <= low:
+        return None
+    given = [e.treatment for e in therapy.gc if e.given_on(ctx.as_of)]
+    partners = STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS
+    others = [t for t in therapy.immunosuppressants if t.drug in partners]
+
+    def alone(mg: Fraction, unknown_dose: bool, _entries: object) -> bool:
+        return mg > low or unknown_dose
+
+    start = therapy.run_start(alone) or ctx.as_of
+    last_other = max((d for t in others if (d := therapy.active_until(t)) is not None
+                      and t.start <= ctx.as_of), default=None)
+    if last_other is not None and last_other >= start:
+        start = last_other + dt.timedelta(days=1)
     days = (ctx.as_of - start).days
-    active = [t for t in glucocorticoids if t.active_on(ctx.as_of)]
-    names = ", ".join(sorted({t.drug for t in active}))
+    limit = params.setting_int("delayed_immunosuppression_critical_days")
+    high, basis = high_dose(run)
+    high_now = unknown or total >= high
+    severity: Severity = "critical" if high_now and days > limit else "warning"
+    names = ", ".join(sorted({t.drug for t in given}))
+    dose = "dose not recorded" if unknown else f"{float(total):g} mg/day prednisone-equivalent"
+    notes += (params.interp_note("high_dose_gc_mg_per_kg", f"critical at a high dose: {basis}"),)
     return _alert(
-        run, meta, "critical" if days > limit else "warning",
-        f"{names} has run without a steroid-sparing or second-line agent for {days} days "
+        run, meta, severity,
+        f"{names} ({dose}) has run without a steroid-sparing or second-line agent for {days} days "
         f"(since {start}): add a steroid-sparing agent.",
-        inputs=[ref_treatment(t) for t in active] + [ref_treatment(t) for t in others], notes=notes)
+        inputs=[ref_treatment(t) for t in given] + [ref_treatment(t) for t in others], notes=notes)
 
 
 @rule("ALERT-CK-NORMAL-ACTIVE-SKIN")
@@ -118,7 +136,7 @@ def ck_normal_active_skin(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedA
     if latest_ck.uln is None:
         return NotEvaluatedAlert(id=meta.id, reason=f"CK of {latest_ck.date} has no ULN")
     inputs = [ref_lab(latest_ck)] + [ref_finding(f) for f in active_skin]
-    signs = [f.code for f in active_skin]
+    signs = [f.code.replace("_", " ") for f in active_skin]
     if cdasi_active and cdasi_visit is not None:
         inputs.append(ref_visit(cdasi_visit, "cdasi_activity"))
         signs.append(f"CDASI activity {cdasi_visit.cdasi_activity:g}")
@@ -131,11 +149,17 @@ def ck_normal_active_skin(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedA
 
 @rule("ALERT-SCREEN-AGE40")
 def screen_age40(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | None:
+    """Age at symptom onset (at diagnosis if onset is unknown) ≥ 40 and the occasion at diagnosis
+    has no enhanced screen; juvenile onset wins over age (§4 as corrected in §12.5)."""
     ctx = run.ctx
     threshold = run.params.number("screening_enhanced_age")
-    if ctx.age is None:
-        return NotEvaluatedAlert(id=meta.id, reason="birth date missing")
-    if ctx.age < threshold:
+    if ctx.juvenile_onset(run.params.number("juvenile_onset_age")):
+        return None
+    age = ctx.onset_age
+    if age is None:
+        return NotEvaluatedAlert(id=meta.id, reason="age at onset unknown (birth date, or onset "
+                                 "and diagnosis dates, missing)")
+    if age < threshold:
         return None
     if ctx.diagnosis_date is None:
         return NotEvaluatedAlert(id=meta.id, reason="diagnosis date missing: the screening "
@@ -146,16 +170,17 @@ def screen_age40(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | No
         return None
     notes: tuple[Note, ...] = (run.params.interp_note(
         "screening_window_days", f"a CT within {window} days of diagnosis counts"),)
-    if ctx.juvenile_onset(run.params.number("juvenile_onset_age")):
-        notes += (Note(kind="caveat", text="juvenile onset: routine cancer screening is not "
-                       "required (IMACS-CANCER-2023); this alert follows §7 literally on age alone",
-                       citations=("IMACS-CANCER-2023",)),)
+    reference = ctx.onset_reference_date
     return _alert(
         run, meta, "warning",
-        f"Age {ctx.age} >= {threshold:g} and no contrast-enhanced CT chest/abdomen/pelvis within "
-        f"{window} days of diagnosis ({ctx.diagnosis_date}); the occasion is {occasion.status}.",
+        f"Age {age} at onset ≥ {threshold:g} and no contrast-enhanced CT chest/abdomen/pelvis "
+        f"within {window} days of diagnosis ({ctx.diagnosis_date}); the occasion is "
+        f"{occasion.status}.",
         inputs=[InputRef(source="$.birth_date", name="birth_date",
                          value=ctx.record.birth_date.isoformat() if ctx.record.birth_date else None),
+                InputRef(source=("$.diagnosis.symptom_onset_date" if ctx.onset_date else
+                                 "$.diagnosis.date"), name="onset_reference_date",
+                         value=reference.isoformat() if reference else None, date=reference),
                 InputRef(source="$.diagnosis.date", name="diagnosis_date",
                          value=ctx.diagnosis_date.isoformat(), date=ctx.diagnosis_date)],
         notes=notes)
@@ -196,30 +221,34 @@ def incomplete_msa_panel(run: RuleRun, meta: RuleMeta) -> Alert | None:
                   inputs=[InputRef(source="$.antibodies", name=t, value="not tested") for t in missing])
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def titer_normalised(ctx: PatientContext) -> bool:
-    """The latest Mi-2 result is negative or below its assay cut-off after an earlier positive (§6.3)."""
-    results = ctx.mi2_results
-    if not ctx.mi2_ever_positive:
-        return False
-    latest = results[-1]
-    below = latest.titer is not None and latest.cutoff is not None and latest.titer < latest.cutoff
-    return latest.result == "negative" or below
+    """The anti-Mi-2 titer is normalised (§6.3 as corrected in §12.5)."""
+    return ctx.mi2_normalised_since is not None
 
 
 @rule("ALERT-CONTINUE-MONITORING")
 def continue_monitoring(run: RuleRun, meta: RuleMeta) -> Alert | None:
+    """Off therapy without active disease, or on therapy with a normalised titer (§12.5); never in
+    phase untreated or stopped_active."""
     ctx = run.ctx
+    current = run.result("THERAPY-CURRENT", CurrentTherapy)
+    if current.phase in ("untreated", "stopped_active") or (current.activity == "active" and (
+            not run.therapy.active_agents)):
+        return None
     months = run.params.setting_int("monitoring_stale_months")
     reasons: list[str] = []
     inputs: list[InputRef] = []
-    treated = ctx.immunosuppressants
-    if treated and not any(t.active_on(ctx.as_of) for t in treated):
-        last_stop = max(t.stop for t in treated if t.stop is not None)
-        reasons.append(f"off immunosuppression since {last_stop}")
-        inputs += [ref_treatment(t) for t in treated]
+    if not run.therapy.active_agents:
+        reasons.append(f"off immunosuppression since {run.therapy.last_active_day} (disease "
+                       f"activity {current.activity})")
+        inputs += [ref_treatment(t) for t in run.therapy.immunosuppressants]
     if titer_normalised(ctx):
         latest = ctx.mi2_results[-1]
-        reasons.append(f"anti-Mi-2 normalised ({latest.date})")
+        reasons.append(f"anti-Mi-2 normalised ({ctx.mi2_normalised_since})")
         inputs.append(ref_antibody(latest))
     if not reasons:
         return None
@@ -234,5 +263,5 @@ def continue_monitoring(run: RuleRun, meta: RuleMeta) -> Alert | None:
         "months old"),)
     return _alert(
         run, meta, "warning" if stale else "info",
-        f"{'; '.join(reasons).capitalize()}: anti-Mi-2 may persist in remission and about 15% "
+        f"{_first_upper('; '.join(reasons))}: anti-Mi-2 may persist in remission and about 15% "
         f"reach drug-free remission, so surveillance continues ({when}).", inputs=inputs, notes=notes)

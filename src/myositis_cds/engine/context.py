@@ -24,13 +24,7 @@ from myositis_cds.domain.record import (
     Treatment,
     Visit,
 )
-from myositis_cds.domain.vocabulary import (
-    DM_DIAGNOSES,
-    GLUCOCORTICOIDS,
-    MI2_TARGETS,
-    SECOND_LINE_AGENTS,
-    STEROID_SPARING_AGENTS,
-)
+from myositis_cds.domain.vocabulary import DM_DIAGNOSES, MI2_TARGETS
 from myositis_cds.engine.results import InputRef
 
 __all__ = ["PatientContext", "ref_antibody", "ref_finding", "ref_investigation", "ref_lab",
@@ -77,6 +71,12 @@ def ref_measurement(m: BodyMeasurement, field: str) -> InputRef:
     unit = "kg" if field == "weight_kg" else "cm"
     return InputRef(source=f"$.body_measurements[{m.index}].{field}", name=field,
                     value=getattr(m, field), date=m.date, unit=unit)
+
+
+def _below_cutoff(result: AntibodyResult) -> bool:
+    """Negative, or a titer below the assay's positivity cut-off (§6.3)."""
+    return result.result == "negative" or (
+        result.titer is not None and result.cutoff is not None and result.titer < result.cutoff)
 
 
 class PatientContext:
@@ -134,6 +134,12 @@ class PatientContext:
             return self.onset_date
         return self.record.diagnosis.date if self.record.diagnosis else None
 
+    @cached_property
+    def onset_age(self) -> int | None:
+        """Completed years at symptom onset (at diagnosis if onset is unknown) (§4 as of §12.5)."""
+        reference = self.onset_reference_date
+        return self.age_on(reference) if reference is not None else None
+
     def juvenile_onset(self, juvenile_age: float) -> bool | None:
         """Age < 18 at symptom onset (or at diagnosis); ``None`` when that cannot be computed."""
         reference = self.onset_reference_date
@@ -165,6 +171,27 @@ class PatientContext:
     @cached_property
     def mi2_ever_positive(self) -> bool:
         return any(a.result == "positive" for a in self.mi2_results)
+
+    @cached_property
+    def mi2_normalised_since(self) -> dt.date | None:
+        """The titer is normalised (§12.5) when, on the latest date with any Mi-2-form result,
+        every Mi-2-form result is negative or below its cut-off and an earlier date had a positive
+        result; the date is the first of the trailing run of such dates. Same-day order never
+        matters. ``None``: not normalised."""
+        by_date: dict[dt.date, list[AntibodyResult]] = {}
+        for result in self.mi2_results:
+            by_date.setdefault(result.date, []).append(result)
+        since: dt.date | None = None
+        positive_before = False
+        for day in sorted(by_date):
+            results = by_date[day]
+            if all(_below_cutoff(r) for r in results):
+                if positive_before and since is None:
+                    since = day
+            else:
+                since = None
+            positive_before = positive_before or any(r.result == "positive" for r in results)
+        return since
 
     # -- findings, labs, investigations ----------------------------------------------------------
     def finding(self, code: str) -> Finding | None:
@@ -216,27 +243,6 @@ class PatientContext:
     # -- treatments ------------------------------------------------------------------------------
     def treatments_of(self, drugs: frozenset[str]) -> list[Treatment]:
         return [t for t in self.treatments if t.drug in drugs]
-
-    @cached_property
-    def immunosuppressants(self) -> list[Treatment]:
-        return self.treatments_of(GLUCOCORTICOIDS | STEROID_SPARING_AGENTS | SECOND_LINE_AGENTS)
-
-    @cached_property
-    def first_line_treatments(self) -> list[Treatment]:
-        """Glucocorticoids and steroid-sparing agents started on or after diagnosis (§10).
-
-        Without a diagnosis date every recorded one counts (documented conservative reading).
-        """
-        candidates = self.treatments_of(GLUCOCORTICOIDS | STEROID_SPARING_AGENTS)
-        diagnosed = self.record.diagnosis.date if self.record.diagnosis else None
-        if diagnosed is not None:
-            candidates = [t for t in candidates if t.start >= diagnosed]
-        return candidates
-
-    @cached_property
-    def first_line_start(self) -> dt.date | None:
-        starts = [t.start for t in self.first_line_treatments]
-        return min(starts) if starts else None
 
     def _latest_measurement(self, field: str) -> BodyMeasurement | None:
         found: BodyMeasurement | None = None

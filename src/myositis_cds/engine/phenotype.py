@@ -18,37 +18,13 @@ from myositis_cds.knowledge.pack import RuleMeta
 
 __all__ = ["evaluate_phenotype"]
 
-# (feature id, finding code or None for a cohort fact, statement, citations)
 _PATIENT_FEATURES: Final = (
-    ("gottron_papules", "Gottron papules", ("MI2-SUMMARY",)),
-    ("heliotrope_rash", "Heliotrope rash with periorbital oedema", ("MI2-SUMMARY",)),
-    ("v_sign", "V-sign", ("MI2-SUMMARY",)),
-    ("shawl_sign", "Shawl sign (60% in anti-Mi-2-positive vs 35.6% in Mi-2-negative DM)",
-     ("EJD2020",)),
-    ("periungual_changes", "Cuticle overgrowth and periungual telangiectasia", ("MI2-SUMMARY",)),
-    ("proximal_weakness",
-     "Muscle weakness: 60% at onset and 98% during follow-up vs 85% in Mi-2-negative DM "
-     "(p=0.008); symmetric proximal weakness 77.5%", ("PF2019", "EJD2020")),
-    ("calcinosis", "Calcinosis less common: 9% vs 28% in Mi-2-negative DM (p=0.003)", ("PF2019",)),
-    ("ild", "Interstitial lung disease less common: 5% vs 16% (p=0.04) in PF2019; 37.5% vs 60.9% "
-     "in EJD2020", ("PF2019", "EJD2020")),
-    ("fever", "Fever less common: 7% vs 21% in Mi-2-negative DM (p=0.02)", ("PF2019",)),
+    "gottron_papules", "heliotrope_rash", "v_sign", "shawl_sign", "periungual_changes",
+    "proximal_weakness", "calcinosis", "ild", "fever",
 )
-_COHORT_FACTS: Final = (
-    ("uv_trigger", "Ultraviolet exposure may trigger onset", ("MI2-SUMMARY",)),
-    ("muscle_severity", "Weaker and higher CK than Mi-2-negative DM or antisynthetase syndrome; "
-     "biopsies with prominent necrosis", ("PF2019",)),
-    ("malignancy", "Malignancy 0% vs 12% in Mi-2-negative DM", ("EJD2020",)),
-    ("course", "97% clinical remission, 61.5% monocyclic course, lower mortality", ("EJD2020",)),
-    ("titers", "Titers fall with treatment and may normalise in remission; 2 of 3 who normalised "
-     "stopped treatment without relapse", ("PF2019",)),
-)
-MESSAGES: Final = (
-    "Favourable: classic skin disease, good treatment response and prognosis, low malignancy and "
-    "ILD frequency (EJD2020, PF2019).",
-    "More severe muscle disease: weaker and higher CK than Mi-2-negative DM or antisynthetase "
-    "syndrome; weakness develops in 98% during follow-up (PF2019).",
-)
+"""Findings the profile reports as present, absent or not recorded (statements: pack texts)."""
+_COHORT_FACTS: Final = ("uv_trigger", "muscle_severity", "malignancy", "course", "titers")
+_SCREENING_ANTIBODIES: Final = ("TIF1-gamma", "NXP2")
 
 
 def _status(ctx: PatientContext) -> tuple[Literal["applies", "not_applicable", "not_evaluable"],
@@ -63,11 +39,8 @@ def _status(ctx: PatientContext) -> tuple[Literal["applies", "not_applicable", "
     if ctx.mi2_ever_positive:
         first = next(a for a in results if a.result == "positive")
         reasons = [f"{ctx.diagnosis_name} with anti-{first.target} positive on {first.date}"]
-        latest = results[-1]
-        if latest.result == "negative" or (
-            latest.titer is not None and latest.cutoff is not None and latest.titer < latest.cutoff
-        ):
-            reasons.append(f"titer normalised on {latest.date}; the phenotype is kept")
+        if ctx.mi2_normalised_since is not None:
+            reasons.append(f"titer normalised on {ctx.mi2_normalised_since}; the phenotype is kept")
         return "applies", tuple(reasons)
     if all(a.result == "negative" for a in results):
         return "not_applicable", ("anti-Mi-2 negative: Mi-2-specific statements are not applied",)
@@ -76,32 +49,39 @@ def _status(ctx: PatientContext) -> tuple[Literal["applies", "not_applicable", "
 
 @rule("PHENOTYPE-ANTI-MI2")
 def evaluate_phenotype(run: RuleRun, meta: RuleMeta) -> Phenotype:
-    ctx = run.ctx
+    ctx, pack = run.ctx, run.params.pack
     status, reasons = _status(ctx)
     inputs: list[InputRef] = [ref_antibody(a) for a in ctx.mi2_results]
     features: list[PhenotypeFeature] = []
+    messages: tuple[str, ...] = ()
     if status == "applies":
-        for code, statement, citations in _PATIENT_FEATURES:
+        for code in _PATIENT_FEATURES:
             finding = ctx.finding(code)
+            text = pack.text(f"phenotype.{code}")
             if finding is not None:
                 inputs.append(ref_finding(finding))
             features.append(PhenotypeFeature(
-                id=code,
-                statement=statement,
+                id=code, statement=text.text,
                 status="not_recorded" if finding is None else (
                     "present" if finding.present else "absent"),
-                citations=citations,
-                date=finding.date if finding else None,
-            ))
-        features.extend(
-            PhenotypeFeature(id=fid, statement=text, status="expected", citations=citations)
-            for fid, text, citations in _COHORT_FACTS
-        )
+                citations=text.citations, date=finding.date if finding else None))
+        copositive = [a for target in _SCREENING_ANTIBODIES for a in ctx.antibody_results(target)
+                      if a.result == "positive"]
+        targets = "/".join(dict.fromkeys(a.target for a in copositive))
+        inputs += [ref_antibody(a) for a in copositive]
+        for fact in _COHORT_FACTS:
+            key = "malignancy_copositive" if fact == "malignancy" and copositive else fact
+            text = pack.text(f"phenotype.{key}")
+            features.append(PhenotypeFeature(id=fact, statement=text.format(targets=targets),
+                                             status="expected", citations=text.citations))
+        favourable = pack.text("phenotype.message_favourable_copositive" if copositive
+                               else "phenotype.message_favourable")
+        messages = (favourable.format(targets=targets), pack.text("phenotype.message_muscle").text)
     return Phenotype(
         status=status,
         reasons=reasons,
         features=tuple(features),
-        messages=MESSAGES if status == "applies" else (),
+        messages=messages,
         rule_id=meta.id,
         knowledge_version=run.params.version,
         citations=meta.citations,

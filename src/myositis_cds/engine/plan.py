@@ -1,23 +1,31 @@
-"""PLAN-* and SAFETY-*: regimens with exact doses, [NOTE]s and safety considerations (§5).
+"""PLAN-* and SAFETY-*: the option tables with exact doses, [NOTE]s and safety considerations (§5, §14).
 
 Doses are computed in :class:`decimal.Decimal` from the recorded weight (latest on or before the
 assessment date) so that 3 mg/kg × 68.3 kg is exactly 204.9 mg; rounding is for display only.
 Without a weight a weight-based dose is ``not_evaluable`` and shows its per-kg rule. The
 non-severe tier offers prednisone plus one steroid-sparing agent; the severe/refractory tier the IV
 pulse plus a second-line agent (cyclophosphamide only with ILD). A ``not_evaluable`` tier shows both.
+Children (age < 18 on the assessment date) get the CARRA/SHARE doses, and no number where the pack
+has none (§14). In drug-free remission there are no options (§13).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final, Literal
 
-from myositis_cds.domain.vocabulary import GLUCOCORTICOIDS
-from myositis_cds.engine.context import ref_finding, ref_measurement, ref_treatment
+from myositis_cds.engine.context import ref_finding, ref_measurement
+from myositis_cds.engine.current_therapy import children_dosing
 from myositis_cds.engine.registry import RuleRun, rule
-from myositis_cds.engine.results import InputRef, Note, Regimen, SafetyItem, Severity
+from myositis_cds.engine.results import (
+    CurrentTherapy,
+    InputRef,
+    Note,
+    Regimen,
+    SafetyItem,
+    Severity,
+)
 from myositis_cds.knowledge.pack import RuleMeta
 from myositis_cds.scores.bsa import mosteller_bsa
 
@@ -42,24 +50,63 @@ def _fmt(values: Sequence[float]) -> str:
 
 
 def _offered(run: RuleRun, tier: Tier) -> bool:
-    severity = run.results["SEVERITY-TIER"]
-    assert isinstance(severity, Severity)
+    """The options of ``tier``: for the patient's severity tier (both when it is not evaluable),
+    none in drug-free remission, and the §5.2 dual therapy whenever a start is the plan (§13)."""
+    severity = run.result("SEVERITY-TIER", Severity)
+    phase = run.result("THERAPY-CURRENT", CurrentTherapy).phase
+    if phase == "drug_free_remission":
+        return False
+    if tier == "non_severe" and phase in ("untreated", "stopped_active"):
+        return True
     return severity.tier in (tier, "not_evaluable")
+
+
+def _child(run: RuleRun) -> bool:
+    return children_dosing(run.ctx, run.params)
+
+
+def _no_child_dose(run: RuleRun, meta: RuleMeta, *, drug: str, role: Role, tier: Tier, unit: str,
+                   schedule: str, safety: Sequence[str] = ()) -> Regimen:
+    """§14: a drug without a children's dose in this pack is shown with no number."""
+    text = run.params.pack.text("children.no_dose")
+    return _regimen(run, meta, drug=drug, role=role, tier=tier, dose=None, unit=unit,
+                    basis="no children's dose in this pack", schedule=schedule,
+                    reason=text.format(drug=drug.replace("_", " ")), safety=safety,
+                    citations=text.citations)
+
+
+def _bsa(run: RuleRun) -> tuple[Decimal | None, list[InputRef], str]:
+    """Body-surface area (Mosteller) from the latest weight and height, with what is missing."""
+    weight, height = run.ctx.weight, run.ctx.height
+    missing = [name for name, m in (("weight", weight), ("height", height)) if m is None]
+    if weight is None or height is None or not weight.weight_kg or not height.height_cm:
+        return None, [], "weight and height needed for body-surface area: " + ", ".join(missing)
+    bsa = _dec(mosteller_bsa(height_cm=height.height_cm, weight_kg=weight.weight_kg))
+    return bsa, [ref_measurement(weight, "weight_kg"), ref_measurement(height, "height_cm")], ""
 
 
 def _regimen(run: RuleRun, meta: RuleMeta, *, drug: str, role: Role, tier: Tier,
              dose: tuple[float, float] | None, unit: str, basis: str, schedule: str,
              reason: str | None = None, inputs: Sequence[InputRef] = (),
-             notes: Sequence[Note] = (), safety: Sequence[str] = ()) -> Regimen:
-    items = tuple(item for s in safety if isinstance(item := run.results.get(s), SafetyItem))
+             notes: Sequence[Note] = (), safety: Sequence[str] = (),
+             citations: tuple[str, ...] | None = None) -> Regimen:
+    items = tuple(item for s in safety if isinstance(item := run.output(s), SafetyItem))
     return Regimen(
         drug=drug, role=role, tier=tier,
         dose_min=dose[0] if dose else None, dose_max=dose[1] if dose else None,
         unit=unit, basis=basis, schedule=schedule,
         status="ok" if dose else "not_evaluable", reason=None if dose else reason,
         notes=tuple(notes), safety=items, rule_id=meta.id, knowledge_version=run.params.version,
-        citations=meta.citations, inputs=tuple(inputs),
+        citations=_adult_citations(meta) if citations is None else citations, inputs=tuple(inputs),
     )
+
+
+_CHILD_SOURCES = frozenset({"CARRA-JDM-2010", "SHARE-JDM-2017"})
+
+
+def _adult_citations(meta: RuleMeta) -> tuple[str, ...]:
+    """A rule's citations without the children's dosing sources (they cite only a child's dose)."""
+    return tuple(c for c in meta.citations if c not in _CHILD_SOURCES)
 
 
 def _per_kg(run: RuleRun, per_kg: Sequence[float]) -> tuple[tuple[float, float] | None,
@@ -81,12 +128,24 @@ def prednisone(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "non_severe"):
         return None
     p = run.params
+    taper = _fmt(p.numbers("glucocorticoid_taper_weeks"))
+    if _child(run):
+        per_kg, cap = p.number("child_prednisone_mg_per_kg"), p.number("child_prednisone_max_mg")
+        dose, inputs = _per_kg(run, (per_kg,))
+        if dose is not None:
+            dose = (min(dose[0], cap), min(dose[1], cap))
+        return _regimen(
+            run, meta, drug="prednisone", role="glucocorticoid", tier="non_severe", dose=dose,
+            unit="mg/day", basis=f"{per_kg:g} mg/kg/day, max {cap:g} mg/day (children)",
+            schedule=f"daily, with a steroid-sparing agent from the start; taper after {taper} "
+                     "weeks according to clinical response and CK normalisation",
+            reason="weight missing", inputs=inputs, citations=("CARRA-JDM-2010",),
+            safety=("SAFETY-PJP-PROPHYLAXIS", "SAFETY-GIOP"))
     per_kg = p.number("prednisone_mg_per_kg")
     low_cap, high_cap = p.number("prednisone_cap_low"), p.number("prednisone_cap_high")
     dose, inputs = _per_kg(run, (per_kg,))
     if dose is not None:
         dose = (min(dose[0], low_cap), min(dose[1], high_cap))
-    taper = _fmt(p.numbers("glucocorticoid_taper_weeks"))
     return _regimen(
         run, meta, drug="prednisone", role="glucocorticoid", tier="non_severe", dose=dose,
         unit="mg/day", basis=f"{per_kg:g} mg/kg/day, max {low_cap:g}-{high_cap:g} mg/day",
@@ -103,17 +162,34 @@ def prednisone(run: RuleRun, meta: RuleMeta) -> Regimen | None:
 def methotrexate(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "non_severe"):
         return None
+    if _child(run):
+        p = run.params
+        per_m2, cap = p.numbers("child_methotrexate_mg_per_m2"), p.number("child_methotrexate_max_mg")
+        bsa, inputs, reason = _bsa(run)
+        dose = None if bsa is None else (min(float(_dec(per_m2[0]) * bsa), cap),
+                                          min(float(_dec(per_m2[-1]) * bsa), cap))
+        return _regimen(run, meta, drug="methotrexate", role="steroid_sparing", tier="non_severe",
+                        dose=dose, unit="mg/week",
+                        basis=f"{_fmt(per_m2)} mg/m²/week × BSA (Mosteller), max {cap:g} mg/week "
+                              "(children)",
+                        schedule="once weekly, preferably subcutaneous", reason=reason,
+                        inputs=inputs, citations=("SHARE-JDM-2017", "MOSTELLER-1987"),
+                        safety=("SAFETY-METHOTREXATE-FOLATE",))
     low, high = run.params.numbers("methotrexate_dose")
     return _regimen(run, meta, drug="methotrexate", role="steroid_sparing", tier="non_severe",
                     dose=(low, high), unit="mg/week", basis=f"{low:g}-{high:g} mg once weekly",
                     schedule="once weekly, oral or subcutaneous",
-                    safety=("SAFETY-METHOTREXATE-FOLATE",))
+                    safety=("SAFETY-METHOTREXATE-FOLATE",), citations=("MI2-SUMMARY",))
 
 
 @rule("PLAN-AZATHIOPRINE")
 def azathioprine(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "non_severe"):
         return None
+    if _child(run):
+        return _no_child_dose(run, meta, drug="azathioprine", role="steroid_sparing",
+                              tier="non_severe", unit="mg/day", schedule="daily",
+                              safety=("SAFETY-AZATHIOPRINE-TPMT",))
     per_kg = run.params.numbers("azathioprine_mg_per_kg")
     dose, inputs = _per_kg(run, per_kg)
     return _regimen(run, meta, drug="azathioprine", role="steroid_sparing", tier="non_severe",
@@ -126,6 +202,9 @@ def azathioprine(run: RuleRun, meta: RuleMeta) -> Regimen | None:
 def mycophenolate(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "non_severe"):
         return None
+    if _child(run):
+        return _no_child_dose(run, meta, drug="mycophenolate_mofetil", role="steroid_sparing",
+                              tier="non_severe", unit="g/day", schedule="daily, in divided doses")
     low, high = run.params.numbers("mycophenolate_dose")
     return _regimen(run, meta, drug="mycophenolate_mofetil", role="steroid_sparing",
                     tier="non_severe", dose=(low, high), unit="g/day",
@@ -136,6 +215,20 @@ def mycophenolate(run: RuleRun, meta: RuleMeta) -> Regimen | None:
 def methylprednisolone_iv(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "severe_refractory"):
         return None
+    if _child(run):
+        p = run.params
+        per_kg = p.number("child_methylprednisolone_iv_mg_per_kg")
+        cap, days_child = p.number("child_methylprednisolone_iv_max_g"), p.number(
+            "child_methylprednisolone_iv_days")
+        per_day, inputs = _per_kg(run, (per_kg,))
+        dose_g = None if per_day is None else (
+            min(float(_dec(per_day[0]) / 1000), cap), min(float(_dec(per_day[1]) / 1000), cap))
+        return _regimen(run, meta, drug="methylprednisolone_iv", role="glucocorticoid_pulse",
+                        tier="severe_refractory", dose=dose_g, unit="g/day",
+                        basis=f"{per_kg:g} mg/kg/day, max {cap:g} g, for {days_child:g} days "
+                              "(children)",
+                        schedule=f"IV daily for {days_child:g} days, then add a second-line agent",
+                        reason="weight missing", inputs=inputs, citations=("CARRA-JDM-2010",))
     dose = run.params.number("methylprednisolone_iv_dose")
     days = _fmt(run.params.numbers("methylprednisolone_iv_days"))
     return _regimen(run, meta, drug="methylprednisolone_iv", role="glucocorticoid_pulse",
@@ -148,19 +241,26 @@ def methylprednisolone_iv(run: RuleRun, meta: RuleMeta) -> Regimen | None:
 def ivig(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "severe_refractory"):
         return None
-    per_kg = run.params.number("ivig_g_per_kg")
+    child = _child(run)
+    per_kg = run.params.number("child_ivig_g_per_kg" if child else "ivig_g_per_kg")
     dose, inputs = _per_kg(run, (per_kg,))
     days = _fmt(run.params.numbers("ivig_course_days"))
     return _regimen(run, meta, drug="ivig", role="second_line", tier="severe_refractory",
-                    dose=dose, unit="g/course", basis=f"{per_kg:g} g/kg per course",
+                    dose=dose, unit="g/course",
+                    basis=f"{per_kg:g} g/kg per course" + (" (children)" if child else ""),
                     schedule=f"divided over {days} days, monthly", reason="weight missing",
-                    inputs=inputs, safety=("SAFETY-IVIG-IGA",))
+                    inputs=inputs, safety=("SAFETY-IVIG-IGA",),
+                    citations=("CARRA-JDM-2010",) if child else None)
 
 
 @rule("PLAN-RITUXIMAB")
 def rituximab(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "severe_refractory"):
         return None
+    if _child(run):
+        return _no_child_dose(run, meta, drug="rituximab", role="second_line",
+                              tier="severe_refractory", unit="g/dose", schedule="IV",
+                              safety=("SAFETY-RITUXIMAB-HBV",))
     dose = run.params.number("rituximab_dose")
     first, second = run.params.numbers("rituximab_days")
     return _regimen(run, meta, drug="rituximab", role="second_line", tier="severe_refractory",
@@ -175,17 +275,13 @@ def cyclophosphamide(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     ild = ctx.finding("ild")
     if not _offered(run, "severe_refractory") or ild is None or not ild.present:
         return None
+    if _child(run):
+        return _no_child_dose(run, meta, drug="cyclophosphamide", role="second_line",
+                              tier="severe_refractory", unit="mg/month", schedule="IV monthly")
     low, high = run.params.numbers("cyclophosphamide_mg_per_m2")
-    inputs = [ref_finding(ild)]
-    weight, height = ctx.weight, ctx.height
-    dose: tuple[float, float] | None = None
-    reason = "weight and height needed for body-surface area: " + ", ".join(
-        name for name, m in (("weight", weight), ("height", height)) if m is None)
-    if weight is not None and height is not None and weight.weight_kg and height.height_cm:
-        bsa = _dec(mosteller_bsa(height_cm=height.height_cm, weight_kg=weight.weight_kg))
-        dose = (float(_dec(low) * bsa), float(_dec(high) * bsa))
-        inputs += [ref_measurement(weight, "weight_kg"), ref_measurement(height, "height_cm")]
-        reason = ""
+    bsa, measured, reason = _bsa(run)
+    inputs = [ref_finding(ild), *measured]
+    dose = None if bsa is None else (float(_dec(low) * bsa), float(_dec(high) * bsa))
     review = _fmt(run.params.numbers("cyclophosphamide_review_g_per_m2"))
     return _regimen(run, meta, drug="cyclophosphamide", role="second_line",
                     tier="severe_refractory", dose=dose, unit="mg/month",
@@ -199,6 +295,9 @@ def cyclophosphamide(run: RuleRun, meta: RuleMeta) -> Regimen | None:
 def cyclosporine(run: RuleRun, meta: RuleMeta) -> Regimen | None:
     if not _offered(run, "severe_refractory"):
         return None
+    if _child(run):
+        return _no_child_dose(run, meta, drug="cyclosporine", role="second_line",
+                              tier="severe_refractory", unit="mg/day", schedule="daily")
     per_kg = run.params.numbers("cyclosporine_mg_per_kg")
     dose, inputs = _per_kg(run, per_kg)
     review = run.params.number("cyclosporine_review_max_mg_per_kg")
@@ -215,36 +314,19 @@ def _safety(meta: RuleMeta, message: str) -> SafetyItem:
     return SafetyItem(rule_id=meta.id, severity="info", message=message, citations=meta.citations)
 
 
-def _glucocorticoid_exposure(run: RuleRun, min_mg: float, since: dt.date,
-                             drugs: frozenset[str]) -> str | None:
-    """A current daily oral glucocorticoid of at least ``min_mg`` started on or before ``since``."""
-    for t in run.ctx.treatments_of(drugs):
-        if (t.active_on(run.ctx.as_of) and t.start <= since and t.dose is not None
-                and t.unit == "mg" and t.frequency == "daily" and t.dose >= min_mg):
-            ref = ref_treatment(t)
-            return f"met now: {t.drug} {t.dose:g} mg daily since {t.start} ({ref.source})"
-    return None
-
-
 @rule("SAFETY-PJP-PROPHYLAXIS")
 def pjp(run: RuleRun, meta: RuleMeta) -> SafetyItem:
     mg, weeks = run.params.number("pjp_prednisone_mg"), run.params.number("pjp_weeks")
-    since = run.ctx.as_of - dt.timedelta(weeks=weeks)
-    met = _glucocorticoid_exposure(run, mg, since, frozenset({"prednisone", "prednisolone"}))
-    text = f"Prednisone ≥ {mg:g} mg/day for ≥ {weeks:g} weeks: consider Pneumocystis prophylaxis."
-    return _safety(meta, f"{text} ({met})" if met else text)
+    return _safety(meta, f"Prednisone ≥ {mg:g} mg/day for ≥ {weeks:g} weeks: consider Pneumocystis "
+                   "prophylaxis (this patient's exposure: see the safety items).")
 
 
 @rule("SAFETY-GIOP")
 def giop(run: RuleRun, meta: RuleMeta) -> SafetyItem:
-    from myositis_cds.domain.dates import add_months  # noqa: PLC0415 - local helper import
-
     mg, months = run.params.number("giop_glucocorticoid_mg"), run.params.number("giop_months")
-    since = add_months(run.ctx.as_of, -int(months)) - dt.timedelta(days=1)
-    met = _glucocorticoid_exposure(run, mg, since, GLUCOCORTICOIDS - {"methylprednisolone_iv"})
-    text = (f"Glucocorticoids ≥ {mg:g} mg/day for > {months:g} months: calcium, vitamin D and "
-            "fracture-risk assessment.")
-    return _safety(meta, f"{text} ({met})" if met else text)
+    return _safety(meta, f"Glucocorticoids ≥ {mg:g} mg/day for > {months:g} months: calcium, "
+                   "vitamin D and fracture-risk assessment (this patient's exposure: see the safety "
+                   "items).")
 
 
 @rule("SAFETY-RITUXIMAB-HBV")

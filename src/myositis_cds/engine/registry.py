@@ -10,12 +10,16 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from myositis_cds.engine.context import PatientContext
 from myositis_cds.engine.params import EngineParams
+from myositis_cds.engine.therapy import TherapyIndex
 from myositis_cds.knowledge.pack import KnowledgePack, RuleMeta
 
-__all__ = ["REGISTRY", "Evaluator", "RuleRun", "rule", "run_order"]
+__all__ = ["REGISTRY", "Evaluator", "RuleRun", "rule", "run_order", "transitive_requires"]
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -25,6 +29,34 @@ class RuleRun:
     ctx: PatientContext
     params: EngineParams
     results: dict[str, object] = field(default_factory=dict)
+    _therapy: TherapyIndex | None = None
+    allowed: frozenset[str] = frozenset()
+    """The rules the running rule requires (directly or not): the only results it may read."""
+
+    @property
+    def therapy(self) -> TherapyIndex:
+        """The treatments indexed for §12–§15 (built on first use, once per assessment)."""
+        if self._therapy is None:
+            self._therapy = TherapyIndex(self.ctx, self.params)
+        return self._therapy
+
+    def output(self, rule_id: str) -> object:
+        """The result of a rule the running rule requires (``None`` when it gave none).
+
+        Reading a rule that is not required is an error, not a silent ``None``: the run order
+        only guarantees that required rules ran first."""
+        if rule_id not in self.allowed:
+            msg = f"a rule read {rule_id} without requiring it (add it to 'requires' in the pack)"
+            raise LookupError(msg)
+        return self.results.get(rule_id)
+
+    def result(self, rule_id: str, kind: type[T]) -> T:
+        """The result of a rule this one requires, checked to be of the expected type."""
+        value = self.output(rule_id)
+        if not isinstance(value, kind):
+            msg = f"rule {rule_id} returned {type(value).__name__}, expected {kind.__name__}"
+            raise TypeError(msg)
+        return value
 
     def meta(self, rule_id: str) -> RuleMeta:
         return self.params.pack.rule(rule_id)
@@ -51,6 +83,21 @@ def rule(rule_id: str) -> Callable[[Evaluator], Evaluator]:
 
 
 _ORDER_CACHE: dict[int, tuple[KnowledgePack, tuple[str, ...]]] = {}
+_REQUIRES_CACHE: dict[int, tuple[KnowledgePack, dict[str, frozenset[str]]]] = {}
+
+
+def transitive_requires(pack: KnowledgePack) -> dict[str, frozenset[str]]:
+    """Every rule's requirements, direct and indirect (computed once per pack)."""
+    key = id(pack)
+    cached = _REQUIRES_CACHE.get(key)
+    if cached is not None and cached[0] is pack:
+        return cached[1]
+    closure: dict[str, frozenset[str]] = {}
+    for rule_id in run_order(pack):  # requirements come first, so their closures are ready
+        direct = pack.rules[rule_id].requires
+        closure[rule_id] = frozenset(direct).union(*(closure[r] for r in direct))
+    _REQUIRES_CACHE[key] = (pack, closure)
+    return closure
 
 
 def run_order(pack: KnowledgePack) -> tuple[str, ...]:

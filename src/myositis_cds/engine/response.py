@@ -1,7 +1,7 @@
 """RESPONSE-*: TIS against baseline, IMACS DOI and inadequate response (clinical-reference §6).
 
-Baseline = the visit on or closest before the start of first-line treatment, or the first visit if
-there is none; follow-up = the latest visit on or before the assessment date. The enzyme measure
+Baseline = the visit on or closest before the start of the current course (§12.2), or the first
+visit if there is none; follow-up = the latest visit on or before the assessment date. The enzyme measure
 follows the enzyme with the highest baseline multiple of its ULN, using the lab closest to each
 visit within ``lab_visit_window_days`` (§10).
 """
@@ -50,10 +50,10 @@ def population_of(ctx: PatientContext, params: EngineParams) -> Population | Non
     return "juvenile" if juvenile else "adult"
 
 
-def select_baseline(ctx: PatientContext) -> Visit | None:
+def select_baseline(ctx: PatientContext, start: dt.date | None) -> Visit | None:
+    """The visit on or closest before ``start`` (the current course's), else the first visit."""
     if not ctx.visits:
         return None
-    start = ctx.first_line_start
     if start is not None:
         before = [v for v in ctx.visits if v.date <= start]
         if before:
@@ -147,7 +147,7 @@ class _Comparison:
 def _tis(run: RuleRun, meta: RuleMeta, followup: Visit | None) -> _Comparison:
     ctx, params = run.ctx, run.params
     population = population_of(ctx, params)
-    baseline = select_baseline(ctx)
+    baseline = select_baseline(ctx, run.therapy.course_start)
     method = params.setting_text("tis_percent_change")
     method_note = params.interp_note(
         "tis_percent_change", f"percent change computed as '{method}' (not yet verified against "
@@ -210,8 +210,8 @@ def inadequate_response(run: RuleRun, meta: RuleMeta) -> ResponseJudgement:
     note = params.interp_note(
         "inadequate_response_months",
         f"inadequate response = TIS below the minimal threshold on the latest assessment at least "
-        f"{months} calendar months after first-line treatment started")
-    start = ctx.first_line_start
+        f"{months} calendar months after the current course started")
+    start = run.therapy.course_start
 
     def judgement(status: JudgementStatus, reason: str, *, inputs: tuple[InputRef, ...] = (),
                   judged_on: dt.date | None = None) -> ResponseJudgement:
@@ -222,25 +222,25 @@ def inadequate_response(run: RuleRun, meta: RuleMeta) -> ResponseJudgement:
 
     if start is None:
         return judgement("no_first_line_treatment",
-                         "no glucocorticoid or steroid-sparing agent started")
+                         "no immunosuppressive course has started")
     treatment_inputs = tuple(
         InputRef(source=f"$.treatments[{t.index}]", name=t.drug, value=t.start.isoformat(),
                  date=t.start)
-        for t in ctx.first_line_treatments if t.start == start
+        for t in run.therapy.entries_in_course() if t.start <= start
     )
     due = add_months(start, months)
     if ctx.as_of < due:
         return judgement("not_yet_due",
-                         f"first-line treatment started {start}; response is judged from {due}",
+                         f"current course started {start}; response is judged from {due}",
                          inputs=treatment_inputs)
     judged = [v for v in ctx.visits if v.date >= due]
     if not judged:
         return judgement("not_evaluable",
-                         f"no assessment on or after {due} ({months} months after treatment start)",
+                         f"no assessment on or after {due} ({months} months after the course start)",
                          inputs=treatment_inputs)
     # The latest assessment dated on or after `due` is the latest assessment of all, which
     # RESPONSE-TIS has already scored against the same baseline.
-    outcome = run.results["RESPONSE-TIS"]
+    outcome = run.output("RESPONSE-TIS")
     assert isinstance(outcome, TisOutcome)
     result = outcome.result
     population = result.population

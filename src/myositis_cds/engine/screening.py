@@ -1,8 +1,9 @@
 """SCREEN-CANCER: cancer-screening level and schedule (clinical-reference §4).
 
-Level ``enhanced`` (contrast CT chest/abdomen/pelvis plus age-appropriate screening) if age ≥ 40 on
-the assessment date or a high-risk factor is present (TIF1-gamma or NXP2 positive, treatment-
-refractory disease, cutaneous necrosis); ``not_routinely_required`` for juvenile onset; otherwise
+Level ``enhanced`` (contrast CT chest/abdomen/pelvis plus age-appropriate screening) if the age at
+symptom onset (at diagnosis if onset is unknown) is ≥ 40 or a high-risk factor is present
+(TIF1-gamma or NXP2 positive, treatment-refractory disease = phase ``refractory``, cutaneous
+necrosis); ``not_routinely_required`` for juvenile onset, which wins over age (§12.5); otherwise
 ``standard``. Occasions are due at diagnosis and yearly for 3 years; each is satisfied by a
 qualifying investigation within ``screening_window_days`` of its due date.
 """
@@ -17,9 +18,9 @@ from myositis_cds.engine.context import PatientContext, ref_antibody, ref_findin
 from myositis_cds.engine.registry import RuleRun, rule
 from myositis_cds.engine.results import (
     CancerScreening,
+    CurrentTherapy,
     InputRef,
     Note,
-    ResponseJudgement,
     ScreeningOccasion,
 )
 from myositis_cds.knowledge.pack import RuleMeta
@@ -67,13 +68,12 @@ def _risk_factors(run: RuleRun) -> tuple[list[str], list[str], list[InputRef]]:
             unknown.append(f"{target} not tested")
         else:
             inputs.append(ref_antibody(results[-1]))
-    judgement = run.results.get("RESPONSE-INADEQUATE")
-    if isinstance(judgement, ResponseJudgement):
-        if judgement.status == "inadequate":
-            present.append("treatment-refractory disease (inadequate response, §6.4)")
-            inputs.extend(judgement.inputs)
-        elif judgement.status == "not_evaluable":
-            unknown.append("response at 3 months not evaluable")
+    current = run.result("THERAPY-CURRENT", CurrentTherapy)
+    if current.phase == "refractory":
+        present.append("treatment-refractory disease (" + "; ".join(current.phase_reasons[1:]) + ")")
+        inputs.extend(current.inputs)
+    elif current.phase == "not_evaluable" and run.therapy.active_agents:
+        unknown.append("response to treatment not established")
     necrosis = ctx.finding("cutaneous_necrosis")
     if necrosis is None:
         unknown.append("cutaneous_necrosis not recorded")
@@ -103,7 +103,7 @@ def cancer_screening(run: RuleRun, meta: RuleMeta) -> CancerScreening:
     juvenile = ctx.juvenile_onset(juvenile_age)
     present, unknown, risk_inputs = _risk_factors(run)
     inputs += risk_inputs
-    age = ctx.age
+    age = ctx.onset_age
     if juvenile:
         onset_age = ctx.age_on(ctx.onset_reference_date) if ctx.onset_reference_date else None
         level = "not_routinely_required"
@@ -113,22 +113,27 @@ def cancer_screening(run: RuleRun, meta: RuleMeta) -> CancerScreening:
                               "factor(s) present: " + "; ".join(present), citations=meta.citations))
     else:
         if age is not None and age >= age_threshold:
-            reasons.append(f"age {age} >= {age_threshold:g}")
+            reasons.append(f"age {age} at onset ≥ {age_threshold:g}")
         reasons += present
         if reasons:
             level = "enhanced"
         elif age is None:
             level = "not_evaluable"
-            reasons.append("birth date missing: age unknown and no high-risk factor present")
+            reasons.append("age at onset unknown (birth date, or onset and diagnosis dates, "
+                           "missing) and no high-risk factor present")
         else:
             level = "standard"
-            reasons.append(f"age {age} < {age_threshold:g} and no high-risk factor present")
+            reasons.append(f"age {age} at onset < {age_threshold:g} and no high-risk factor "
+                           "present")
             if unknown:
                 notes.append(Note(kind="caveat", text="high-risk factors not excluded: "
                                   + "; ".join(unknown)))
         if juvenile is None and age is not None:
             notes.append(Note(kind="caveat", text="juvenile onset could not be assessed "
                               "(onset and diagnosis dates missing); adult screening is shown"))
+        if ctx.onset_date is None and age is not None:
+            notes.append(Note(kind="caveat", text="symptom onset not recorded: the age at "
+                              "diagnosis is used"))
     kinds = ENHANCED_INVESTIGATIONS if level == "enhanced" else STANDARD_INVESTIGATIONS
     required = () if level == "not_routinely_required" else (
         ("ct_chest_abdomen_pelvis", "age_appropriate_cancer_screening") if level == "enhanced"

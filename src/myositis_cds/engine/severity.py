@@ -33,7 +33,7 @@ def evaluate_severity(run: RuleRun, meta: RuleMeta) -> Severity:
         inputs.append(ref_finding(finding))
         (severe if finding.present else excluded).append(
             f"{label} {'present' if finding.present else 'absent'} ({finding.date})")
-    judgement = run.results["RESPONSE-INADEQUATE"]
+    judgement = run.output("RESPONSE-INADEQUATE")
     assert isinstance(judgement, ResponseJudgement)
     if judgement.status == "inadequate":
         severe.append(f"inadequate response after 3 months: {judgement.reason}")

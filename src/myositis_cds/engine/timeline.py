@@ -24,6 +24,7 @@ from myositis_cds.engine.context import PatientContext
 from myositis_cds.engine.params import EngineParams
 from myositis_cds.engine.response import compare_visits, population_of, select_baseline
 from myositis_cds.engine.results import Note, plain
+from myositis_cds.engine.therapy import TherapyIndex
 from myositis_cds.scores.imacs_doi import DoiResult, definition_of_improvement
 from myositis_cds.scores.tis import Population, TisResult, total_improvement_score
 
@@ -112,12 +113,13 @@ class Timeline:
     population: Population | None
     baseline_date: dt.date | None
     first_line_start: dt.date | None
+    """Start of the current course (§12.2), the anchor of the TIS baseline."""
     visits: tuple[TimelineVisit, ...]
     treatment_periods: tuple[TreatmentPeriod, ...]
     ck: tuple[CkPoint, ...]
     titers: tuple[TiterPoint, ...]
     titer_normalised_on: dt.date | None
-    """First anti-Mi-2 result below its cut-off (or negative) after a positive one (§6.3)."""
+    """Since when the anti-Mi-2 titer is normalised (§6.3 as corrected in §12.5)."""
     drug_free_since: dt.date | None
     """Day after the last immunosuppressant stopped, when treatments are recorded and none is active."""
     diagnosis_date: dt.date | None
@@ -126,7 +128,7 @@ class Timeline:
     citations: tuple[str, ...]
     notes: tuple[Note, ...]
     """The [INTERP] settings every visit's TIS depends on."""
-    settings: Mapping[str, str | int | float]
+    settings: Mapping[str, object]
 
 
 def _titer_points(ctx: PatientContext) -> tuple[TiterPoint, ...]:
@@ -140,22 +142,11 @@ def _titer_points(ctx: PatientContext) -> tuple[TiterPoint, ...]:
     )
 
 
-def _normalised_on(titers: tuple[TiterPoint, ...]) -> dt.date | None:
-    seen_positive = False
-    for point in titers:
-        if point.result == "positive" and not point.below_cutoff:
-            seen_positive = True
-        elif seen_positive and (point.result == "negative" or point.below_cutoff):
-            return point.date
-    return None
-
-
-def _drug_free_since(ctx: PatientContext) -> dt.date | None:
-    treated = ctx.immunosuppressants
-    if not treated or any(t.active_on(ctx.as_of) for t in treated):
+def _drug_free_since(therapy: TherapyIndex) -> dt.date | None:
+    """The day after the last immunosuppressive agent was active (effect windows included)."""
+    if not therapy.immunosuppressants or therapy.active_agents or therapy.last_active_day is None:
         return None
-    last = max(t.stop for t in treated if t.stop is not None)
-    return last + dt.timedelta(days=1)
+    return therapy.last_active_day + dt.timedelta(days=1)
 
 
 def _visit_row(ctx: PatientContext, params: EngineParams, visit: Visit, *, baseline: Visit | None,
@@ -188,8 +179,9 @@ def _visit_row(ctx: PatientContext, params: EngineParams, visit: Visit, *, basel
 def build_timeline(record: PatientRecord, as_of: dt.date, params: EngineParams) -> Timeline:
     """Every visit on or before ``as_of`` with its TIS and DOI against the baseline, and the trends."""
     ctx = PatientContext(record, as_of)
+    therapy = TherapyIndex(ctx, params)
     population = population_of(ctx, params)
-    baseline = select_baseline(ctx)
+    baseline = select_baseline(ctx, therapy.course_start)
     method = params.setting_text("tis_percent_change")
     window = params.setting_int("lab_visit_window_days")
     titers = _titer_points(ctx)
@@ -199,7 +191,7 @@ def build_timeline(record: PatientRecord, as_of: dt.date, params: EngineParams) 
         knowledge_version=params.version,
         population=population,
         baseline_date=baseline.date if baseline else None,
-        first_line_start=ctx.first_line_start,
+        first_line_start=therapy.course_start,
         visits=tuple(_visit_row(ctx, params, v, baseline=baseline, population=population, method=method)
                      for v in ctx.visits),
         treatment_periods=tuple(
@@ -211,8 +203,8 @@ def build_timeline(record: PatientRecord, as_of: dt.date, params: EngineParams) 
                     source=f"$.labs[{lab.index}]")
             for lab in ctx.labs_of("CK") if lab.uln is not None),
         titers=titers,
-        titer_normalised_on=_normalised_on(titers),
-        drug_free_since=_drug_free_since(ctx),
+        titer_normalised_on=ctx.mi2_normalised_since,
+        drug_free_since=_drug_free_since(therapy),
         diagnosis_date=ctx.diagnosis_date,
         ck_without_uln=tuple(f"$.labs[{lab.index}]" for lab in ctx.labs_of("CK") if lab.uln is None),
         citations=("ACR-EULAR-2016", "ACR-EULAR-2016-JDM", "IMACS-DOI-2004", "PF2019"),

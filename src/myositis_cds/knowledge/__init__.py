@@ -10,15 +10,18 @@ from myositis_cds.knowledge.pack import (
     load_pack,
     parse_pack,
 )
+from myositis_cds.knowledge.plausibility import Plausibility, default_plausibility
 from myositis_cds.knowledge.settings import Settings, load_settings_file, resolve_settings
 
 __all__ = [
     "DEFAULT_PACK",
     "KnowledgePack",
+    "Plausibility",
     "RuleMeta",
     "SettingSpec",
     "Settings",
     "Threshold",
+    "default_plausibility",
     "lint_pack_document",
     "load_pack",
     "load_settings_file",

@@ -5,7 +5,9 @@ Checks, each reported with the offending name:
 - every citation key has a reference text;
 - every threshold has a numeric value (or list of numbers), a unit, a source and a provenance label;
 - every setting has a default, a kind, a source, a provenance label and a description, and its default
-  fits its kind (a choice among its choices, a number not below its minimum);
+  fits its kind (a choice among its choices, a number not below its minimum, a range ``[low, high]``
+  with low ≤ high, a table of such numbers or ranges);
+- every text (a clinician-facing statement) has its wording and cites only known keys;
 - every rule has a unique ID, a title and at least one citation; every citation, threshold, setting
   and required rule it names exists; the ``requires`` graph has no cycle.
 """
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 __all__ = ["PROVENANCE_LABELS", "lint_pack_document"]
 
 PROVENANCE_LABELS = frozenset({"SEED", "LIT", "INTERP", "NOTE"})
-_SETTING_KINDS = frozenset({"int", "number", "choice"})
+_SETTING_KINDS = frozenset({"int", "number", "choice", "range", "table"})
 
 
 def lint_pack_document(document: Mapping[str, object]) -> list[str]:
@@ -46,6 +48,16 @@ def lint_pack_document(document: Mapping[str, object]) -> list[str]:
     settings = _mapping(document.get("settings", {}), "[settings]", problems)
     for name, spec in settings.items():
         problems.extend(_lint_setting(name, spec))
+    texts = _mapping(document.get("texts", {}), "[texts]", problems)
+    for key, spec in texts.items():
+        if not isinstance(spec, Mapping) or not _text(spec.get("text")):
+            problems.append(f"text {key} has no text")
+            continue
+        cited = spec.get("citations", [])
+        if not isinstance(cited, list) or not all(isinstance(c, str) for c in cited):
+            problems.append(f"text {key}: citations is not a list of keys")
+            continue
+        problems.extend(f"text {key} cites unknown key {c!r}" for c in cited if c not in citations)
     rules = document.get("rules")
     if not isinstance(rules, list) or not rules:
         problems.append("[[rules]] is missing or empty")
@@ -96,15 +108,38 @@ def _lint_setting(name: str, spec: object) -> list[str]:
             problems.append(f"setting {name} has choices that are not all strings: {choices}")
         elif default not in choices:
             problems.append(f"setting {name} default {default!r} is not one of {choices}")
-    elif not _is_number(default) or (kind == "int" and not isinstance(default, int)):
-        problems.append(f"setting {name} default {default!r} is not of kind {kind}")
+    elif kind == "range":
+        problems.extend(_lint_range(name, default, spec.get("minimum")))
+    elif kind == "table":
+        if not isinstance(default, Mapping) or not default:
+            problems.append(f"setting {name} default {default!r} is not a table of numbers or ranges")
+        else:
+            for key, value in default.items():
+                label = f"{name}.{key}"
+                if isinstance(value, list):
+                    problems.extend(_lint_range(label, value, spec.get("minimum")))
+                else:
+                    problems.extend(_lint_number(label, value, "number", spec.get("minimum")))
     else:
-        minimum = spec.get("minimum")
-        if minimum is not None and not _is_number(minimum):
-            problems.append(f"setting {name} has a minimum that is not a number: {minimum!r}")
-        elif _is_number(minimum) and default < minimum:  # type: ignore[operator]
-            problems.append(f"setting {name} default {default!r} is below its minimum {minimum!r}")
+        problems.extend(_lint_number(name, default, str(kind), spec.get("minimum")))
     return problems
+
+
+def _lint_number(name: str, default: object, kind: str, minimum: object) -> list[str]:
+    if not _is_number(default) or (kind == "int" and not isinstance(default, int)):
+        return [f"setting {name} default {default!r} is not of kind {kind}"]
+    if minimum is not None and not _is_number(minimum):
+        return [f"setting {name} has a minimum that is not a number: {minimum!r}"]
+    if _is_number(minimum) and default < minimum:  # type: ignore[operator]
+        return [f"setting {name} default {default!r} is below its minimum {minimum!r}"]
+    return []
+
+
+def _lint_range(name: str, default: object, minimum: object) -> list[str]:
+    if (not isinstance(default, list) or len(default) != 2
+            or not all(_is_number(v) for v in default) or default[0] > default[1]):
+        return [f"setting {name} default {default!r} is not a range [low, high] with low <= high"]
+    return _lint_number(name, default[0], "number", minimum)
 
 
 def _lint_rules(

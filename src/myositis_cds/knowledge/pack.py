@@ -21,8 +21,12 @@ from myositis_cds.knowledge.lint import lint_pack_document
 __all__ = [
     "DEFAULT_PACK",
     "KnowledgePack",
+    "PackText",
+    "Range",
     "RuleMeta",
     "SettingSpec",
+    "SettingValue",
+    "TableValue",
     "Threshold",
     "load_pack",
     "parse_pack",
@@ -32,7 +36,9 @@ DEFAULT_PACK = "anti-mi2-dm"
 
 Number = float | int
 ThresholdValue = Number | tuple[Number, ...]
-SettingValue = int | float | str
+Range = tuple[float, float]
+TableValue = Mapping[str, "float | Range"]
+SettingValue = int | float | str | Range | TableValue
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +79,18 @@ class SettingSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PackText:
+    """A clinician-facing statement of the pack; ``{name}`` fields are filled in by the engine."""
+
+    key: str
+    text: str
+    citations: tuple[str, ...] = ()
+
+    def format(self, **values: object) -> str:
+        return self.text.format(**values) if values else self.text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RuleMeta:
     id: str
     title: str
@@ -94,6 +112,7 @@ class KnowledgePack:
     thresholds: Mapping[str, Threshold]
     settings: Mapping[str, SettingSpec]
     rules: Mapping[str, RuleMeta]
+    texts: Mapping[str, PackText] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def label(self) -> str:
@@ -111,6 +130,18 @@ class KnowledgePack:
             return self.rules[rule_id]
         except KeyError:
             msg = f"knowledge pack {self.label} has no rule {rule_id!r}"
+            raise KeyError(msg) from None
+
+    def drug_name(self, code: str) -> str:
+        """The name a clinician reads for a drug code (pack text ``drug.<code>``)."""
+        text = self.texts.get(f"drug.{code}")
+        return text.text if text is not None else code.replace("_", " ")
+
+    def text(self, key: str) -> PackText:
+        try:
+            return self.texts[key]
+        except KeyError:
+            msg = f"knowledge pack {self.label} has no text {key!r}"
             raise KeyError(msg) from None
 
 
@@ -188,6 +219,11 @@ def parse_pack(document: Mapping[str, object], *, source: str = "knowledge pack"
         thresholds=MappingProxyType(thresholds),
         settings=MappingProxyType(settings),
         rules=MappingProxyType(rules),
+        texts=MappingProxyType({
+            key: PackText(key=key, text=str(spec["text"]),
+                          citations=tuple(str(c) for c in _list(spec.get("citations", []))))
+            for key, spec in ((k, _table(v)) for k, v in _table(document.get("texts", {})).items())
+        }),
     )
 
 
@@ -218,8 +254,18 @@ def _threshold_value(value: object) -> ThresholdValue:
     return _number(value)
 
 
+def _range(value: list[object]) -> Range:
+    low, high = (float(_number(v)) for v in value)
+    return (low, high)
+
+
 def _setting_value(value: object) -> SettingValue:
+    if isinstance(value, list):
+        return _range(value)
+    if isinstance(value, Mapping):
+        return MappingProxyType({
+            str(k): _range(v) if isinstance(v, list) else float(_number(v)) for k, v in value.items()})
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        msg = f"expected a number or a string, got {value!r}"
+        msg = f"expected a number, a string, a range or a table, got {value!r}"
         raise TypeError(msg)
     return value

@@ -70,11 +70,24 @@ def durations_of(params: EngineParams) -> tuple[tuple[int, str], ...]:
         if match:
             found.update((int(v), match.group(1)) for v in threshold.numbers() if v == int(v))
     for name, spec in params.pack.settings.items():
-        value = params.settings.values.get(name)
         match = _UNIT.search(spec.unit or "")
-        if match and isinstance(value, int):
-            found.add((value, match.group(1)))
+        if match:
+            found.update((int(v), match.group(1)) for v in _numbers(params.settings.values.get(name))
+                         if v == int(v))
     return tuple(sorted(found))
+
+
+def _numbers(value: object) -> list[float]:
+    """The numbers of a setting value: a number, a range ``(low, high)`` or a table of either."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, tuple):
+        return [float(v) for v in value]
+    if isinstance(value, Mapping):
+        return [n for v in value.values() for n in _numbers(v)]
+    return []
 
 
 def _calendar_shift(amount: int, unit: str) -> Shift:
