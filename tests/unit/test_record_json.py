@@ -306,10 +306,10 @@ def test_each_plausibility_bound(name: str, build: Any, path: str, inside: tuple
                                  outside: tuple[float | None, float]) -> None:
     for value in inside:
         parse_record(minimal(**build(value)), today=TODAY)
-    for value in outside:
-        if value is None:
+    for bad in outside:
+        if bad is None:  # the lower bound is 0, which the type check already enforces
             continue
-        found = errors_of(minimal(**build(value)))
+        found = errors_of(minimal(**build(bad)))
         assert len(found) == 1, found
         assert found[0][0] == path
         assert "(setting plausibility)" in found[0][1]
