@@ -28,7 +28,7 @@ from tests.e2e.cds_support import (
 from tests.e2e.web_support import Web, api_sign_in, make_web
 
 PATH = "/cds-services/anti-mi2-dm-plan"
-LABEL = "myositis-cds (knowledge pack anti-mi2-dm 2026.1)"
+LABEL = "myositis-cds (knowledge pack anti-mi2-dm 2026.2)"
 
 
 def call(client: TestClient, ehr: Ehr, name: str, **extra: Any) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def test_cards_of_a_patient_with_two_warnings(client: TestClient, ehr: Ehr) -> N
     assert len({c["uuid"] for c in cards}) == 4
     screen = cards[1]["detail"]
     assert screen.startswith("**")
-    assert "Rule `ALERT-SCREEN-AGE40` · knowledge pack anti-mi2-dm 2026.1 · as of 2026-11-21" in screen
+    assert "Rule `ALERT-SCREEN-AGE40` · knowledge pack anti-mi2-dm 2026.2 · as of 2026-11-21" in screen
     assert ("1. MI2-SUMMARY: Anti-Mi-2 positive dermatomyositis: management summary (seed document "
             "001\\_750ec6adf53e7234.txt)") in screen
     assert "2. IMACS-CANCER-2023: Oldroyd AGS, et al. International guideline" in screen

@@ -49,7 +49,7 @@ def test_every_example_json_validates_against_published_schema(
                                                 format_checker=jsonschema.FormatChecker())
     assert list(validator.iter_errors(document)) == []
     assert document["format"] == "myositis-cds/assessment@1"
-    assert document["knowledge"] == {"pack": "anti-mi2-dm", "version": "2026.1"}
+    assert document["knowledge"] == {"pack": "anti-mi2-dm", "version": "2026.2"}
 
 
 def test_schema_command_prints_valid_schemas(capsys: pytest.CaptureFixture[str]) -> None:
@@ -276,7 +276,7 @@ def test_demo_writes_reports(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_pack_command_lists_rules_and_settings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "pack")
     assert code == 0
-    assert "anti-mi2-dm 2026.1" in out
+    assert "anti-mi2-dm 2026.2" in out
     assert "screening_window_days = 90 (default)" in out
     assert "ALERT-DELAYED-IMMUNOSUPPRESSION" in out
 

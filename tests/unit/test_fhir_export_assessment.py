@@ -51,14 +51,14 @@ def _regimen(drug: str, rule_id: str, low: float | None, high: float | None, uni
     return {"drug": drug, "role": "glucocorticoid", "tier": "non_severe", "dose_min": low,
             "dose_max": high, "unit": unit, "basis": "per kg", "schedule": "daily", "status": status,
             "reason": reason, "notes": [], "safety": safety or [], "rule_id": rule_id,
-            "knowledge_version": "2026.1", "citations": ["MI2-SUMMARY", "JTA-2019"], "inputs": []}
+            "knowledge_version": "2026.2", "citations": ["MI2-SUMMARY", "JTA-2019"], "inputs": []}
 
 
 def _workup(item_id: str, status: str, date: str | None = None, missing: list[str] | None = None,
             reasons: list[str] | None = None) -> dict[str, Any]:
     return {"id": item_id, "title": item_id.title(), "status": status, "date": date,
             "missing": missing or [], "reasons": reasons or [], "rule_id": item_id,
-            "knowledge_version": "2026.1", "citations": ["MI2-SUMMARY"], "inputs": [], "notes": []}
+            "knowledge_version": "2026.2", "citations": ["MI2-SUMMARY"], "inputs": [], "notes": []}
 
 
 def _occasion(due: str, status: str, start: str, end: str, by: str | None = None) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _occasion(due: str, status: str, start: str, end: str, by: str | None = None
 
 ASSESSMENT: dict[str, Any] = {
     "format": "myositis-cds/assessment@1", "patient_id": "p-1", "as_of": "2026-04-20",
-    "knowledge": {"pack": "anti-mi2-dm", "version": "2026.1"},
+    "knowledge": {"pack": "anti-mi2-dm", "version": "2026.2"},
     "severity": {"tier": "non_severe", "reasons": ["dysphagia absent"], "notes": []},
     "cancer_screening": {
         "level": "standard", "reasons": ["age 34 < 40"],
@@ -88,7 +88,7 @@ ASSESSMENT: dict[str, Any] = {
     "alerts": [
         {"id": "ALERT-DELAYED-IMMUNOSUPPRESSION", "severity": "critical", "title": "Delayed",
          "message": "No immunosuppression 40 days after diagnosis.",
-         "rule_id": "ALERT-DELAYED-IMMUNOSUPPRESSION", "knowledge_version": "2026.1",
+         "rule_id": "ALERT-DELAYED-IMMUNOSUPPRESSION", "knowledge_version": "2026.2",
          "citations": ["PF2019", "MI2-SUMMARY"],
          "inputs": [_input("$.diagnosis.date", "diagnosis_date", "2026-03-11", "2026-03-11"),
                     _input("$.labs[2]", "CK", 4200.0, "2026-03-11", "U/L")],
@@ -96,7 +96,7 @@ ASSESSMENT: dict[str, Any] = {
                     "citations": []}]},
         {"id": "ALERT-INCOMPLETE-MSA-PANEL", "severity": "info", "title": "Panel incomplete",
          "message": "Never tested: SRP.", "rule_id": "ALERT-INCOMPLETE-MSA-PANEL",
-         "knowledge_version": "2026.1", "citations": ["MI2-SUMMARY"],
+         "knowledge_version": "2026.2", "citations": ["MI2-SUMMARY"],
          "inputs": [_input("$.antibodies", "SRP", "not tested", None)], "notes": []}],
     "alerts_not_evaluable": [{"id": "ALERT-SCREEN-AGE40", "reason": "birth date missing"}],
 }
@@ -134,7 +134,7 @@ def test_every_fired_alert_is_a_final_detected_issue_with_its_rule_severity_and_
         ("registered", "ALERT-SCREEN-AGE40", None)]
     first = issues[0]
     assert first["code"]["coding"][0] == {
-        "system": "urn:myositis-cds:rule", "version": "2026.1",
+        "system": "urn:myositis-cds:rule", "version": "2026.2",
         "code": "ALERT-DELAYED-IMMUNOSUPPRESSION", "display": "Immunosuppression delayed"}
     assert first["detail"] == "No immunosuppression 40 days after diagnosis.\ncritical after 28 days"
     assert first["patient"] == {"reference": patient_url("p-1"), "type": "Patient"}
@@ -146,7 +146,7 @@ def test_every_fired_alert_is_a_final_detected_issue_with_its_rule_severity_and_
         "CK = 4200.0 U/L on 2026-03-11 ($.labs[2])"]
     assert "implicated" not in first  # no record resources in this Bundle
     assert first["meta"]["tag"] == [
-        {"system": "urn:myositis-cds:knowledge-pack", "code": "anti-mi2-dm", "version": "2026.1"},
+        {"system": "urn:myositis-cds:knowledge-pack", "code": "anti-mi2-dm", "version": "2026.2"},
         {"system": "urn:myositis-cds:alert-evaluation", "code": "fired"}]
     assert issues[1]["reference"] == "urn:myositis-cds:citation:MI2-SUMMARY"
 
@@ -193,7 +193,7 @@ def test_the_plan_is_one_care_plan_with_an_activity_per_recommendation() -> None
         ("WORKUP-PFT", "completed", "ServiceRequest"),
         ("WORKUP-ENZYMES", "not-started", "ServiceRequest"),
         ("WORKUP-HRCT", "cancelled", "ServiceRequest")]
-    assert all(d["code"]["coding"][0]["version"] == "2026.1" for d in details)
+    assert all(d["code"]["coding"][0]["version"] == "2026.2" for d in details)
     prednisone, _, azathioprine, done, overdue, pft, enzymes, hrct = details
     assert prednisone["extension"] == [{"url": "urn:myositis-cds:extension:dose-range", "valueRange": {
         "low": {"value": 60.0, "unit": "mg/day", "system": "http://unitsofmeasure.org", "code": "mg/d"},

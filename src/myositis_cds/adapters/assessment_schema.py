@@ -33,6 +33,8 @@ _PARTS: dict[str, Any] = {
     "DoiMeasure": DoiMeasure,
     "InputRef": r.InputRef,
     "Note": r.Note,
+    "CurrentTherapy": r.CurrentTherapy,
+    "SafetyCheck": r.SafetyCheck,
 }
 
 
@@ -108,7 +110,8 @@ def assessment_json_schema() -> dict[str, Any]:
         "title": "myositis-cds/assessment@1",
         "type": "object",
         "required": ["format", "patient_id", "as_of", "knowledge", "phenotype", "workup",
-                     "cancer_screening", "severity", "treatment_plan", "response", "alerts"],
+                     "cancer_screening", "severity", "treatment_plan", "response", "alerts",
+                     "current_therapy", "safety"],
         "properties": {
             "format": {"const": r.ASSESSMENT_FORMAT},
             "patient_id": {"type": "string"},
@@ -130,6 +133,8 @@ def assessment_json_schema() -> dict[str, Any]:
                 "properties": {"tis": tis, "imacs_doi": doi,
                                "inadequate_response": _ref("ResponseJudgement")},
             },
+            "current_therapy": _ref("CurrentTherapy"),
+            "safety": _array("SafetyCheck"),
             "alerts": _array("Alert"),
             "alerts_not_evaluable": _array("NotEvaluatedAlert"),
             "settings": {

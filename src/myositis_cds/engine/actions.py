@@ -42,7 +42,7 @@ from myositis_cds.engine.results import (
     Severity,
     TisOutcome,
 )
-from myositis_cds.engine.therapy import GcEntry, inactive_for_months
+from myositis_cds.engine.therapy import GcEntry, exact, inactive_for_months
 from myositis_cds.knowledge.pack import RuleMeta
 from myositis_cds.scores.tis import TisResult
 
@@ -82,9 +82,22 @@ def _recorded(t: Treatment) -> tuple[float | None, float | None, str | None]:
     return (t.dose, t.dose, f"{t.unit}/{period}" if period else t.unit)
 
 
-def _recorded_text(t: Treatment) -> str:
-    low, _, unit = _recorded(t)
-    return "" if low is None else f" {low:g} {unit}"
+def _recorded_total(group: Sequence[Treatment], day: dt.date) -> tuple[float | None, float | None,
+                                                                       str | None]:
+    """The dose of one drug on ``day``: its entries given that day summed when they share unit and
+    frequency (a split dose, §12.1), the latest entry's otherwise (e.g. only in an effect window)."""
+    given = [t for t in group if t.active_on(day)]
+    if len(given) < 2:
+        return _recorded(given[0] if given else max(group, key=lambda t: t.start))
+    doses = [_recorded(t) for t in given]
+    if any(d[0] is None for d in doses) or len({d[2] for d in doses}) != 1:
+        return (None, None, None)
+    total = float(sum(exact(d[0]) for d in doses if d[0] is not None))
+    return (total, total, doses[0][2])
+
+
+def _dose_text(dose: tuple[float | None, float | None, str | None]) -> str:
+    return "" if dose[0] is None else f" {dose[0]:g} {dose[2]}"
 
 
 _SECOND_LINE_RULES = ("PLAN-IVIG", "PLAN-RITUXIMAB", "PLAN-CYCLOPHOSPHAMIDE", "PLAN-CYCLOSPORINE")
@@ -130,7 +143,7 @@ def review_dose(run: RuleRun, meta: RuleMeta) -> tuple[Action, ...]:
                 actions.append(_action(run, meta, "review_dose", drug=drug,
                                        reason=run.params.pack.text("action.review_dose").format(
                                            drug=_label(run, drug), message=check.message),
-                                       dose=_recorded(active[drug][0]),
+                                       dose=_recorded_total(active[drug], run.ctx.as_of),
                                        inputs=[ref_treatment(t) for t in check.entries]))
     return tuple(actions)
 
@@ -200,7 +213,7 @@ def taper(run: RuleRun, meta: RuleMeta) -> tuple[Action, ...]:
             weeks=params.setting_int("taper_due_weeks"), response=response,
             ck=f"CK {ck.value:g} within normal limits (ULN {ck.uln:g}, {ck.date})")
         actions.append(_action(run, meta, "taper", drug=drug, reason=reason,
-                               dose=_recorded(group[0]), inputs=inputs))
+                               dose=_recorded_total(group, run.ctx.as_of), inputs=inputs))
     return tuple(actions)
 
 
@@ -214,16 +227,16 @@ def continue_agents(run: RuleRun, meta: RuleMeta) -> tuple[Action, ...]:
         if drug in decided:
             continue
         latest = max(group, key=lambda t: t.start)
+        dose = _recorded_total(group, run.ctx.as_of)
         if therapy.in_effect_window_only(latest, run.ctx.as_of):
             reason = text("action.continue_window").format(
                 drug=_first_upper(_label(run, drug)), last=latest.last_given,
                 until=therapy.active_until(latest))
         else:
             reason = text("action.continue").format(
-                drug=_label(run, drug), dose=_recorded_text(latest),
-                since=f" (since {latest.start})")
-        actions.append(_action(run, meta, "continue", drug=drug, reason=reason,
-                               dose=_recorded(latest), inputs=[ref_treatment(t) for t in group]))
+                drug=_label(run, drug), dose=_dose_text(dose), since=f" (since {latest.start})")
+        actions.append(_action(run, meta, "continue", drug=drug, reason=reason, dose=dose,
+                               inputs=[ref_treatment(t) for t in group]))
     return tuple(actions)
 
 

@@ -11,7 +11,7 @@ unexpected frequency, weight or height missing) is listed as not evaluable, neve
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -65,6 +65,8 @@ class _Checker:
             self.weight_ref.append(ref_measurement(height, "height_cm"))
         self.found: list[DoseCheck] = []
         self.unchecked: list[_Unchecked] = []
+        self.groups: dict[str, tuple[Treatment, ...]] = {}
+        """Drugs whose same-day entries were combined: the entries behind the total."""
         self.who = "children's" if self.child else "adult"
 
     def n(self, name: str) -> Fraction:
@@ -74,6 +76,7 @@ class _Checker:
         return exact(self.params.numbers(name)[-1])
 
     def warn(self, drug: str, entries: tuple[Treatment, ...], text: str) -> None:
+        entries = self.groups.get(drug, entries)
         self.found.append(DoseCheck(drug=drug, severity="warning", entries=entries,
                                     message=f"{text} ({self.who} range of this pack): review the dose.",
                                     measured=tuple(self.weight_ref)))
@@ -130,7 +133,8 @@ class _Checker:
 
     def methotrexate(self, t: Treatment, mg: Fraction) -> None:
         if t.frequency == "daily":
-            self.found.append(DoseCheck(drug=t.drug, severity="critical", entries=(t,), message=(
+            self.found.append(DoseCheck(drug=t.drug, severity="critical",
+                                        entries=self.groups.get(t.drug, (t,)), message=(
                 f"Methotrexate {_fmt(mg)} mg recorded daily: methotrexate is given once weekly — "
                 "check the prescription now.")))
             return
@@ -193,9 +197,28 @@ class _Checker:
                                          f"{t.frequency or 'not recorded'} not checkable"))
         return False
 
+    def _combined(self) -> list[Treatment]:
+        """Active entries, with the entries of one drug given on the same day at the same
+        frequency combined into one (a split dose is checked as its total)."""
+        by_drug: dict[str, list[Treatment]] = {}
+        for t in self.run.therapy.active_agents:
+            by_drug.setdefault(t.drug, []).append(t)
+        combined: list[Treatment] = []
+        for drug, group in by_drug.items():
+            given = [t for t in group if t.active_on(self.ctx.as_of)]
+            doses = [dose_mg(t) for t in given]
+            if (len(given) > 1 and drug != "methylprednisolone_iv" and None not in doses
+                    and len({t.frequency for t in given}) == 1):
+                total = sum((d for d in doses if d is not None), Fraction(0))
+                combined.append(replace(given[0], dose=float(total), unit="mg"))
+                self.groups[drug] = tuple(given)
+            else:
+                combined += group
+        return combined
+
     def check(self) -> None:
         self.glucocorticoids()
-        for t in self.run.therapy.active_agents:
+        for t in self._combined():
             if t.drug == "methylprednisolone_iv":
                 if t.active_on(self.ctx.as_of):
                     self.methylprednisolone_iv(t)

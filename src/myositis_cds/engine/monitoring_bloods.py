@@ -60,7 +60,8 @@ def monitoring_anchor(entries: Sequence[Treatment], drug: str, as_of: dt.date) -
 
 
 def _schedule(drug: str, anchor: dt.date, until: dt.date, params: EngineParams) -> Iterator[dt.date]:
-    """Occasion due dates from ``anchor`` up to the first one after ``until``."""
+    """Occasion due dates from ``anchor`` up to the first one whose window opens after ``until``."""
+    window = params.setting_int("bloods_window_days")
     initial = int(params.number("bloods_initial_interval_days"))
     monthly = int(params.number("bloods_monthly_interval_days"))
     if drug == "cyclosporine":
@@ -73,7 +74,7 @@ def _schedule(drug: str, anchor: dt.date, until: dt.date, params: EngineParams) 
     for offset in steps:
         day = anchor + dt.timedelta(days=offset)
         yield day
-        if day > until:
+        if day - dt.timedelta(days=window) > until:
             return
 
 
