@@ -1,8 +1,10 @@
 """Observation → labs (enzymes), body measurements, antibodies, core-set measures, findings.
 
 Units are read from ``valueQuantity.code`` when its system is UCUM (or absent), else from
-``valueQuantity.unit``; only the units the record accepts pass (enzymes U/L, ukat/L, µkat/L; weight
-kg, [lb_av]; height cm, [in_i]); anything else is counted as ``unit_not_accepted`` and left out.
+``valueQuantity.unit``; only the units the record accepts pass (enzymes U/L, ukat/L, µkat/L;
+the monitoring bloods' units of ``domain.units.LAB_UNITS``, e.g. 10*9/L, g/L, g/dL, umol/L,
+mg/dL; weight kg, [lb_av]; height cm, [in_i]); anything else is counted as ``unit_not_accepted``
+and left out.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any, Final
 from myositis_cds.adapters.fhir.codes import UCUM
 from myositis_cds.adapters.fhir.elements import number, text_of
 from myositis_cds.adapters.fhir.importing.draft import Concept, Draft
-from myositis_cds.domain.vocabulary import ANTIBODY_RESULTS
+from myositis_cds.domain.units import LAB_UNITS
+from myositis_cds.domain.vocabulary import ANTIBODY_RESULTS, ENZYME_LIKE_TESTS
 
 __all__ = [
     "ACCEPTED_OBSERVATION_STATUSES",
@@ -97,8 +100,14 @@ def _lab(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: str) 
     value, quantity = found
     system, code = _unit(quantity)
     spelled = draft.mapping.lab_units.get((concept.name, code or ""))
-    unit, factor = (spelled.unit, spelled.factor) if spelled else (
-        ENZYME_UNIT_CODES.get(code or ""), 1.0)
+    known = LAB_UNITS.get(concept.name)
+    factor = 1.0
+    if spelled is not None:
+        unit, factor = spelled.unit, spelled.factor
+    elif known is not None and concept.name not in ENZYME_LIKE_TESTS:
+        unit = code if code in known[1] else None  # blood counts, haemoglobin, creatinine, albumin
+    else:
+        unit = ENZYME_UNIT_CODES.get(code or "")
     if unit is None:
         draft.report.add(RT, "unit_not_accepted", system=system, code=code, display=concept.name)
         return
