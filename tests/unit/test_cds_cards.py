@@ -56,9 +56,10 @@ def test_cards_of_a_document_are_built_in_order_with_fresh_uuids() -> None:
     clinic = Clinic()
     assessment = clinic.assessment(load_example("incomplete-data"), TODAY)
     cards = build_cards(assessment, context=_context(), not_provided=("procedures",))
-    assert [c["uuid"] for c in cards] == ["card-1", "card-2", "card-3", "card-4"]
+    assert [c["uuid"] for c in cards] == ["card-1", "card-2", "card-3", "card-4", "card-5"]
     assert card_rules(assessment) == ["ALERT-DELAYED-IMMUNOSUPPRESSION",
-                                      "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-SCREEN-AGE40", "PLAN"]
+                                      "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-DOSE-CHECK",
+                                      "ALERT-SCREEN-AGE40", "PLAN"]
     assert "**Not provided by the EHR**: procedures —" in cards[-1]["detail"]
     assert all("links" not in c for c in cards)
 

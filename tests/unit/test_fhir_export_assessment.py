@@ -308,8 +308,9 @@ def test_an_example_assessment_maps_to_exact_issues_and_activities() -> None:
     assert validate_bundle(bundle) == []
     issues = _resources(bundle, "DetectedIssue")
     assert [(i["code"]["coding"][0]["code"], i["severity"]) for i in issues] == [
-        ("ALERT-CK-NORMAL-ACTIVE-SKIN", "moderate"), ("ALERT-SCREEN-AGE40", "moderate"),
-        ("ALERT-INCOMPLETE-MSA-PANEL", "low")]
+        ("ALERT-CK-NORMAL-ACTIVE-SKIN", "moderate"), ("ALERT-MONITORING-BLOODS-OVERDUE", "moderate"),
+        ("ALERT-SCREEN-AGE40", "moderate"), ("ALERT-INCOMPLETE-MSA-PANEL", "low"),
+        ("ALERT-TAPER-DUE", "low")]
     resources = _by_url(bundle)
     implicated = [resources[r["reference"]] for r in issues[0]["implicated"]]
     assert [(r["resourceType"], r["code"]["text"]) for r in implicated] == [

@@ -24,9 +24,11 @@ def _rows(document: dict[str, object], as_of: dt.date) -> list[object]:
 
 def test_durations_are_the_pack_time_thresholds_and_settings() -> None:
     assert durations_of(default_params()) == (
-        (0, "year"), (1, "day"), (1, "year"), (2, "day"), (2, "week"), (2, "year"), (3, "day"),
-        (3, "month"), (3, "year"), (4, "week"), (5, "day"), (6, "month"), (14, "day"),
-        (15, "day"), (18, "year"), (28, "day"), (40, "year"), (90, "day"))
+        (0, "year"), (1, "day"), (1, "month"), (1, "year"), (2, "day"), (2, "week"), (2, "year"),
+        (3, "day"), (3, "month"), (3, "year"), (4, "week"), (5, "day"), (6, "month"), (6, "week"),
+        (7, "day"), (12, "month"), (12, "year"), (14, "day"), (15, "day"), (16, "year"),
+        (18, "year"), (28, "day"), (30, "day"), (35, "day"), (40, "year"), (42, "day"),
+        (55, "year"), (84, "day"), (90, "day"), (180, "day"))
 
 
 def test_recheck_on_is_the_next_candidate_date() -> None:

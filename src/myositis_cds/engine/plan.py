@@ -71,8 +71,8 @@ def _no_child_dose(run: RuleRun, meta: RuleMeta, *, drug: str, role: Role, tier:
     text = run.params.pack.text("children.no_dose")
     return _regimen(run, meta, drug=drug, role=role, tier=tier, dose=None, unit=unit,
                     basis="no children's dose in this pack", schedule=schedule,
-                    reason=text.format(drug=drug.replace("_", " ")), safety=safety,
-                    citations=text.citations)
+                    reason=text.format(drug=run.params.pack.drug_name(drug)), safety=safety,
+                    citations=text.citations, dose_in_pack=False)
 
 
 def _bsa(run: RuleRun) -> tuple[Decimal | None, list[InputRef], str]:
@@ -89,7 +89,7 @@ def _regimen(run: RuleRun, meta: RuleMeta, *, drug: str, role: Role, tier: Tier,
              dose: tuple[float, float] | None, unit: str, basis: str, schedule: str,
              reason: str | None = None, inputs: Sequence[InputRef] = (),
              notes: Sequence[Note] = (), safety: Sequence[str] = (),
-             citations: tuple[str, ...] | None = None) -> Regimen:
+             citations: tuple[str, ...] | None = None, dose_in_pack: bool = True) -> Regimen:
     items = tuple(item for s in safety if isinstance(item := run.output(s), SafetyItem))
     return Regimen(
         drug=drug, role=role, tier=tier,
@@ -98,6 +98,7 @@ def _regimen(run: RuleRun, meta: RuleMeta, *, drug: str, role: Role, tier: Tier,
         status="ok" if dose else "not_evaluable", reason=None if dose else reason,
         notes=tuple(notes), safety=items, rule_id=meta.id, knowledge_version=run.params.version,
         citations=_adult_citations(meta) if citations is None else citations, inputs=tuple(inputs),
+        dose_in_pack=dose_in_pack,
     )
 
 

@@ -175,6 +175,9 @@ class Regimen:
     knowledge_version: str
     citations: tuple[str, ...]
     inputs: tuple[InputRef, ...]
+    dose_in_pack: bool = True
+    """``False`` when the pack has no dose for this patient (a child's drug without a children's
+    dose, §14): ``not_evaluable`` by design, not for lack of data."""
 
 
 ActionKind = Literal["start", "add", "continue", "taper", "pulse", "review_dose", "surveillance"]

@@ -86,7 +86,7 @@ def _screen(run: RuleRun, meta: RuleMeta, kind: str, what: str, extra: str = "")
             inputs=[ref_investigation(latest)])
     if starting(run):
         return check(run, meta, "due", text("safety.screen_due").format(
-            what=_first_upper(what), extra=extra), due=run.ctx.as_of)
+            what=_first_upper(what), extra=extra))
     return check(run, meta, "missing", text("safety.screen_missing").format(what=what, extra=extra))
 
 

@@ -7,7 +7,8 @@ it reads the engine's own statuses and never re-derives a clinical condition. Th
 ============================  =====================================  ===========  ===============
 engine result                 becomes a row when                     severity     due
 ============================  =====================================  ===========  ===============
-``alerts[]``                  always (every fired alert)             the alert's  —
+``alerts[]``                  always (every fired alert; one per     the alert's  —
+                              agent for per-agent alerts)
 ``alerts_not_evaluable[]``    always (inputs missing)                info         —
 ``workup[]``                  ``status == "missing"``                info         —
 ``cancer_screening``          ``level == "not_evaluable"``           info         —
@@ -16,7 +17,11 @@ engine result                 becomes a row when                     severity   
 ``response.inadequate_...``   ``status == "inadequate"``             warning      judged on
 ``response.inadequate_...``   ``status == "not_evaluable"``          info         —
 ``severity``                  ``tier == "not_evaluable"``            info         —
-``treatment_plan.regimens``   ``status == "not_evaluable"``          info         —
+``treatment_plan.regimens``   ``status == "not_evaluable"`` for      info         —
+                              lack of data (not a child's drug
+                              without a children's dose)
+``safety[]``                  ``status`` overdue or missing          warning      item's due
+``safety[]``                  ``status == "due"``                    info         item's due
 ============================  =====================================  ===========  ===============
 
 Severities of non-alert rows are a triage choice of myositis-cds (the clinical reference gives
@@ -75,7 +80,8 @@ def worklist_items(key: str, assessment: Assessment) -> list[WorklistItem]:
                                  kind=kind, status=status, due=due, values=values, scope=scope))
 
     for alert in assessment.alerts:
-        add(severity=alert.severity, rule_id=alert.rule_id, item=alert.id, kind="alert",
+        add(severity=alert.severity, rule_id=alert.rule_id,
+            item=f"{alert.id} {alert.drug}" if alert.drug else alert.id, kind="alert",
             status="fired", values=_inputs(alert.inputs))
     for missing_alert in assessment.alerts_not_evaluable:
         add(severity="info", rule_id=missing_alert.id, item=missing_alert.id,
@@ -110,9 +116,15 @@ def worklist_items(key: str, assessment: Assessment) -> list[WorklistItem]:
         add(severity="info", rule_id=severity.rule_id, item="tier", kind="severity",
             status="not_evaluable", values=_json({"reasons": list(severity.reasons)}))
     for regimen in assessment.treatment_plan.regimens:
-        if regimen.status == "not_evaluable":
+        if regimen.status == "not_evaluable" and regimen.dose_in_pack:
             add(severity="info", rule_id=regimen.rule_id, item=regimen.drug, kind="plan",
                 status="not_evaluable", values=_json({"reason": regimen.reason}))
+    for check in assessment.safety:
+        if check.status in ("overdue", "missing", "due"):
+            add(severity="info" if check.status == "due" else "warning", rule_id=check.rule_id,
+                item=f"{check.id} {check.drug}" if check.drug else check.id, kind="safety",
+                status=check.status, due=check.due,
+                values=_json({"reason": check.reason, "inputs": plain(check.inputs)}))
     rows.sort(key=sort_key)
     return rows
 
