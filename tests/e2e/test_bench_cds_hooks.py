@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EXAMPLES
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_cds_hooks.py"
 
 
@@ -18,7 +20,7 @@ def test_quick_benchmark_runs_without_failures() -> None:
                             text=True, check=False, timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1].startswith("9 example patients as prefetch:")
+    assert lines[1].startswith(f"{len(EXAMPLES)} example patients as prefetch:")
     assert lines[2].startswith("sequential: 200 calls, 1 client(s): p50 ")
     assert lines[2].endswith("; 0 failures; 380 cards")
     assert lines[3].startswith("concurrent: 200 calls, 4 client(s): p50 ")

@@ -138,6 +138,14 @@ def _mutate(change: str) -> dict[str, Any]:
         record["labs"][0]["date"] = "2026-02-30"
     elif change == "unknown antibody":
         record["antibodies"][0]["target"] = "Mi-3"
+    elif change == "misspelt drug":
+        record["treatments"][1]["drug"] = "azathioprin"
+    elif change == "implausible weight":
+        record["body_measurements"][0]["weight_kg"] = 2000
+    elif change == "implausible CK":
+        record["labs"][0]["value"] = 6_000_000
+    elif change == "other without name":
+        record["treatments"][1]["drug"] = "other"
     return record
 
 
@@ -151,6 +159,11 @@ BAD_INPUTS = [
     ("date after today", "$.labs[0].date", "'2026-11-22'", "on or before today (2026-11-21)"),
     ("impossible date", "$.labs[0].date", "'2026-02-30'", "day value is outside expected range"),
     ("unknown antibody", "$.antibodies[0].target", "'Mi-3'", "TIF1-gamma"),
+    ("misspelt drug", "$.treatments[1].drug", "'azathioprin'", "aza → azathioprine"),
+    ("implausible weight", "$.body_measurements[0].weight_kg", "2000",
+     "between 0.3 and 400 kg (setting plausibility)"),
+    ("implausible CK", "$.labs[0].value", "6000000", "between 0 and 5,000,000 U/L"),
+    ("other without name", "$.treatments[1].name", "", "required when drug is 'other'"),
 ]
 
 
@@ -177,10 +190,13 @@ def test_all_errors_reported_at_once(capsys: pytest.CaptureFixture[str], tmp_pat
     record = _mutate("negative value")
     record["findings"][0]["code"] = "nope"
     record["sex"] = "F"
+    record["treatments"][0]["drug"] = "prednisolon"  # checked after the types: still in the same round
+    record["body_measurements"][1]["weight_kg"] = 2000
     code, _, err = run(capsys, "assess", str(write(tmp_path, record)))
     assert code == 2
-    assert "3 errors" in err
-    for path in ("$.labs[0].value", "$.findings[0].code", "$.sex"):
+    assert "5 errors" in err
+    for path in ("$.labs[0].value", "$.findings[0].code", "$.sex", "$.treatments[0].drug",
+                 "$.body_measurements[1].weight_kg"):
         assert path in err
 
 

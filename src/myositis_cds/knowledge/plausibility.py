@@ -46,12 +46,12 @@ class Plausibility:
 
     def describe(self, quantity: str) -> str:
         """``"between 0.3 and 400 kg"``: the expectation an error shows."""
-        low, high = self.ranges[quantity]
+        low, high = (_number(v) for v in self.ranges[quantity])
         unit = self.unit_of(quantity)
         suffix = f" {unit}" if unit else ""
         if quantity == "enzyme_uln":
-            return f"a ULN above {low:g} and at most {high:g}{suffix} (setting plausibility)"
-        return f"a value between {low:g} and {high:g}{suffix} (setting plausibility)"
+            return f"a ULN above {low} and at most {high}{suffix} (setting plausibility)"
+        return f"a value between {low} and {high}{suffix} (setting plausibility)"
 
     def accepts(self, quantity: str, value: float) -> bool:
         bounds = self.ranges.get(quantity)
@@ -61,6 +61,11 @@ class Plausibility:
         if quantity == "enzyme_uln":
             return low < value <= high
         return low <= value <= high
+
+
+def _number(value: float) -> str:
+    """400 → "400", 5e6 → "5,000,000", 0.3 → "0.3"."""
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
 
 
 @cache
