@@ -130,7 +130,7 @@ def _key_of(element: object, fields: tuple[str, ...]) -> object:
 
 def _keyed(expected: Mapping[str, object], actual: object, fields: tuple[str, ...], path: str,
            out: list[Mismatch]) -> None:
-    id_field = "+".join(fields)
+    id_field = fields[0]  # shown in paths: $.alerts[id=ALERT-DOSE-CHECK methotrexate]
     if not _is_list(actual):
         out.append(Mismatch(path, expected, actual, f"expected a list keyed by {id_field!r}"))
         return
