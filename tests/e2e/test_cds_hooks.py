@@ -66,8 +66,10 @@ def test_cards_of_a_patient_with_two_warnings(client: TestClient, ehr: Ehr) -> N
     cards = call(client, ehr, "over-40-no-screening")["cards"]
     assert [(c["indicator"], c["summary"]) for c in cards] == [
         ("warning", "Do not rely on muscle enzymes alone: CK normal with active skin disease"),
+        ("warning", "Drug-monitoring bloods overdue"),
         ("warning", "Age ≥ 40 without an enhanced cancer screen at diagnosis"),
         ("info", "Myositis-specific antibody panel incomplete"),
+        ("info", "Glucocorticoid taper due"),
         ("info", "Anti-Mi-2 DM plan: cancer screening enhanced: due 2026-09-21; 1 work-up item(s) "
                  "open"),
     ]
@@ -77,8 +79,8 @@ def test_cards_of_a_patient_with_two_warnings(client: TestClient, ehr: Ehr) -> N
         assert card["source"] == {"label": LABEL, "url": f"{PUBLIC_URL}/"}
         assert "links" not in card  # not stored here and no SMART launch URL configured
         assert "**References**" in card["detail"]
-    assert len({c["uuid"] for c in cards}) == 4
-    screen = cards[1]["detail"]
+    assert len({c["uuid"] for c in cards}) == 6
+    screen = cards[2]["detail"]
     assert screen.startswith("**")
     assert "Rule `ALERT-SCREEN-AGE40` · knowledge pack anti-mi2-dm 2026.2 · as of 2026-11-21" in screen
     assert ("1. MI2-SUMMARY: Anti-Mi-2 positive dermatomyositis: management summary (seed document "
@@ -91,18 +93,20 @@ def test_critical_alert_and_a_check_that_could_not_run(client: TestClient, ehr: 
     assert [(c["indicator"], c["summary"]) for c in cards] == [
         ("critical", "Do not delay immunosuppression"),
         ("info", "Myositis-specific antibody panel incomplete"),
-        ("info", "Not checked: Age ≥ 40 without an enhanced cancer screen at diagnosis (birth "
-                 "date missing)"),
+        ("info", "Not checked: Recorded dose outside the range for this patient (weight missing: "
+                 "glucocorticoid mg/kg/day not checked)"),
+        ("info", "Not checked: Age ≥ 40 without an enhanced cancer screen at diagnosis (age at "
+                 "onset unknown: birth date missing)"),
         ("info", "Anti-Mi-2 DM plan: cancer screening not evaluable: due 2026-10-08; 6 work-up "
                  "item(s) open"),
     ]
     critical = cards[0]["detail"]
     assert critical.splitlines()[0] == (
-        "**prednisone has run without a steroid-sparing or second-line agent for 43 days (since "
-        "2026-10-09): add a steroid-sparing agent.**")
+        "**prednisone (50 mg/day prednisone-equivalent) has run without a steroid-sparing or "
+        "second-line agent for 43 days (since 2026-10-09): add a steroid-sparing agent.**")
     assert "- prednisone: 2026-10-09 to ongoing (2026-10-09) — `$.treatments[0]`" in critical
-    assert "could not run: birth date missing." in cards[2]["detail"]
-    plan = cards[3]["detail"]
+    assert "could not run: age at onset unknown" in cards[3]["detail"]
+    plan = cards[4]["detail"]
     assert "**Baseline work-up**: 6 of 8 item(s) open" in plan
     assert "- prednisone: not evaluable (weight missing) (1 mg/kg/day, max 60-80 mg/day)" in plan
     assert "**EHR data**: every resource sent was mapped." in plan
@@ -150,8 +154,8 @@ def test_each_call_is_audited_with_the_client_as_actor_and_no_patient_data(
     (event,) = web.audit()
     assert (event.actor, event.action, event.patient_key) == (EHR_ISS, "cds.hook",
                                                               "ex-incomplete-data")
-    assert event.detail == ("patient-view anti-mi2-dm-plan: 4 card(s) (alerts: 1 critical, "
-                            "0 warning, 1 info; 1 not evaluable); prefetch 7, fetched 0, not "
+    assert event.detail == ("patient-view anti-mi2-dm-plan: 5 card(s) (alerts: 1 critical, "
+                            "0 warning, 1 info; 2 not evaluable); prefetch 7, fetched 0, not "
                             "provided 0; 0 item(s) unmapped")
 
 

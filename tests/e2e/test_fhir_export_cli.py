@@ -33,11 +33,11 @@ def test_an_assessment_bundle_on_stdout(capsys: pytest.CaptureFixture[str]) -> N
     assert (code, err) == (0, "")
     bundle = json.loads(out)
     assert validate_bundle(bundle) == []
-    assert _types(bundle)[:5] == ["Patient", "DetectedIssue", "DetectedIssue", "DetectedIssue",
-                                  "CarePlan"]
+    assert _types(bundle)[:7] == ["Patient", *["DetectedIssue"] * 5, "CarePlan"]
     codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"]
              if e["resource"]["resourceType"] == "DetectedIssue"]
-    assert codes == ["ALERT-CK-NORMAL-ACTIVE-SKIN", "ALERT-SCREEN-AGE40", "ALERT-INCOMPLETE-MSA-PANEL"]
+    assert codes == ["ALERT-CK-NORMAL-ACTIVE-SKIN", "ALERT-MONITORING-BLOODS-OVERDUE",
+                     "ALERT-SCREEN-AGE40", "ALERT-INCOMPLETE-MSA-PANEL", "ALERT-TAPER-DUE"]
 
 
 def test_a_record_transaction_bundle_to_a_file(tmp_path: Path,

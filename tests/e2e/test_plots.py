@@ -75,7 +75,7 @@ def test_exactly_one_svg_element_per_measurement(name: str, key: str) -> None:
 def test_point_counts_of_the_drug_free_remission_example() -> None:
     svgs = svgs_of("drug-free-remission")
     counts = {k: sum(1 for i in ids(svgs[k]) if re.fullmatch(rf"{k}-point-\d+", i)) for k in SERIES_KEYS}
-    assert counts == {"ck": 7, "mmt8": 7, "titer": 6}
+    assert counts == {"ck": 8, "mmt8": 8, "titer": 6}  # 2026.2: a visit with CK on 2026-10-12
 
 
 def test_each_point_and_treatment_carries_its_date_and_value_as_a_tooltip() -> None:
@@ -229,7 +229,7 @@ def test_render_html_document_strips_scripts_from_figures() -> None:
     assert "onload" not in html
     assert "javascript:" not in html
     assert '<g id="x"/>' in html
-    assert "7. Trends" in html
+    assert "8. Trends" in html
 
 
 def test_assess_html_embeds_the_three_svgs_and_no_script(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,12 +237,12 @@ def test_assess_html_embeds_the_three_svgs_and_no_script(capsys: pytest.CaptureF
     assert code == 0, err
     assert out.count("<svg ") == 3
     assert "<script" not in out.lower()
-    assert "7. Trends" in out
+    assert "8. Trends" in out
     page_ids = ids(out)
     assert len(page_ids) == len(set(page_ids)), "duplicate ids on the page"
     assert sum(1 for i in page_ids if re.search(r"-titer-titer-point-\d+$", i)) == 6
     assert sum(1 for i in page_ids if i.endswith("-titer-titer-normalised")) == 1
-    assert out.index("7. Trends") > out.index("6. References")
+    assert out.index("8. Trends") > out.index("7. References")
 
 
 def test_batch_html_has_figures_for_each_patient(capsys: pytest.CaptureFixture[str],

@@ -110,7 +110,7 @@ def test_csv_matches_the_json(capsys: pytest.CaptureFixture[str]) -> None:
     document = json.loads(out)
     _, out, _ = run(capsys, "timeline", path, "--format", "csv")
     table = rows(out)
-    assert len(table) == len(document["visits"]) == 7
+    assert len(table) == len(document["visits"]) == 8
     for row, visit in zip(table, document["visits"], strict=True):
         tis = visit["tis"]
         assert row["tis_score"] == ("" if tis is None else repr(tis["score"]))

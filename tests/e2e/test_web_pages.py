@@ -225,7 +225,7 @@ def test_figure_endpoint_serves_svg_with_one_element_per_measurement(web: Web,
         assert " style=" not in svg
         ids = re.findall(r'\bid="([^"]+)"', svg)
         counts[name] = sum(1 for i in ids if re.fullmatch(rf"{name}-point-\d+", i))
-    assert counts == {"ck": 7, "mmt8": 7, "titer": 6}
+    assert counts == {"ck": 8, "mmt8": 8, "titer": 6}
     reads = [e for e in web.audit() if e.actor == "alice" and e.action == "patient.read"]
     assert len(reads) == before + 3
     assert {e.patient_key for e in reads[before:]} == {stored.patient_key}

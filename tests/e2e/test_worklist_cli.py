@@ -18,6 +18,7 @@ from myositis_cds.entrypoints.cli import main
 from myositis_cds.services import audit, patients
 from myositis_cds.services.ports import AuditQuery, SystemActor
 from tests.conftest import EXAMPLES, TODAY
+from tests.unit.test_worklist_items import EXPECTED
 from tests.worklist_population import generate_record, write_folder, write_ndjson
 
 
@@ -44,16 +45,17 @@ def test_examples_to_stdout(capsys: pytest.CaptureFixture[str], examples: Path) 
     code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local")
     assert code == 0
     rows = _csv(out)
-    assert len(rows) == 29
+    assert len(rows) == len(EXPECTED)
     assert list(rows[0]) == ["patient_key", "severity", "rule_id", "item", "kind", "status", "due",
                              "values", "scope"]
     assert (rows[0]["patient_key"], rows[0]["severity"], rows[0]["rule_id"]) == (
         "ex-incomplete-data", "critical", "ALERT-DELAYED-IMMUNOSUPPRESSION")
     assert [r["severity"] for r in rows] == sorted(
         (r["severity"] for r in rows), key=["critical", "warning", "info"].index)
-    assert "9 patients, 6 with open items, 29 rows" in err
-    assert "recomputed 9, reused 0" in err
-    assert "  critical ALERT-DELAYED-IMMUNOSUPPRESSION    fired          1" in err
+    n = len(EXAMPLES)
+    assert f"{n} patients, {len({r[0] for r in EXPECTED})} with open items, {len(EXPECTED)} rows" in err
+    assert f"recomputed {n}, reused 0" in err
+    assert "  critical ALERT-DELAYED-IMMUNOSUPPRESSION    fired          2" in err
 
 
 def test_parquet_and_csv_agree_and_summary_json(capsys: pytest.CaptureFixture[str], examples: Path,
@@ -65,17 +67,18 @@ def test_parquet_and_csv_agree_and_summary_json(capsys: pytest.CaptureFixture[st
     assert run(capsys, str(examples), "--out", str(text), "--workers", "1")[0] == 0
     table = pq.read_table(parquet).to_pylist()
     rows = _csv(text.read_text("utf-8"))
-    assert len(table) == len(rows) == 29
+    assert len(table) == len(rows) == len(EXPECTED)
     for from_parquet, from_csv in zip(table, rows, strict=True):
         due = from_parquet["due"]
         assert from_csv["due"] == (due.isoformat() if due else "")
         assert from_csv["values"] == from_parquet["values"]
         assert from_csv["rule_id"] == from_parquet["rule_id"]
     document = json.loads(summary.read_text("utf-8"))
-    assert (document["patients"], document["rows"], document["engine"]) == (9, 29, "duckdb")
+    assert (document["patients"], document["rows"], document["engine"]) == (
+        len(EXAMPLES), len(EXPECTED), "duckdb")
     assert document["items"][0] == {"severity": "critical",
                                     "rule_id": "ALERT-DELAYED-IMMUNOSUPPRESSION",
-                                    "status": "fired", "rows": 1}
+                                    "status": "fired", "rows": 2}
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -154,28 +157,29 @@ def test_incremental_runs_reuse_unchanged_patients(capsys: pytest.CaptureFixture
         assert code == 0
         return err
 
-    assert "recomputed 9, reused 0" in nightly("2026-11-20", first)
+    n = len(EXAMPLES)
+    assert f"recomputed {n}, reused 0" in nightly("2026-11-20", first)
     again = tmp_path / "again.csv"
-    assert "recomputed 0, reused 9" in nightly("2026-11-20", again)
+    assert f"recomputed 0, reused {n}" in nightly("2026-11-20", again)
     assert again.read_text("utf-8") == first.read_text("utf-8")
     # One record changes: only it is recomputed.
     changed = json.loads((examples / "juvenile.json").read_text("utf-8"))
     changed["findings"].append({"code": "dysphagia", "present": True, "date": "2026-11-19"})
     (examples / "juvenile.json").write_text(json.dumps(changed), encoding="utf-8")
-    assert "recomputed 1, reused 8" in nightly("2026-11-20", tmp_path / "third.csv")
+    assert f"recomputed 1, reused {n - 1}" in nightly("2026-11-20", tmp_path / "third.csv")
     # The next day: patients whose recheck date has come are recomputed, and the rows equal a run
     # without state.
     stored = pq.read_table(state).to_pylist()
     due = sum(1 for s in stored if s["recheck_on"] is not None
               and s["recheck_on"].isoformat() <= "2026-11-21")
     incremental = tmp_path / "incremental.csv"
-    assert f"recomputed {due}, reused {9 - due}" in nightly("2026-11-21", incremental)
+    assert f"recomputed {due}, reused {n - due}" in nightly("2026-11-21", incremental)
     fresh = tmp_path / "fresh.csv"
     assert run(capsys, str(examples), "--as-of", "2026-11-21", "--out", str(fresh),
                "--engine", "local")[0] == 0
     assert incremental.read_text("utf-8") == fresh.read_text("utf-8")
     # An earlier as-of date than the cached one is never served from the cache.
-    assert "recomputed 9, reused 0" in nightly("2026-11-01", tmp_path / "earlier.csv")
+    assert f"recomputed {n}, reused 0" in nightly("2026-11-01", tmp_path / "earlier.csv")
 
 
 def test_database_source_reads_through_the_audited_use_case(

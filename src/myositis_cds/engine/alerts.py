@@ -157,8 +157,9 @@ def screen_age40(run: RuleRun, meta: RuleMeta) -> Alert | NotEvaluatedAlert | No
         return None
     age = ctx.onset_age
     if age is None:
-        return NotEvaluatedAlert(id=meta.id, reason="age at onset unknown (birth date, or onset "
-                                 "and diagnosis dates, missing)")
+        missing = "birth date missing" if ctx.record.birth_date is None else (
+            "onset and diagnosis dates missing")
+        return NotEvaluatedAlert(id=meta.id, reason=f"age at onset unknown: {missing}")
     if age < threshold:
         return None
     if ctx.diagnosis_date is None:

@@ -87,7 +87,7 @@ def _fragment(report: Report, figure: str | None = None) -> Markup:
     if figure:
         a = escape(report.anchor)
         section = (f'<section class="trends" aria-labelledby="{a}-trends">\n'
-                   f'  <h3 id="{a}-trends">7. Trends</h3>\n'
+                   f'  <h3 id="{a}-trends">8. Trends</h3>\n'
                    "  <p>Dots are individual measurements; lines are locally weighted regression "
                    "(LOWESS), as in the PF2019 figure.</p>\n"
                    f"{without_scripts(figure)}\n</section>\n")

@@ -124,7 +124,7 @@ def worklist_items(key: str, assessment: Assessment) -> list[WorklistItem]:
             add(severity="info" if check.status == "due" else "warning", rule_id=check.rule_id,
                 item=f"{check.id} {check.drug}" if check.drug else check.id, kind="safety",
                 status=check.status, due=check.due,
-                values=_json({"reason": check.reason, "inputs": plain(check.inputs)}))
+                values=_inputs(check.inputs))  # the reason counts days: it would change nightly
     rows.sort(key=sort_key)
     return rows
 

@@ -109,7 +109,8 @@ class _Builder:
     # -- alerts -----------------------------------------------------------------------------
 
     def alert(self, alert: Mapping[str, Any]) -> BundleEntry:
-        url = self.url("alert", str(alert["id"]))
+        drug = alert.get("drug")  # alerts given once per agent (ALERT-DOSE-CHECK, …)
+        url = self.url("alert", f"{alert['id']} {drug}" if drug else str(alert["id"]))
         keys = [str(k) for k in alert.get("citations", ())]
         notes = [str(n.get("text", "")) for n in alert.get("notes", ())]
         for note in alert.get("notes", ()):
@@ -153,7 +154,7 @@ class _Builder:
 
     def not_evaluable(self, alert: Mapping[str, Any]) -> BundleEntry:
         alert_id = str(alert["id"])
-        url = self.url("alert", alert_id)
+        url = self.url("alert-not-evaluable", alert_id)  # the same alert may also have fired
         title = self.titles.get(alert_id, alert_id)
         return url, {
             "resourceType": "DetectedIssue",
