@@ -24,6 +24,7 @@ from myositis_cds.knowledge import (
     load_settings_file,
     resolve_settings,
 )
+from myositis_cds.knowledge.labels import load_labels
 from myositis_cds.knowledge.lint import PROVENANCE_LABELS
 
 PACKS = Path(__file__).resolve().parent.parent / "fixtures" / "packs"
@@ -389,7 +390,9 @@ def test_every_text_cites_known_keys_and_every_drug_has_a_name(pack: KnowledgePa
     for key, text in pack.texts.items():
         assert text.text.strip(), key
         assert all(c in pack.citations for c in text.citations), key
-    assert all(f"drug.{code}" in pack.texts for code in DRUGS)
+    assert all(code in load_labels()["drug"] for code in DRUGS)
+    assert [pack.drug_name(c) for c in ("methotrexate", "ivig", "trimethoprim_sulfamethoxazole")] == [
+        "methotrexate", "IVIG", "co-trimoxazole"]
 
 
 def test_table_and_range_settings_are_overridden_key_by_key(pack: KnowledgePack) -> None:

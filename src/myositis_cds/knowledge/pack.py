@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from myositis_cds.errors import KnowledgePackError
+from myositis_cds.knowledge.labels import drug_name
 from myositis_cds.knowledge.lint import lint_pack_document
 
 __all__ = [
@@ -133,9 +134,8 @@ class KnowledgePack:
             raise KeyError(msg) from None
 
     def drug_name(self, code: str) -> str:
-        """The name a clinician reads for a drug code (pack text ``drug.<code>``)."""
-        text = self.texts.get(f"drug.{code}")
-        return text.text if text is not None else code.replace("_", " ")
+        """The name a clinician reads for a drug code, inside a sentence (the labels table)."""
+        return drug_name(code)
 
     def text(self, key: str) -> PackText:
         try:

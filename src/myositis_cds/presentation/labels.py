@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
-from importlib import resources
 from typing import Final
+
+from myositis_cds.knowledge.labels import LABELS_FILE, load_labels
 
 __all__ = [
     "EMPTY",
@@ -31,6 +31,7 @@ __all__ = [
     "fmt_dose",
     "fmt_number",
     "fmt_recorded",
+    "fmt_setting",
     "humanise",
     "investigation_label",
     "label",
@@ -43,8 +44,6 @@ __all__ = [
 EMPTY: Final = "—"
 """Shown where a value is absent (never a blank cell, which could be read as 'normal')."""
 
-LABELS_FILE: Final = "anti-mi2-dm.labels.toml"
-"""The labels table, in the knowledge pack's folder."""
 _CODES: Final[dict[str, str]] = {
     "non_severe": "non-severe",
     "severe_refractory": "severe / refractory",
@@ -60,12 +59,9 @@ _COMPARISON: Final = {">=": "≥", "<=": "≤"}
 _CODE_WORD: Final = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
-@cache
 def labels() -> Mapping[str, Mapping[str, str]]:
     """The labels table: kind (``drug``, ``finding``, ``status`` …) → code → words."""
-    text = resources.files("myositis_cds.knowledge").joinpath("packs", LABELS_FILE).read_text("utf-8")
-    table = tomllib.loads(text)
-    return {kind: {str(k): str(v) for k, v in codes.items()} for kind, codes in table.items()}
+    return load_labels()
 
 
 def label(kind: str, code: object) -> str:
@@ -186,3 +182,14 @@ def measure_label(code: object, enzyme: object = None) -> str:
 
 def investigation_label(code: object) -> str:
     return label("investigation", code)
+
+
+def fmt_setting(value: object) -> str:
+    """A setting value: a number, a range (12, 55) → "12–55", a table → "key 12–55; key 3"."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{fmt_number(value[0], 4)}–{fmt_number(value[1], 4)}"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{clean(k)} {fmt_setting(v)}" for k, v in value.items())
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return fmt_number(value, 4)
+    return fmt_recorded(value)
