@@ -64,8 +64,11 @@ def test_the_summary_says_what_needs_attention(uow: UnitOfWorkFactory) -> None:
     results = patient_results(stored.record, parse=make_live_parser(), as_of=TODAY,
                               params=default_params())
     summary = summarise(stored, results, fingerprint=FINGERPRINT, params=default_params())
-    assert (summary.critical, summary.warning, summary.info) == (0, 0, 0)
-    assert summary.overdue == 1  # the cancer screen due 2026-07-10
+    assert (summary.critical, summary.warning, summary.info) == (0, 1, 0)  # bloods overdue
+    # the cancer screen due 2026-07-10; Pneumocystis prophylaxis missing since 2026-08-10 (4 weeks
+    # of prednisone >= 20 mg/day); methotrexate monitoring bloods of 2026-10-19 not done
+    assert summary.overdue == 3
+    assert summary.phase == "refractory"
     assert summary.inadequate is True  # TIS 12.5 after 3 months
     assert (summary.next_due, summary.next_due_date, summary.next_due_status) == (
         "screening", dt.date(2026, 7, 10), "overdue")
@@ -80,20 +83,24 @@ def test_the_summary_says_what_needs_attention(uow: UnitOfWorkFactory) -> None:
 
 def test_the_list_sorts_by_attention_and_filters(uow: UnitOfWorkFactory) -> None:
     _store(uow)
+    # critical first, then by the number of overdue items (3, 2, 1, 0)
     assert _page(uow) == ["incomplete-data", "refractory-3-months", "over-40-no-screening",
-                          "drug-free-remission", "non-severe"]
+                          "non-severe", "drug-free-remission"]
     assert _page(uow, attention="critical") == ["incomplete-data"]
-    assert _page(uow, attention="overdue") == ["refractory-3-months"]
+    assert _page(uow, attention="overdue") == ["incomplete-data", "refractory-3-months",
+                                                "over-40-no-screening", "non-severe"]
     assert _page(uow, attention="inadequate") == ["refractory-3-months"]
-    assert _page(uow, attention="warning") == ["incomplete-data", "over-40-no-screening",
-                                                "drug-free-remission"]
+    assert _page(uow, attention="warning") == ["incomplete-data", "refractory-3-months",
+                                                "over-40-no-screening"]
+    assert _page(uow, phase="induction") == ["incomplete-data", "over-40-no-screening"]
     assert _page(uow, sort="name") == sorted(EXAMPLES)
-    assert _page(uow, sort="next_due")[:3] == ["refractory-3-months", "over-40-no-screening",
-                                               "incomplete-data"]
+    # 2026-07-10 screen, 2026-07-13 Pneumocystis prophylaxis, 2026-10-20 Pneumocystis prophylaxis
+    assert _page(uow, sort="next_due")[:3] == ["refractory-3-months", "non-severe",
+                                               "over-40-no-screening"]
     ages = _page(uow, sort="age")
     assert ages[-1] == "incomplete-data"  # no birth date: last
     assert _page(uow, text="SEVERE") == ["non-severe"]
-    assert _page(uow, limit=2, offset=2) == ["over-40-no-screening", "drug-free-remission"]
+    assert _page(uow, limit=2, offset=2) == ["over-40-no-screening", "non-severe"]
 
 
 def test_only_rows_shown_and_not_current_are_summarised_again(uow: UnitOfWorkFactory) -> None:

@@ -48,15 +48,17 @@ class PatientSummary:
     phase: str | None
     """The therapy phase (knowledge pack 2026.2); None where the results have none."""
     next_due: str | None
-    """What is due next, as a code of the labels table's ``due`` kind (e.g. ``screening``)."""
+    """What is due next: ``screening`` (the labels table's ``due`` kind) or a safety check's ID
+    (its ``safety`` kind, e.g. ``SAFETY-PJP``)."""
     next_due_date: dt.date | None
     next_due_status: str | None
-    """``overdue`` or ``due``."""
+    """``overdue``, ``due`` or ``missing``."""
     critical: int
     warning: int
     info: int
     overdue: int
-    """Items past their due date (screening occasions, safety checks)."""
+    """Items past their date and not done: screening occasions and safety checks overdue, and
+    safety checks missing whose date has come."""
     inadequate: bool
     """Inadequate response after 3 months of first-line treatment."""
     invalid: bool = False

@@ -65,6 +65,12 @@ class PatientListView:
     refreshed: int
 
 
+def _next_due(code: str | None) -> str:
+    if code is None:
+        return EMPTY
+    return label("safety", code) if code.startswith("SAFETY-") else label("due", code)
+
+
 def _row(row: ListRow) -> ListRowView:
     s, patient = row.summary, row.patient
     if s is None or s.invalid:
@@ -76,7 +82,7 @@ def _row(row: ListRow) -> ListRowView:
         patient_id=patient.id, name=clean(patient.patient_key),
         age=EMPTY if s.age is None else str(s.age), sex=label("sex", s.sex or "unknown"),
         phase=EMPTY if s.phase is None else label("phase", s.phase),
-        next_due=EMPTY if s.next_due is None else label("due", s.next_due),
+        next_due=_next_due(s.next_due),
         next_due_date=fmt_date(s.next_due_date), next_due_status=clean(s.next_due_status or ""),
         critical=s.critical, warning=s.warning, info=s.info, overdue=s.overdue,
         inadequate=s.inadequate, invalid=False)

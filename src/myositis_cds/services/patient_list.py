@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from myositis_cds.domain.dates import completed_years
 from myositis_cds.domain.patient_list import ListRow, PatientListQuery, PatientSummary
-from myositis_cds.engine import EngineParams
+from myositis_cds.engine import Assessment, EngineParams
 from myositis_cds.errors import RecordValidationError
 from myositis_cds.services.access import PATIENT_ROLES, event, require
 from myositis_cds.services.assessing import RecordParser
@@ -33,25 +33,42 @@ REFRESH_ROUNDS = 3
 new summaries may reorder the page); it summarises at most this many pages of patients."""
 
 
+def _open_items(a: Assessment) -> list[tuple[dt.date | None, bool, str, str]]:
+    """Open items, overdue first, then by date (an undated one is due now): (date, not overdue,
+    what, status). They are the screening occasions due or overdue and the safety checks (pack
+    2026.2) overdue, due or missing. A missing check whose date has come (e.g. Pneumocystis
+    prophylaxis not started after 4 weeks of high-dose glucocorticoid) is past its date and not
+    done: the list counts it as overdue."""
+    items: list[tuple[dt.date | None, bool, str, str]] = [
+        (o.due, o.status != "overdue", "screening", o.status)
+        for o in a.cancer_screening.occasions if o.status in ("overdue", "due")]
+    for check in a.safety:
+        if check.status not in ("overdue", "due", "missing"):
+            continue
+        overdue = check.status == "overdue" or (
+            check.status == "missing" and check.due is not None and check.due <= a.as_of)
+        items.append((check.due, not overdue, check.id, "overdue" if overdue else check.status))
+    return sorted(items, key=lambda item: (item[1], item[0] or a.as_of))
+
+
 def summarise(stored: StoredPatient, results: PatientResults, *, fingerprint: str,
               params: EngineParams) -> PatientSummary:
     """The list's summary of ``stored`` from its page results."""
     record, a = results.record, results.assessment
-    due = sorted((o.due, o.status != "overdue", o.status) for o in a.cancer_screening.occasions
-                 if o.status in ("overdue", "due"))
-    next_due = due[0] if due else None
+    items = _open_items(a)
+    next_due = items[0] if items else None
     severities = [alert.severity for alert in a.alerts]
     return PatientSummary(
         patient_id=stored.id, version=stored.version, fingerprint=fingerprint, as_of=a.as_of,
         recheck_on=recheck_on(record, a, a.as_of, durations_of(params)),
         age=None if record.birth_date is None else completed_years(record.birth_date, a.as_of),
-        sex=record.sex, phase=None,
-        next_due=None if next_due is None else "screening",
+        sex=record.sex, phase=a.current_therapy.phase,
+        next_due=None if next_due is None else next_due[2],
         next_due_date=None if next_due is None else next_due[0],
-        next_due_status=None if next_due is None else next_due[2],
+        next_due_status=None if next_due is None else next_due[3],
         critical=severities.count("critical"), warning=severities.count("warning"),
         info=severities.count("info"),
-        overdue=sum(o.status == "overdue" for o in a.cancer_screening.occasions),
+        overdue=sum(status == "overdue" for *_, status in items),
         inadequate=a.response.inadequate_response.status == "inadequate")
 
 
