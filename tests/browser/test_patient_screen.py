@@ -1,6 +1,7 @@
 """The clinician's screen in Chromium: the act-now block of every example patient fits the first
-screen at 1366×768 and at 390×844 (asserted by element positions), nothing scrolls sideways at
-390 px, and the print letter is at most two A4 pages. Screenshots go to test-artifacts/browser/.
+screen at 1366×768, and its actions, alerts and overdue items at 390×844 (asserted by element
+positions), nothing scrolls sideways at 390 px, and the print letter is at most two A4 pages.
+Screenshots go to test-artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 NAMES = [p.stem for p in EXAMPLES]
 SIZES: dict[str, ViewportSize] = {"desktop": {"width": 1366, "height": 768},
                                   "phone": {"width": 390, "height": 844}}
-ACT_NOW_PARTS = (".act-now h2.who", ".act-alerts", ".act-due", ".act-plan", ".act-therapy",
+ACT_NOW_PARTS = (".act-now h2.who", ".act-actions", ".act-alerts", ".act-due", ".act-therapy",
                  ".act-response", ".act-now")
+"""At 1366×768 the whole act-now block is on the first screen."""
+PHONE_PARTS = (".act-now h2.who", ".act-actions", ".act-alerts")
+"""At 390×844 the actions and the alerts are; the open items start there, overdue ones first (the
+whole block can be longer than a phone screen for a patient with many open items)."""
 _SETUP = SystemActor(username="test:browser-screen")
 
 
@@ -59,9 +64,14 @@ def test_act_now_is_above_the_fold_for_every_example(bpage: BrowserPage, stored:
     for name, patient_id in stored.items():
         bpage.goto(f"/patients/{patient_id}")
         page.wait_for_load_state("networkidle")
-        for part in ACT_NOW_PARTS:
+        for part in ACT_NOW_PARTS if size == "desktop" else PHONE_PARTS:
             assert _bottom(bpage, part) <= viewport["height"], (name, size, part)
-        for item in page.locator(".act-alert, .act-due-item").all():
+        urgent = ".act-alert, .act-due-item" if size == "desktop" else (
+            ".act-alert, .act-due-item.status-overdue")
+        due = page.locator(".act-due").first.bounding_box()
+        assert due is not None
+        assert due["y"] < viewport["height"], (name, size, "open items start")
+        for item in page.locator(urgent).all():
             box = item.bounding_box()
             assert box is not None
             assert box["y"] + box["height"] <= viewport["height"], (name, size, item.inner_text())
@@ -109,11 +119,14 @@ def test_the_patient_list_is_a_worklist(bpage: BrowserPage, stored: dict[str, in
     bpage.goto("/patients?q=screen-")
     rows = page.locator("table.worklist tbody tr")
     expect(rows).to_have_count(len(NAMES))
-    first = rows.first
-    expect(first).to_contain_text("screen-incomplete-data")  # the critical alert comes first
-    expect(first.locator('[data-count="critical"]')).to_have_text("1 critical")
+    # a critical alert comes first (three patients), then the most overdue items
+    for index in range(3):
+        expect(rows.nth(index).locator('[data-count="critical"]')).to_have_text("1 critical")
+    expect(rows.first).to_contain_text("screen-methotrexate-daily")  # its overdue item is older
     refractory = page.locator("tr", has_text="screen-refractory-3-months")
-    expect(refractory.locator('[data-count="overdue"]')).to_have_text("1 overdue")
+    expect(rows.nth(3)).to_contain_text("screen-refractory-3-months")
+    # the screen of 2026-07-10, Pneumocystis prophylaxis, the azathioprine bloods of 2026-10-19
+    expect(refractory.locator('[data-count="overdue"]')).to_have_text("3 overdue")
     expect(refractory.locator('[data-count="inadequate"]')).to_be_visible()
     expect(refractory.locator("td.next-due")).to_contain_text("overdue cancer screen 2026-07-10")
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
@@ -121,10 +134,14 @@ def test_the_patient_list_is_a_worklist(bpage: BrowserPage, stored: dict[str, in
     page.locator("#attention").select_option("overdue")
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state()
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("screen-refractory-3-months")
+    expect(rows).to_have_count(10)  # ten examples have something overdue
+    expect(rows.first).to_contain_text("screen-methotrexate-daily")
     page.locator("#attention").select_option("all")
     page.locator("#sort").select_option("next_due")
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state()
-    expect(rows.first).to_contain_text("screen-refractory-3-months")  # due 2026-07-10: the earliest
+    expect(rows.first).to_contain_text("screen-juvenile")  # prophylaxis due 2026-03-10: the earliest
+    expect(rows.first.locator("td.next-due")).to_contain_text(
+        "overdue Pneumocystis prophylaxis 2026-03-10")
+    expect(rows.nth(1)).to_contain_text("screen-mi2-negative-dm")  # 2026-05-12
+    expect(rows.nth(2)).to_contain_text("screen-refractory-3-months")  # the screen, 2026-07-10

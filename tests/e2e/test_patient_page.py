@@ -144,7 +144,9 @@ def test_refractory_shows_its_overdue_screen_and_inadequate_response(client: Tes
     assert re.search(r"overdue Cancer screen due 2026-07-10", act)
     assert re.search(r"inadequate response Response to first-line treatment judged 2026-11-09", act)
     assert "TIS 12.5 no improvement on 2026-11-09" in act
-    assert "Azathioprine 150 mg daily since 2026-07-13, 131 days" in act
+    assert "Azathioprine 150 mg daily (2.31 mg/kg) since 2026-07-13, 131 days on this dose" in act
+    assert "Refractory — course started 2026-07-13" in act
+    assert "Pulse Methylprednisolone IV 1 g/day" in act
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -181,10 +183,10 @@ def test_everything_but_act_now_is_in_native_details(client: TestClient, ids: di
     main = html[html.index("<main>"):html.index("</main>")]
     assert "<script" not in main.lower()
     sections = re.findall(r'<details class="section[^"]*" id="p[0-9a-f]+-([a-z]+)">', main)
-    assert sections == ["options", "alerts", "screening", "workup", "response", "visits", "trends",
-                        "phenotype", "notes", "provenance"]
+    assert sections == ["options", "alerts", "screening", "therapy", "workup", "response", "visits",
+                        "trends", "phenotype", "notes", "provenance"]
     assert "<details open" not in main
-    assert main.index('class="act-now"') < main.index("<details")
+    assert main.index('class="act-now') < main.index('<details class="section')
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -178,7 +178,13 @@ def test_every_example_renders_with_all_its_content(name: str, fmt: str) -> None
     assert esc(document["patient_id"]) in output
     assert document["as_of"] in output
     assert "anti-mi2-dm" in output
-    assert "2026.1" in output
+    assert esc(document["knowledge"]["version"]) in output
+    for action in document["treatment_plan"]["actions"]:
+        assert squash(esc(plain(action["reason"]))) in squash(output)
+    for reason in document["current_therapy"]["phase_reasons"]:
+        assert squash(esc(plain(reason))) in squash(output)
+    for item in document["safety"]:
+        assert squash(esc(plain(item["reason"]))) in squash(output)
     for alert in document["alerts"]:
         assert esc(alert["id"]) in output
         assert squash(esc(plain(alert["message"]))) in squash(output)
@@ -212,6 +218,27 @@ def test_plan_comes_before_alerts_which_come_before_details(name: str, fmt: str)
         assert alert["id"] in alerts
     for heading in ("Total Improvement Score", "Work-up checklist", "Phenotype profile"):
         assert heading in details
+
+
+ACT_NOW_HEADINGS = {"text": "WHAT TO DO NOW", "markdown": "## What to do now", "html": ">What to do now<"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", NAMES)
+def test_the_actions_lead_the_report_in_the_order_to_act(name: str, fmt: str) -> None:
+    """The answer first: what to do now comes before the plan's options, action by action."""
+    document = doc(assessed(name))
+    output = squash(FORMATS[fmt](assessed(name), _citations()))
+    start = output.index(squash(ACT_NOW_HEADINGS[fmt]))
+    plan = output.index(squash(SECTIONS[fmt][0]))
+    assert start < plan
+    esc = ESCAPES[fmt]
+    positions = [output.index(squash(esc(plain(a["reason"]))), start)
+                 for a in document["treatment_plan"]["actions"]]
+    assert positions == sorted(positions)
+    assert all(p < plan for p in positions)
+    if not document["treatment_plan"]["actions"]:
+        assert "No action." in output[start:plan]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -335,7 +362,8 @@ def test_notes_are_deduplicated_by_text() -> None:
     text = render_text(assessment, _citations())
     assert squash(text).count(squash(plain(note.text))) == 1
     notes = section(text, "text", 3)
-    assert "applies to: Severity; Cancer screening" in squash(notes)
+    # in reading order: the act-now block lists the screening occasion due before the plan
+    assert "applies to: Cancer screening; Severity;" in squash(notes)
 
 
 # -- plan values ----------------------------------------------------------------------------------
@@ -525,4 +553,5 @@ def test_control_characters_cannot_forge_lines() -> None:
     text = render_text(assessment, _citations())
     assert text.count("1. PLAN\n") == 1
     markdown = render_markdown(assessment, _citations())
-    assert "\n| a" not in markdown
+    assert "\n| a | b |" not in markdown
+    assert "\\| a \\| b \\|" in markdown

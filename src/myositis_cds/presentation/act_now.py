@@ -14,15 +14,24 @@ the summary and the details has one numbered reference list.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Final
 
 from myositis_cds.domain.dates import completed_years
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.domain.vocabulary import MI2_TARGETS, MSA_TARGETS
-from myositis_cds.engine.results import Assessment
+from myositis_cds.engine.results import (
+    Assessment,
+    CurrentTherapy,
+    SafetyCheck,
+    ScreeningOccasion,
+    TherapyAgent,
+)
 from myositis_cds.engine.timeline import Timeline
-from myositis_cds.presentation.assessment_builder import ResultViews
+from myositis_cds.presentation.assessment_builder import ReportBuilder, ResultViews
+from myositis_cds.presentation.assessment_view import Report
 from myositis_cds.presentation.labels import (
     EMPTY,
     clean,
@@ -31,22 +40,27 @@ from myositis_cds.presentation.labels import (
     fmt_dose,
     fmt_number,
     label,
+    labels,
     plain,
 )
 from myositis_cds.presentation.numbering import Marks
 
 __all__ = [
     "ActNow",
+    "ActionLine",
     "AlertLine",
     "DueLine",
     "ResponseLine",
     "TherapyLine",
     "Who",
     "build_act_now",
+    "build_report_with_act_now",
 ]
 
 DUE_ORDER: Final = ("overdue", "due", "missing", "inadequate")
 """Due items are listed in this order (then by date)."""
+INFECTION_SCREENING: Final = frozenset({"SAFETY-HBV", "SAFETY-HCV", "SAFETY-HIV", "SAFETY-TB"})
+"""Safety checks shown on one line when several have the same status and no date."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +87,21 @@ class DueLine:
     date: str
     """The date it was or is due, or judged (or :data:`EMPTY` where there is none)."""
     date_label: str = "due"
+    items: str = ""
+    """What the line groups, in words (e.g. the infection tests of one status), or ""."""
     detail: str
+    marks: Marks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionLine:
+    """One step of the plan (pack 2026.2): start, add, pulse, review dose, taper, continue, …"""
+
+    action: str
+    label: str
+    what: str
+    dose: str
+    reason: str
     marks: Marks
 
 
@@ -100,6 +128,10 @@ class ResponseLine:
 class ActNow:
     as_of: str
     who: Who | None
+    actions: tuple[ActionLine, ...]
+    """What to do now, relative to the current regimen, in the order to act."""
+    phase: str
+    """Where the patient is: the phase, why, and the disease activity (one line)."""
     plan: str
     """The plan in one line (the severity tier, and where the options are)."""
     alerts: tuple[AlertLine, ...]
@@ -107,11 +139,23 @@ class ActNow:
     info_alerts: int
     not_evaluable_alerts: int
     due: tuple[DueLine, ...]
-    therapy: tuple[TherapyLine, ...] | None
-    """None: the caller had no record (the therapy is then not shown, rather than "none")."""
+    therapy: tuple[TherapyLine, ...]
+    """The agents active on the assessment date (from the engine's current therapy)."""
+    glucocorticoid: str
+    """Glucocorticoid exposure in one line ("" when none was ever given)."""
     response: ResponseLine | None
     response_note: str
     """Why there is no score (when ``response`` is None)."""
+
+    @property
+    def changes(self) -> tuple[ActionLine, ...]:
+        """The actions that change something (start, add, pulse, taper, review dose, …)."""
+        return tuple(a for a in self.actions if a.action != "continue")
+
+    @property
+    def continued(self) -> tuple[ActionLine, ...]:
+        """The agents to continue unchanged (the page lists them on one line)."""
+        return tuple(a for a in self.actions if a.action == "continue")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -172,21 +216,73 @@ def _dose(dose: float | None, unit: str | None, frequency: str | None) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _therapy(record: PatientRecord, as_of: dt.date) -> tuple[TherapyLine, ...]:
-    active = sorted((t for t in record.treatments if t.active_on(as_of)), key=lambda t: (t.start, t.drug))
-    return tuple(TherapyLine(drug=drug_label(t.drug), dose=_dose(t.dose, t.unit, t.frequency),
-                             since=fmt_date(t.start), duration=_days((as_of - t.start).days))
-                 for t in active)
-
-
 def _days(days: int) -> str:
     return "1 day" if days == 1 else f"{days} days"
+
+
+def _agent(agent: TherapyAgent) -> TherapyLine:
+    dose = _dose(agent.dose, agent.unit, agent.frequency)
+    per = [f"{fmt_dose(agent.dose_per_kg)} {clean(agent.unit)}/kg" if agent.dose_per_kg is not None
+           else "", f"{fmt_dose(agent.dose_per_m2)} {clean(agent.unit)}/m²"
+           if agent.dose_per_m2 is not None else ""]
+    per_text = ", ".join(p for p in per if p)
+    name = drug_label(agent.drug) + (f" ({clean(agent.name)})" if agent.name else "")
+    if agent.effect_window_until is not None:
+        return TherapyLine(drug=name, dose=dose, since=fmt_date(agent.start),
+                           duration=f"last given, active until {fmt_date(agent.effect_window_until)}")
+    return TherapyLine(drug=name, dose=f"{dose} ({per_text})" if per_text else dose,
+                       since=fmt_date(agent.start), duration=f"{_days(agent.days_on_dose)} on this dose")
+
+
+def _glucocorticoid(therapy: CurrentTherapy) -> str:
+    gc = therapy.glucocorticoid
+    if gc.record_cumulative_mg == 0 and not gc.not_counted:
+        return ""
+    current = ("dose not computable" if gc.current_mg_per_day is None
+               else f"{fmt_dose(gc.current_mg_per_day)} mg/day prednisone-equivalent now")
+    parts = [current + (" (pulse today)" if gc.pulse_today else ""),
+             f"{gc.days_at_or_above_20mg} days at ≥ 20 mg/day",
+             f"{fmt_number(gc.course_cumulative_mg, 0)} mg this course"]
+    if gc.record_cumulative_mg != gc.course_cumulative_mg:
+        parts.append(f"{fmt_number(gc.record_cumulative_mg, 0)} mg in all")
+    return "Glucocorticoid: " + "; ".join(parts)
+
+
+def _phase(therapy: CurrentTherapy) -> str:
+    """The phase with its reasons; the activity evidence is left to the alerts and the details."""
+    evidence = "; ".join(therapy.activity_reasons)
+    reasons = "; ".join(plain(r) for r in therapy.phase_reasons
+                        if not (evidence and r.endswith(evidence)))
+    activity = label("activity", therapy.activity)
+    return (f"{label('phase', therapy.phase).capitalize()}"
+            + (f" — {reasons}" if reasons else "") + f". Disease activity: {activity}.")
 
 
 class _ActNowBuilder:
     def __init__(self, views: ResultViews, assessment: Assessment) -> None:
         self.views = views
         self.a = assessment
+
+    def actions(self) -> tuple[ActionLine, ...]:
+        lines = []
+        for action in self.a.treatment_plan.actions:
+            if action.drug is not None:
+                what = drug_label(action.drug)
+            else:
+                kind = label("agent_class", action.agent_class) if action.agent_class else ""
+                options = ", ".join(drug_label(o) for o in action.options)
+                what = f"{kind} ({options})" if kind and options else kind or options
+            dose = EMPTY
+            if action.dose_min is not None:
+                low, high = fmt_dose(action.dose_min), fmt_dose(action.dose_max)
+                dose = (low if low == high else f"{low}–{high}") + f" {clean(action.unit)}"
+                if action.action in labels().get("action_dose", {}):
+                    dose = f"{label('action_dose', action.action)} {dose}"
+            title = label("action", action.action)
+            lines.append(ActionLine(action=action.action, label=title, what=what, dose=dose,
+                                    reason=plain(action.reason),
+                                    marks=self.views.num.marks(action, f"Action: {title} {what}")))
+        return tuple(lines)
 
     def alerts(self) -> tuple[AlertLine, ...]:
         lines = []
@@ -197,37 +293,77 @@ class _ActNowBuilder:
         return tuple(lines)
 
     def due(self) -> tuple[DueLine, ...]:
+        """Overdue, due, missing and inadequate items, sorted first and numbered after, so the
+        citation markers ascend down the list."""
         a, num = self.a, self.views.num
-        lines: list[DueLine] = []
+        entries: list[tuple[str, str, Callable[[], DueLine]]] = []
+
+        def add(status: str, date: str, make: Callable[[], DueLine]) -> None:
+            entries.append((status, date, make))
+
         screening = a.cancer_screening
         for occasion in screening.occasions:
             if occasion.status in ("overdue", "due"):
-                lines.append(DueLine(
-                    status=occasion.status, status_label=label("status", occasion.status),
-                    what=label("due", "screening").capitalize(), date=fmt_date(occasion.due),
-                    detail=(f"level: {label('status', screening.level)}; window "
-                            f"{fmt_date(occasion.window_start)} to {fmt_date(occasion.window_end)}"),
-                    marks=num.marks(screening, "Cancer screening")))
+                add(occasion.status, fmt_date(occasion.due), partial(self.screening_line, occasion))
         missing = [w for w in a.workup if w.status == "missing"]
         if missing:
-            marks = Marks(refs=tuple(dict.fromkeys(n for w in missing for n in num.cite(w.citations))))
-            lines.append(DueLine(status="missing", status_label=label("status", "missing"),
-                                 what=label("due", "workup").capitalize(), date=EMPTY,
-                                 detail=", ".join(label("workup", w.id) for w in missing),
-                                 marks=marks))
+            add("missing", EMPTY, lambda: DueLine(
+                status="missing", status_label=label("status", "missing"),
+                what=label("due", "workup").capitalize(), date=EMPTY,
+                detail=", ".join(label("workup", w.id) for w in missing),
+                marks=Marks(refs=tuple(dict.fromkeys(n for w in missing for n in num.cite(w.citations))))))
         judgement = a.response.inadequate_response
         if judgement.status == "inadequate":
-            lines.append(DueLine(status="inadequate", status_label=label("status", "inadequate"),
-                                 what=label("due", "inadequate_response").capitalize(),
-                                 date=fmt_date(judgement.judged_on), date_label="judged",
-                                 detail=plain(judgement.reason),
-                                 marks=num.marks(judgement, "Response: inadequate response")))
+            add("inadequate", fmt_date(judgement.judged_on), lambda: DueLine(
+                status="inadequate", status_label=label("status", "inadequate"),
+                what=label("due", "inadequate_response").capitalize(),
+                date=fmt_date(judgement.judged_on), date_label="judged", detail=plain(judgement.reason),
+                marks=num.marks(judgement, "Response: inadequate response")))
         elif judgement.status == "not_evaluable" and judgement.first_line_start is not None:
-            lines.append(DueLine(status="missing", status_label=label("status", "missing"),
-                                 what=label("due", "response_review").capitalize(), date=EMPTY,
-                                 detail=plain(judgement.reason),
-                                 marks=num.marks(judgement, "Response: inadequate response")))
-        return tuple(sorted(lines, key=lambda d: (DUE_ORDER.index(d.status), d.date)))
+            add("missing", EMPTY, lambda: DueLine(
+                status="missing", status_label=label("status", "missing"),
+                what=label("due", "response_review").capitalize(), date=EMPTY,
+                detail=plain(judgement.reason),
+                marks=num.marks(judgement, "Response: inadequate response")))
+        grouped: dict[str, list[SafetyCheck]] = {}
+        for item in a.safety:
+            if item.status not in ("overdue", "due", "missing"):
+                continue
+            if item.id in INFECTION_SCREENING and item.due is None:
+                grouped.setdefault(item.status, []).append(item)
+            else:
+                add(item.status, fmt_date(item.due), partial(self.safety_line, item))
+        for status, items in grouped.items():
+            add(status, EMPTY, partial(self.infection_screening_line, status, tuple(items)))
+        entries.sort(key=lambda e: (DUE_ORDER.index(e[0]), e[1]))
+        return tuple(make() for _, _, make in entries)
+
+    def screening_line(self, occasion: ScreeningOccasion) -> DueLine:
+        screening = self.a.cancer_screening
+        return DueLine(
+            status=occasion.status, status_label=label("status", occasion.status),
+            what=label("due", "screening").capitalize(), date=fmt_date(occasion.due),
+            detail=(f"level: {label('status', screening.level)}; window "
+                    f"{fmt_date(occasion.window_start)} to {fmt_date(occasion.window_end)}"),
+            marks=self.views.num.marks(screening, "Cancer screening"))
+
+    def safety_line(self, item: SafetyCheck) -> DueLine:
+        what = label("safety", item.id) + (f": {drug_label(item.drug)}" if item.drug else "")
+        return DueLine(status=item.status, status_label=label("status", item.status),
+                       what=what[:1].upper() + what[1:], date=fmt_date(item.due),
+                       detail=plain(item.reason), marks=self.views.num.marks(item, f"Safety: {what}"))
+
+    def infection_screening_line(self, status: str, items: tuple[SafetyCheck, ...]) -> DueLine:
+        """The undated infection tests of one status on one line (hepatitis B, C, HIV, TB)."""
+        if len(items) == 1:
+            return self.safety_line(items[0])
+        names = [label("safety", x.id) for x in items]
+        marks = [self.views.num.marks(x, f"Safety: {name}") for x, name in zip(items, names, strict=True)]
+        return DueLine(status=status, status_label=label("status", status),
+                       what=label("due", "infection_screening").capitalize(), items=", ".join(names),
+                       date=EMPTY, detail=" ".join(plain(x.reason) for x in items),
+                       marks=Marks(refs=tuple(dict.fromkeys(n for m in marks for n in m.refs)),
+                                   notes=tuple(dict.fromkeys(n for m in marks for n in m.notes))))
 
     def response(self, timeline: Timeline | None) -> tuple[ResponseLine | None, str]:
         tis = self.a.response.tis
@@ -260,6 +396,7 @@ def build_act_now(views: ResultViews, assessment: Assessment, *, record: Patient
     """The act-now summary of ``assessment``; numbers its citations on ``views`` first, so the
     summary's markers are the lowest of the page."""
     builder = _ActNowBuilder(views, assessment)
+    actions = builder.actions()
     alerts = builder.alerts()
     due = builder.due()
     response, note = builder.response(timeline)
@@ -270,10 +407,20 @@ def build_act_now(views: ResultViews, assessment: Assessment, *, record: Patient
     return ActNow(
         as_of=fmt_date(assessment.as_of),
         who=None if record is None else _who(record, name, assessment.as_of),
+        actions=actions, phase=_phase(assessment.current_therapy),
         plan=(f"{tier}: {options} treatment option(s) with doses" if options
               else f"{tier}: no treatment option listed"),
         alerts=alerts, info_alerts=sum(a.severity == "info" for a in assessment.alerts),
         not_evaluable_alerts=len(assessment.alerts_not_evaluable), due=due,
-        therapy=None if record is None else _therapy(record, assessment.as_of),
+        therapy=tuple(_agent(agent) for agent in assessment.current_therapy.agents),
+        glucocorticoid=_glucocorticoid(assessment.current_therapy),
         response=response, response_note=note)
 
+
+
+def build_report_with_act_now(assessment: Assessment, citations: Mapping[str, str]) -> Report:
+    """The report of ``assessment`` led by its act-now summary, numbered as one (the CLI's text,
+    Markdown and HTML reports: the answer first, then the options, alerts and details)."""
+    builder = ReportBuilder(assessment, citations)
+    act = build_act_now(builder, assessment)
+    return replace(builder.build(), act=act)

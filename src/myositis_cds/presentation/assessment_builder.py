@@ -19,10 +19,12 @@ from myositis_cds.engine.results import (
     Assessment,
     Note,
     Regimen,
+    TherapyAgent,
     TisOutcome,
 )
 from myositis_cds.presentation.assessment_view import (
     SEVERITY_ORDER,
+    AgentView,
     AlertGroup,
     AlertView,
     DoiView,
@@ -39,9 +41,11 @@ from myositis_cds.presentation.assessment_view import (
     ReferenceView,
     RegimenView,
     Report,
+    SafetyCheckView,
     SafetyView,
     ScreeningView,
     SettingView,
+    TherapyView,
     TisView,
     WorkupView,
 )
@@ -53,8 +57,10 @@ from myositis_cds.presentation.labels import (
     fmt_dose,
     fmt_number,
     fmt_recorded,
+    fmt_setting,
     humanise,
     investigation_label,
+    label,
     measure_label,
     plain,
     role_label,
@@ -146,6 +152,22 @@ class ResultViews:
                        missing=tuple(measure_label(m) for m in doi.missing))
 
 
+def _agent_view(x: TherapyAgent) -> AgentView:
+    unit = clean(x.unit) if x.unit else ""
+    dose = EMPTY if x.dose is None else " ".join(
+        p for p in (fmt_dose(x.dose), unit, label("frequency", x.frequency) if x.frequency else "") if p)
+    per_weight = [f"{fmt_dose(x.dose_per_kg)} {unit}/kg" if x.dose_per_kg is not None else "",
+                  f"{fmt_dose(x.dose_per_m2)} {unit}/m²" if x.dose_per_m2 is not None else "",
+                  f"{fmt_dose(x.prednisone_equivalent_mg_per_day)} mg/day prednisone-eq."
+                  if x.prednisone_equivalent_mg_per_day is not None else ""]
+    return AgentView(
+        drug=drug_label(x.drug) + (f" ({clean(x.name)})" if x.name else ""),
+        role=label("role", x.role), dose=dose, per_weight="; ".join(p for p in per_weight if p) or EMPTY,
+        since=fmt_date(x.start),
+        days_on_dose=(f"until {fmt_date(x.effect_window_until)} (effect window)"
+                      if x.effect_window_until else str(x.days_on_dose)))
+
+
 class ReportBuilder(ResultViews):
     """Builds the display records of one typed :class:`Assessment`, numbering as it goes."""
 
@@ -233,10 +255,43 @@ class ReportBuilder(ResultViews):
             for f in p.features)
         return PhenotypeView(item=item, messages=_texts(p.messages), features=features)
 
+    def therapy(self) -> TherapyView:
+        t = self.a.current_therapy
+        item = Item(status=clean(t.phase), label=label("phase", t.phase),
+                    reasons=tuple(plain(r) for r in t.phase_reasons),
+                    marks=self.num.marks(t, "Current therapy"))
+        agents = tuple(_agent_view(x) for x in t.agents)
+        gc = t.glucocorticoid
+        exposure = (
+            ("Current dose", "not computable (dose, unit or frequency)" if gc.current_mg_per_day is None
+             else f"{fmt_dose(gc.current_mg_per_day)} mg/day prednisone-equivalent"
+             + (" (pulse today)" if gc.pulse_today else "")),
+            ("Days at ≥ 20 mg/day", str(gc.days_at_or_above_20mg)),
+            ("Cumulative, this course", f"{fmt_number(gc.course_cumulative_mg, 0)} mg"),
+            ("Cumulative, whole record", f"{fmt_number(gc.record_cumulative_mg, 0)} mg"),
+            ("Pulse days this course", str(gc.pulse_days_in_course)),
+            *((("Not counted", f"{len(gc.not_counted)} entries without a computable dose"),)
+              if gc.not_counted else ()))
+        return TherapyView(item=item, activity=label("activity", t.activity),
+                           activity_reasons=tuple(plain(r) for r in t.activity_reasons),
+                           courses=", ".join(fmt_date(c) for c in t.courses) or "none",
+                           agents=agents, exposure=exposure)
+
+    def safety(self) -> tuple[SafetyCheckView, ...]:
+        views = []
+        for x in self.a.safety:
+            title = label("safety", x.id)
+            title = (title[:1].upper() + title[1:]) + (f": {drug_label(x.drug)}" if x.drug else "")
+            views.append(SafetyCheckView(
+                title=title, status=clean(x.status), label=label("status", x.status),
+                severity=clean(x.severity), due=fmt_date(x.due) if x.due else "",
+                reason=plain(x.reason), marks=self.num.marks(x, f"Safety: {title}")))
+        return tuple(views)
+
     def settings(self) -> tuple[SettingView, ...]:
         values = self.a.settings
         overridden = set(self.a.settings_overridden)
-        rows = [SettingView(name=clean(k), value=fmt_recorded(v), overridden=k in overridden)
+        rows = [SettingView(name=clean(k), value=fmt_setting(v), overridden=k in overridden)
                 for k, v in values.items()]
         rows += [SettingView(name=clean(name), value=EMPTY, overridden=True)
                  for name in sorted(overridden - set(values))]
@@ -269,6 +324,7 @@ class ReportBuilder(ResultViews):
         screening = self.screening()
         groups = self.alerts()
         not_evaluable = tuple((clean(x.id), plain(x.reason)) for x in a.alerts_not_evaluable)
+        therapy, safety = self.therapy(), self.safety()
         tis, doi, inadequate = self.tis(), self.doi(), self.inadequate()
         workup, phenotype = self.workup(), self.phenotype()
         self.num.sweep_notes(a, "elsewhere in the assessment")
@@ -280,7 +336,8 @@ class ReportBuilder(ResultViews):
             header=self.header(severity, screening, groups, len(not_evaluable)),
             severity=severity, plan=plan, screening=screening, alert_groups=groups,
             alerts_not_evaluable=not_evaluable, tis=tis, doi=doi, inadequate=inadequate,
-            workup=workup, phenotype=phenotype, notes=notes, settings=self.settings(),
+            workup=workup, phenotype=phenotype, therapy=therapy, safety=safety, notes=notes,
+            settings=self.settings(),
             references=self.references())
 
 

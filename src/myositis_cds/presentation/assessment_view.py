@@ -7,9 +7,12 @@ only lay them out. :func:`myositis_cds.presentation.assessment_builder.build_rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from myositis_cds.presentation.numbering import Marks
+
+if TYPE_CHECKING:
+    from myositis_cds.presentation.act_now import ActNow
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -239,6 +242,42 @@ class ReferenceView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyCheckView:
+    """One item of the safety companion (pack 2026.2), in words."""
+
+    title: str
+    status: str
+    label: str
+    severity: str
+    due: str
+    reason: str
+    marks: Marks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentView:
+    drug: str
+    role: str
+    dose: str
+    per_weight: str
+    since: str
+    days_on_dose: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TherapyView:
+    """Current therapy (pack 2026.2): phase, disease activity, course, agents, exposure."""
+
+    item: Item
+    """The phase (status) with its reasons and marks."""
+    activity: str
+    activity_reasons: tuple[str, ...]
+    courses: str
+    agents: tuple[AgentView, ...]
+    exposure: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     anchor: str
     """A prefix for HTML ids, stable for one patient and date, so links work in a combined page."""
@@ -253,6 +292,11 @@ class Report:
     inadequate: JudgementView
     workup: tuple[WorkupView, ...]
     phenotype: PhenotypeView
+    therapy: TherapyView
+    safety: tuple[SafetyCheckView, ...]
     notes: tuple[NoteView, ...]
     settings: tuple[SettingView, ...]
     references: tuple[ReferenceView, ...]
+    act: ActNow | None = None
+    """What to do now, shown before the numbered sections (the CLI reports; the patient page and
+    the letter show their own)."""

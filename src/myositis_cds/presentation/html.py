@@ -20,7 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from myositis_cds.engine.results import Assessment
-from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.act_now import build_report_with_act_now
 from myositis_cds.presentation.assessment_view import Report
 from myositis_cds.presentation.labels import label, plain
 
@@ -87,7 +87,7 @@ def _fragment(report: Report, figure: str | None = None) -> Markup:
     if figure:
         a = escape(report.anchor)
         section = (f'<section class="trends" aria-labelledby="{a}-trends">\n'
-                   f'  <h3 id="{a}-trends">8. Trends</h3>\n'
+                   f'  <h3 id="{a}-trends">7. Trends</h3>\n'
                    "  <p>Dots are individual measurements; lines are locally weighted regression "
                    "(LOWESS), as in the PF2019 figure.</p>\n"
                    f"{without_scripts(figure)}\n</section>\n")
@@ -106,7 +106,8 @@ def render_html(assessment: Assessment, citations: Mapping[str, str], *,
 
     ``figures`` maps a patient id to inline SVG markup shown in a "Trends" section.
     """
-    return str(_fragment(build_report(assessment, citations), _figure_of(assessment, figures)))
+    return str(_fragment(build_report_with_act_now(assessment, citations),
+                         _figure_of(assessment, figures)))
 
 
 def render_html_document(
@@ -123,7 +124,7 @@ def render_html_document(
     escaping: pass only trusted markup, such as the output of :func:`render_html`. ``figures``
     maps a patient id to inline SVG markup shown in that patient's "Trends" section.
     """
-    reports = [build_report(a, citations) for a in assessments]
+    reports = [build_report_with_act_now(a, citations) for a in assessments]
     return jinja_environment().get_template("document.html.j2").render(
         title=title,
         reports=reports,

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from myositis_cds.engine.results import Assessment
-from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.act_now import ActNow, build_report_with_act_now
 from myositis_cds.presentation.assessment_view import InlineNote, Item, Report
+from myositis_cds.presentation.labels import EMPTY
 
 __all__ = ["md_escape", "render_markdown"]
 
@@ -71,6 +72,38 @@ def _header(r: Report) -> list[str]:
     return lines
 
 
+def _act_now(act: ActNow) -> list[str]:
+    """What to do now: the actions, the phase, what is due, the current therapy, the response."""
+    lines = ["", "## What to do now", ""]
+    if not act.actions:
+        lines.append("No action.")
+    for index, action in enumerate(act.actions, start=1):
+        dose = "" if action.dose == EMPTY else f" — **{md_escape(action.dose)}**"
+        lines += [_join(f"{index}. **{md_escape(action.label)} {md_escape(action.what)}**{dose}",
+                        action.marks.as_text()), f"   - {md_escape(action.reason)}"]
+    lines += ["", md_escape(act.phase), ""]
+    if act.alerts:
+        lines += ["**Alerts**", ""] + [
+            _join(f"- **{md_escape(a.severity)}:** {md_escape(a.title)}", a.marks.as_text())
+            for a in act.alerts] + [""]
+    lines += ["**Due, overdue and missing**", ""]
+    lines += [_join(f"- **{md_escape(d.status_label)}:** {md_escape(d.what)}"
+                    + ("" if d.date == EMPTY else f" ({md_escape(d.date_label)} {md_escape(d.date)})"),
+                    d.marks.as_text()) + f" — {md_escape(d.detail)}" for d in act.due] or [
+        "- Nothing due or overdue."]
+    lines += ["", "**Current therapy**", ""]
+    lines += [f"- {md_escape(t.drug)}: {md_escape(t.dose)}, since {md_escape(t.since)} "
+              f"({md_escape(t.duration)})" for t in act.therapy] or ["- No treatment active."]
+    if act.glucocorticoid:
+        lines += ["", md_escape(act.glucocorticoid)]
+    response = act.response
+    lines += ["", "**Latest response:** " + (
+        _join(f"TIS {md_escape(response.score)}, {md_escape(response.category)}, on "
+              f"{md_escape(response.date)} ({md_escape(response.trend)})", response.marks.as_text())
+        if response else f"no score ({md_escape(act.response_note)})")]
+    return lines
+
+
 def _plan(r: Report) -> list[str]:
     lines = ["", "## 1. Plan", "", f"### Severity tier: {_status(r.severity)}", "",
              *_bullets(r.severity.reasons), "",
@@ -123,9 +156,32 @@ def _alerts(r: Report) -> list[str]:
     return lines
 
 
+def _therapy(r: Report) -> list[str]:
+    t = r.therapy
+    lines = ["", "### Current therapy", "", f"- **Phase:** {_status(t.item)}",
+             *_bullets(t.item.reasons, "  "), f"- **Disease activity:** **{md_escape(t.activity)}**",
+             *_bullets(t.activity_reasons, "  "), f"- **Courses started:** {md_escape(t.courses)}"]
+    if t.agents:
+        lines += _table(["Drug", "Role", "Dose", "Per weight", "Since", "Days on dose"],
+                        [[md_escape(x.drug), md_escape(x.role), md_escape(x.dose),
+                          md_escape(x.per_weight), md_escape(x.since), md_escape(x.days_on_dose)]
+                         for x in t.agents])
+    else:
+        lines += ["", "No agent active on the assessment date.", ""]
+    lines += ["**Glucocorticoid exposure:**", "",
+              *(f"- **{md_escape(name)}:** {md_escape(value)}" for name, value in t.exposure),
+              "", "### Safety companion", ""]
+    if not r.safety:
+        lines.append("No safety item applies.")
+    lines += [f"- **{md_escape(x.label)}:** " + _join(
+        md_escape(x.title) + (f" (due {md_escape(x.due)})" if x.due else "") + " — "
+        + md_escape(x.reason), x.marks.as_text()) for x in r.safety]
+    return lines
+
+
 def _details(r: Report) -> list[str]:
     t, d, j = r.tis, r.doi, r.inadequate
-    lines = ["", "## 3. Details", "", "### Response", "",
+    lines = ["", "## 3. Details", *_therapy(r), "", "### Response", "",
              f"#### Total Improvement Score (TIS): {_status(t.item)}", "",
              *(f"- **Reason:** {md_escape(reason)}" for reason in t.item.reasons),
              f"- **Score:** {md_escape(t.score)} (range {md_escape(t.range)}); **category:** "
@@ -192,8 +248,10 @@ def _tail(r: Report) -> list[str]:
 
 def render_markdown(assessment: Assessment, citations: Mapping[str, str]) -> str:
     """The GitHub-flavoured Markdown report of one typed assessment."""
-    report = build_report(assessment, citations)
-    lines = [*_header(report), *_plan(report), *_alerts(report), *_details(report), *_tail(report)]
+    report = build_report_with_act_now(assessment, citations)
+    now = _act_now(report.act) if report.act is not None else []
+    lines = [*_header(report), *now, *_plan(report), *_alerts(report), *_details(report),
+             *_tail(report)]
     text = "\n".join(lines)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

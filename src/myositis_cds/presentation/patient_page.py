@@ -69,6 +69,18 @@ def provenance_rows(a: Assessment) -> tuple[ProvenanceRow, ...]:
             ProvenanceRow(what="Cancer screening", rule_id=a.cancer_screening.rule_id,
                           version=a.cancer_screening.knowledge_version, codes=a.cancer_screening.level,
                           inputs=_inputs(a.cancer_screening.inputs))]
+    t = a.current_therapy
+    rows.append(ProvenanceRow(what="Current therapy", rule_id=t.rule_id, version=t.knowledge_version,
+                              codes=f"{t.phase}; {t.activity}", inputs=_inputs(t.inputs)))
+    rows += [ProvenanceRow(what=f"Action: {label('action', x.action)} "
+                           + (label("drug", x.drug) if x.drug else label("agent_class", x.agent_class or "")),
+                           rule_id=x.rule_id, version=x.knowledge_version,
+                           codes="; ".join(c for c in (x.action, x.drug or x.agent_class or "") if c),
+                           inputs=_inputs(x.inputs)) for x in a.treatment_plan.actions]
+    rows += [ProvenanceRow(what=f"Safety: {label('safety', x.id)}"
+                           + (f" ({label('drug', x.drug)})" if x.drug else ""),
+                           rule_id=x.rule_id, version=x.knowledge_version,
+                           codes=f"{x.id}; {x.status}", inputs=_inputs(x.inputs)) for x in a.safety]
     rows += [ProvenanceRow(what=f"Work-up: {label('workup', w.id)}", rule_id=w.rule_id,
                            version=w.knowledge_version,
                            codes="; ".join([w.status, *w.missing]), inputs=_inputs(w.inputs))

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from myositis_cds.engine.results import Assessment
-from myositis_cds.presentation.assessment_builder import build_report
+from myositis_cds.presentation.act_now import ActNow, build_report_with_act_now
 from myositis_cds.presentation.assessment_view import InlineNote, Item, Report
+from myositis_cds.presentation.labels import EMPTY
 
 __all__ = ["TextWriter", "render_text"]
 
@@ -94,6 +95,50 @@ def _header(w: TextWriter, r: Report) -> None:
         w.field(label, value, "  ", 17)
 
 
+def _act_now(w: TextWriter, act: ActNow) -> None:
+    """What to do now: the actions, the phase, what is due, the current therapy, the response."""
+    w.heading("WHAT TO DO NOW", "=")
+    w.blank()
+    if not act.actions:
+        w.para("No action.", "  ")
+    for index, action in enumerate(act.actions, start=1):
+        dose = "" if action.dose == EMPTY else f" — {action.dose}"
+        w.para(_join(f"{index}. {action.label.upper()} {action.what}{dose}", action.marks.as_text()),
+               "  ", "   ")
+        w.para(action.reason, "     ")
+    w.blank()
+    w.para(act.phase, "  ")
+    if act.alerts:
+        w.blank()
+        w.lines.append("Alerts")
+        for alert in act.alerts:
+            w.para(_join(f"{alert.severity.upper()}: {alert.title}", alert.marks.as_text()), "  ",
+                   "    ")
+    w.blank()
+    w.lines.append("Due, overdue and missing")
+    if not act.due:
+        w.para("Nothing due or overdue.", "  ")
+    for item in act.due:
+        when = "" if item.date == EMPTY else f" ({item.date_label} {item.date})"
+        w.para(_join(f"{item.status_label.upper()}: {item.what}{when}", item.marks.as_text()), "  ",
+               "    ")
+        w.para(item.detail, "    ")
+    w.blank()
+    w.lines.append("Current therapy")
+    if not act.therapy:
+        w.para("No treatment active.", "  ")
+    for therapy in act.therapy:
+        w.para(f"{therapy.drug}: {therapy.dose}, since {therapy.since} ({therapy.duration})", "  - ",
+               "  ")
+    if act.glucocorticoid:
+        w.para(act.glucocorticoid, "  ")
+    w.blank()
+    response = act.response
+    w.para("Latest response: " + (
+        _join(f"TIS {response.score}, {response.category}, on {response.date} ({response.trend})",
+              response.marks.as_text()) if response else f"no score ({act.response_note})"))
+
+
 def _plan(w: TextWriter, r: Report) -> None:
     w.heading("1. PLAN", "=")
     w.blank()
@@ -147,8 +192,37 @@ def _alerts(w: TextWriter, r: Report) -> None:
         w.para("none: every alert rule had the inputs it needs", "  ")
 
 
+def _therapy(w: TextWriter, r: Report) -> None:
+    t = r.therapy
+    w.heading("Current therapy", "-")
+    w.lines.append(f"Phase: {_status(t.item)}")
+    w.bullets(t.item.reasons)
+    w.lines.append(f"Disease activity: {t.activity.upper()}")
+    w.bullets(t.activity_reasons)
+    w.field("Courses started", t.courses)
+    if t.agents:
+        w.lines.append("Agents active on the assessment date:")
+        for x in t.agents:
+            per_weight = "" if x.per_weight == EMPTY else f" ({x.per_weight})"
+            w.para(f"{x.drug} ({x.role}): {x.dose}{per_weight}", "  - ", "  ")
+            w.para(f"since {x.since}; days on this dose: {x.days_on_dose}", "    ")
+    else:
+        w.para("No agent active on the assessment date.", "  ")
+    w.lines.append("Glucocorticoid exposure:")
+    for name, value in t.exposure:
+        w.field(name, value, "  ", 25)
+    w.heading("Safety companion", "-")
+    if not r.safety:
+        w.para("No safety item applies.", "  ")
+    for check in r.safety:
+        when = f" (due {check.due})" if check.due else ""
+        w.para(_join(f"{check.label.upper()}: {check.title}{when}", check.marks.as_text()), "  ", "    ")
+        w.para(check.reason, "    ")
+
+
 def _details(w: TextWriter, r: Report) -> None:
     w.heading("3. DETAILS", "=")
+    _therapy(w, r)
     w.heading("Response", "-")
     t = r.tis
     w.lines.append(f"Total Improvement Score (TIS): {_status(t.item)}")
@@ -211,8 +285,8 @@ def _tail(w: TextWriter, r: Report) -> None:
            else "All settings are the knowledge pack defaults.")
     width = max((len(s.name) for s in r.settings), default=0)
     for s in r.settings:
-        w.lines.append(f"  {'*' if s.overridden else ' '} {s.name.ljust(width)} = {s.value}"
-                       + ("   <-- OVERRIDDEN" if s.overridden else ""))
+        head = f"  {'*' if s.overridden else ' '} {s.name.ljust(width)} = "
+        w.wrap(s.value + ("   <-- OVERRIDDEN" if s.overridden else ""), head, " " * len(head))
     w.heading("6. REFERENCES", "=")
     for ref in r.references:
         w.para(f"[{ref.number}] {ref.text} ({ref.key})", "", "     ")
@@ -226,9 +300,11 @@ def render_text(assessment: Assessment, citations: Mapping[str, str]) -> str:
 
     ``citations`` maps each citation key of the knowledge pack to its full reference.
     """
-    report = build_report(assessment, citations)
+    report = build_report_with_act_now(assessment, citations)
     w = TextWriter()
     _header(w, report)
+    if report.act is not None:
+        _act_now(w, report.act)
     _plan(w, report)
     _alerts(w, report)
     _details(w, report)
