@@ -22,7 +22,7 @@ def test_quick_benchmark_runs_without_failures() -> None:
     lines = result.stdout.splitlines()
     assert lines[1].startswith(f"{len(EXAMPLES)} example patients as prefetch:")
     assert lines[2].startswith("sequential: 200 calls, 1 client(s): p50 ")
-    assert lines[2].endswith("; 0 failures; 380 cards")
+    assert lines[2].endswith("; 0 failures; 487 cards")
     assert lines[3].startswith("concurrent: 200 calls, 4 client(s): p50 ")
     saved = json.loads((BENCH.parent / "results" / "bench_cds_hooks.json").read_text("utf-8"))
     assert saved["results"]["sequential"]["failures"] == 0

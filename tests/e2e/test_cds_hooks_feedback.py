@@ -55,8 +55,8 @@ def test_feedback_is_audited_against_the_cards_rule(client: TestClient, web: Web
                                        "system": "urn:myositis-cds:codes:override-reason"},
                             "userComment": "patient started azathioprine yesterday"},
          "outcomeTimestamp": "2026-11-21T08:00:00Z"},
-        {"card": cards[3]["uuid"], "outcome": "accepted",
-         "acceptedSuggestions": [{"id": cards[3]["suggestions"][0]["uuid"]}],
+        {"card": cards[-1]["uuid"], "outcome": "accepted",  # the plan card is the last
+         "acceptedSuggestions": [{"id": cards[-1]["suggestions"][0]["uuid"]}],
          "outcomeTimestamp": "2026-11-21T08:01:00Z"},
         {"card": "00000000-0000-4000-8000-000000000000", "outcome": "overridden",
          "outcomeTimestamp": "2026-11-21T08:02:00Z"},

@@ -230,9 +230,10 @@ def test_only_the_population_is_evaluated_and_the_others_are_counted(
     assert "zz-flu" not in keys
     assert "zz-broken" not in keys
     assert "zz-tested" in keys  # a negative anti-Mi-2 result is a result: evaluated, out of scope
-    assert "population: 10 evaluated, 2 outside" in err
+    n = len(EXAMPLES)  # every example has a DM diagnosis; zz-tested a Mi-2 result
+    assert f"population: {n + 1} evaluated, 2 outside" in err
     document = json.loads(summary.read_text("utf-8"))
-    assert (document["patients"], document["outside_population"]) == (12, 2)
+    assert (document["patients"], document["outside_population"]) == (n + 3, 2)
 
 
 def test_all_evaluates_everyone_and_a_cohort_adds_listed_patients(
@@ -243,14 +244,14 @@ def test_all_evaluates_everyone_and_a_cohort_adds_listed_patients(
     assert code == 2  # the invalid record is evaluated now: a RECORD-INVALID row
     rows = _csv(out)
     assert {"zz-flu", "zz-broken"} <= {row["patient_key"] for row in rows}
-    assert "population: 12 evaluated, 0 outside" in err
+    assert f"population: {len(EXAMPLES) + 3} evaluated, 0 outside" in err
     cohort = tmp_path / "cohort.txt"
     cohort.write_text("# registry export\nzz-flu\n\n", "utf-8")
     code, out, err = run(capsys, str(examples), "--as-of", "2026-11-21", "--engine", "local",
                          "--cohort", str(cohort))
     assert code == 0
     assert "zz-flu" in {row["patient_key"] for row in _csv(out)}
-    assert "population: 11 evaluated, 1 outside" in err
+    assert f"population: {len(EXAMPLES) + 2} evaluated, 1 outside" in err
     with pytest.raises(SystemExit) as stopped:
         run(capsys, str(examples), "--all", "--cohort", str(cohort))
     assert stopped.value.code == 2
