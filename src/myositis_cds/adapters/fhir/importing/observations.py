@@ -102,6 +102,7 @@ def _lab(draft: Draft, resource: Mapping[str, Any], concept: Concept, day: str) 
     spelled = draft.mapping.lab_units.get((concept.name, code or ""))
     known = LAB_UNITS.get(concept.name)
     factor = 1.0
+    unit: str | None
     if spelled is not None:
         unit, factor = spelled.unit, spelled.factor
     elif known is not None and concept.name not in ENZYME_LIKE_TESTS:
