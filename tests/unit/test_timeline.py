@@ -256,7 +256,7 @@ def test_drug_free_remission_dates() -> None:
     assert timeline.titer_normalised_on == D("2025-05-12")
     # The last immunosuppressant, methotrexate, stopped 2024-06-30.
     assert timeline.drug_free_since == D("2024-07-01")
-    assert [v.active_treatments for v in timeline.visits if v.date >= D("2024-07-01")] == [(), (), ()]
+    assert [v.active_treatments for v in timeline.visits if v.date >= D("2024-07-01")] == [(), (), (), ()]
     assert visit_on(timeline, "2023-07-10").active_treatments == ("methotrexate",)
 
 
