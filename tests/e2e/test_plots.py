@@ -229,7 +229,7 @@ def test_render_html_document_strips_scripts_from_figures() -> None:
     assert "onload" not in html
     assert "javascript:" not in html
     assert '<g id="x"/>' in html
-    assert "8. Trends" in html
+    assert "7. Trends" in html
 
 
 def test_assess_html_embeds_the_three_svgs_and_no_script(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,12 +237,12 @@ def test_assess_html_embeds_the_three_svgs_and_no_script(capsys: pytest.CaptureF
     assert code == 0, err
     assert out.count("<svg ") == 3
     assert "<script" not in out.lower()
-    assert "8. Trends" in out
+    assert "7. Trends" in out
     page_ids = ids(out)
     assert len(page_ids) == len(set(page_ids)), "duplicate ids on the page"
     assert sum(1 for i in page_ids if re.search(r"-titer-titer-point-\d+$", i)) == 6
     assert sum(1 for i in page_ids if i.endswith("-titer-titer-normalised")) == 1
-    assert out.index("8. Trends") > out.index("7. References")
+    assert out.index("7. Trends") > out.index("6. References")
 
 
 def test_batch_html_has_figures_for_each_patient(capsys: pytest.CaptureFixture[str],
