@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from myositis_cds.domain.vocabulary import DRUGS
 from tests.e2e.web_support import Web, hidden_fields, hidden_value, make_web, page_sign_in
 
 
@@ -274,3 +275,58 @@ def test_navigation_by_role(web: Web, client: TestClient) -> None:
         html = researcher.get("/cohort").text
         assert 'href="/cohort"' in html
         assert 'href="/patients/new"' not in html
+
+
+def test_treatment_picklist_is_the_drug_vocabulary_with_its_synonyms(client: TestClient) -> None:
+    patient = _create(client)
+    form = client.get(f"{patient}/add/treatment").text
+    select = re.search(r'<select id="f-drug".*?</select>', form, re.DOTALL)
+    assert select is not None
+    offered = re.findall(r'<option value="([^"]+)"', select.group(0))
+    assert sorted(offered) == sorted(DRUGS)  # every code, nothing else
+    assert "Mycophenolate mofetil (also: mmf, mycophenolate, cellcept)</option>" in form
+    assert "Co-trimoxazole (also: tmp-smx)</option>" in form
+    assert '<optgroup label="Pneumocystis prophylaxis">' in form
+    # A synonym typed by a client other than the picklist is stored as its code.
+    status, location, html = _submit(client, f"{patient}/add/treatment", {
+        "drug": "MTX", "dose": "15", "unit": "mg", "frequency": "weekly", "start": "2026-06-03"})
+    assert (status, location) == (303, patient), html
+    record = client.get("/api/v1" + patient).json()["record"]
+    assert record["treatments"][0]["drug"] == "methotrexate"
+    page = client.get(f"{patient}/record").text
+    assert '<td data-label="Drug">Methotrexate</td>' in page
+
+
+def test_treatment_errors_come_from_the_record_validator_all_at_once(client: TestClient) -> None:
+    patient = _create(client)
+    status, _, html = _submit(client, f"{patient}/add/treatment", {
+        "drug": "methotrexat", "dose": "abc", "start": "2026-06-03", "stop": "2026-06-01"})
+    assert status == 422
+    for field, expected in (("drug", "got &#39;methotrexat&#39;; expected a drug code"),
+                            ("dose", "got &#39;abc&#39;; expected a number"),
+                            ("stop", "expected a date on or after start")):
+        assert re.search(rf'id="e-{field}">[^<]*{expected}', html), field
+    assert "mtx → methotrexate" in html  # the validator's list of codes and synonyms
+    status, _, html = _submit(client, f"{patient}/add/treatment", {
+        "drug": "other", "start": "2026-06-03"})
+    assert status == 422
+    assert re.search(r'id="e-name">got nothing; expected the drug&#39;s name', html)
+    assert client.get("/api/v1" + patient).json()["version"] == 1  # nothing was stored
+    status, location, html = _submit(client, f"{patient}/add/treatment", {
+        "drug": "other", "name": "abatacept", "start": "2026-06-03"})
+    assert (status, location) == (303, patient), html
+    assert '<td data-label="Drug">Other treatment: abatacept</td>' in client.get(f"{patient}/record").text
+
+
+def test_lab_form_takes_the_monitoring_bloods_and_checks_units(client: TestClient) -> None:
+    patient = _create(client)
+    status, location, html = _submit(client, f"{patient}/add/lab", {
+        "test": "neutrophils", "value": "1.2", "unit": "10^9/L", "date": "2026-06-02"})
+    assert (status, location) == (303, patient), html
+    status, _, html = _submit(client, f"{patient}/add/lab", {
+        "test": "CK", "value": "300", "unit": "g/L", "date": "2026-06-02"})
+    assert status == 422
+    assert re.search(r'id="e-unit">got &#39;g/L&#39;; expected a unit for CK: U/L', html)
+    record = client.get("/api/v1" + patient).json()["record"]
+    assert record["labs"] == [{"test": "neutrophils", "value": 1.2, "unit": "10^9/L",
+                               "date": "2026-06-02"}]

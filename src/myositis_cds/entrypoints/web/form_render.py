@@ -17,6 +17,7 @@ import orjson
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from myositis_cds.domain.vocabulary import canonical_drug
 from myositis_cds.entrypoints.web.api import MAX_ID
 from myositis_cds.entrypoints.web.auth import Principal
 from myositis_cds.entrypoints.web.choices import word
@@ -122,7 +123,7 @@ def changed_by_words(changed_by: str | None, principal: Principal) -> str:
 
 
 _KIND_OF_KEY: Final = {"drug": "drug", "code": "finding", "kind": "investigation",
-                       "frequency": "frequency", "name": "diagnosis", "sex": "sex"}
+                       "frequency": "frequency", "diagnosis.name": "diagnosis", "sex": "sex"}
 """What kind of code an entry's value is, by its key (for its words)."""
 
 
@@ -146,7 +147,8 @@ def describe_entry(entry: object, fields: Sequence[FieldSpec] = ()) -> list[tupl
             text = "yes" if value else "no"
         else:
             kind = _KIND_OF_KEY.get(str(key))
-            text = word(kind, value) if kind else str(value)
+            code = canonical_drug(str(value)) or value if kind == "drug" else value  # MTX → methotrexate
+            text = word(kind, code) if kind else str(value)
         flat = str(key).replace(".", "_")  # patient details: diagnosis.date → diagnosis_date
         pairs.append((names.get(str(key)) or names.get(flat) or _words(flat), text))
     return pairs

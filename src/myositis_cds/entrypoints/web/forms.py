@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from myositis_cds.domain.units import LAB_UNITS
 from myositis_cds.domain.vocabulary import (
     ALL_FINDINGS,
     ANTIBODY_RESULTS,
     ANTIBODY_TARGETS,
     DIAGNOSES,
-    ENZYMES,
+    ENZYME_LIKE_TESTS,
     FREQUENCIES,
     INVESTIGATION_KINDS,
+    MONITORING_BLOOD_TESTS,
     SEXES,
+    canonical_drug,
 )
-from myositis_cds.entrypoints.web.choices import DRUG_GROUPS, labels_for
+from myositis_cds.entrypoints.web.choices import DRUG_CHOICE_LABELS, DRUG_GROUPS, labels_for
 from myositis_cds.errors import FieldError
 
 __all__ = [
@@ -72,6 +75,9 @@ class FieldSpec:
     """Offered in a ``<datalist>`` for free text (other values are accepted)."""
     key: str = ""
     """Where the value goes in the entry (``mmt8_grades.deltoid``); default: ``name``."""
+    canonical: Callable[[str], str | None] | None = None
+    """A select whose values have other accepted spellings (drug synonyms): the choice a spelling
+    stands for, or ``None`` (then the record validator judges the text and says what it expects)."""
 
     @property
     def json_key(self) -> str:
@@ -109,7 +115,17 @@ _GROUP_LABELS: Final = {"neck_flexors": "Neck flexors", "deltoid": "Deltoid", "b
                         "wrist_extensors": "Wrist extensors", "gluteus_maximus": "Gluteus maximus",
                         "gluteus_medius": "Gluteus medius", "quadriceps": "Quadriceps",
                         "ankle_dorsiflexors": "Ankle dorsiflexors"}
-_DRUG_LABELS: Final = labels_for("drug", (c for _, group in DRUG_GROUPS for c in group))
+LAB_TESTS: Final = (*ENZYME_LIKE_TESTS, *MONITORING_BLOOD_TESTS)
+"""The lab form's tests: muscle and liver enzymes, and the drug-monitoring bloods (§15)."""
+LAB_TEST_LABELS: Final = {**{t: t for t in ENZYME_LIKE_TESTS}, "wbc": "White cell count",
+                          "neutrophils": "Neutrophils", "platelets": "Platelets",
+                          "haemoglobin": "Haemoglobin", "creatinine": "Creatinine",
+                          "albumin": "Albumin"}
+LAB_UNIT_CHOICES: Final = tuple(dict.fromkeys(
+    next(spelling for spelling, f in spellings.items() if f == factor)
+    for _, spellings in LAB_UNITS.values() for factor in dict.fromkeys(spellings.values())))
+"""One spelling of each unit the record converts: ``U/L``, ``µkat/L``, ``10^9/L``, ``g/L``,
+``g/dL``, ``µmol/L``, ``mg/dL`` (the record checks that a unit fits its test)."""
 
 PATIENT_FORM: Final = (
     _f("id", "Patient id", required=True, hint="the identifier within its source"),
@@ -140,11 +156,10 @@ ASSESSMENT_FORM: Final = FormSpec(
 ENTRY_FORMS: Final = {form.slug: form for form in (
     ASSESSMENT_FORM,
     FormSpec(slug="lab", key="labs", title="Lab result", noun="lab result", fields=(
-        _f("test", "Test", "select", choices=ENZYMES, labels={t: t for t in ENZYMES}, required=True),
+        _f("test", "Test", "select", choices=LAB_TESTS, labels=LAB_TEST_LABELS, required=True),
         _f("value", "Value", "number", required=True),
-        _f("unit", "Unit", "select", choices=("U/L", "µkat/L"), labels={"U/L": "U/L",
-                                                                          "µkat/L": "µkat/L"},
-           required=True),
+        _f("unit", "Unit", "select", choices=LAB_UNIT_CHOICES,
+           labels={u: u for u in LAB_UNIT_CHOICES}, required=True),
         _f("uln", "Upper limit of normal", "number", hint="in the same unit"),
         _f("date", "Date", "date", required=True))),
     FormSpec(slug="antibody", key="antibodies", title="Antibody result", noun="antibody result",
@@ -164,7 +179,9 @@ ENTRY_FORMS: Final = {form.slug: form for form in (
         _f("present", "Present", "yesno", required=True),
         _f("date", "Date assessed", "date", required=True))),
     FormSpec(slug="treatment", key="treatments", title="Treatment", noun="treatment", fields=(
-        _f("drug", "Drug", "select", groups=DRUG_GROUPS, labels=_DRUG_LABELS, required=True),
+        _f("drug", "Drug", "select", groups=DRUG_GROUPS, labels=DRUG_CHOICE_LABELS, required=True,
+           canonical=canonical_drug),
+        _f("name", "Name as prescribed", hint="required when the drug is \"Other treatment\""),
         _f("dose", "Dose", "number", hint="per frequency period (a day, a week...)"),
         _f("unit", "Dose unit", suggestions=("mg", "g", "mg/kg", "g/kg")),
         _f("frequency", "Frequency", "select", choices=FREQUENCIES, codes="frequency"),
@@ -208,6 +225,8 @@ def _value(spec: FieldSpec, text: str, errors: list[FieldError]) -> object:
             return None
         return _YES_NO[text]
     if spec.kind == "select" and text not in spec.options:
+        if spec.canonical is not None:  # a synonym is stored as its code; the validator judges the rest
+            return spec.canonical(text) or text
         errors.append(FieldError(path=path, value=text, expected="one of the listed choices"))
         return None
     if len(text) > MAX_TEXT:
@@ -270,7 +289,8 @@ def entry_values(form: FormSpec, entry: Mapping[str, object]) -> dict[str, str]:
         if isinstance(value, bool):
             out[spec.name] = "yes" if value else "no"
         elif value is not None:
-            out[spec.name] = str(value)
+            text = str(value)
+            out[spec.name] = (spec.canonical(text) or text) if spec.canonical else text
     return out
 
 

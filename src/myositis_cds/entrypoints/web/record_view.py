@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from myositis_cds.domain.vocabulary import canonical_drug
 from myositis_cds.entrypoints.web.choices import word
 from myositis_cds.presentation.labels import EMPTY, fmt_recorded
 
@@ -71,6 +72,16 @@ def _mmt8(e: Mapping[str, object]) -> str:
     return f"{fmt_recorded(e.get('mmt8'))} / {fmt_recorded(maximum if maximum is not None else 80)}"
 
 
+def _drug(e: Mapping[str, object]) -> str:
+    """The drug in words whatever spelling the record holds (``MTX`` → Methotrexate), with the
+    name as prescribed when one is recorded ("Other treatment: abatacept")."""
+    drug, name = e.get("drug"), e.get("name")
+    if drug is None:
+        return EMPTY
+    text = word("drug", canonical_drug(str(drug)) or drug)
+    return f"{text}: {fmt_recorded(name)}" if name is not None else text
+
+
 def _dose(e: Mapping[str, object]) -> str:
     dose = _with_unit("dose", "unit")(e)
     frequency = e.get("frequency")
@@ -91,7 +102,7 @@ _SECTIONS: Final[tuple[tuple[str, str, str, str, tuple[tuple[str, Cell], ...]], 
         ("Extramuscular global", _v("extramuscular_global")), ("MMT-8", _mmt8),
         ("HAQ", _v("haq")), ("CDASI", _v("cdasi_activity")))),
     ("treatments", "Treatments", "treatment", "start", (
-        ("Drug", _code("drug", "drug")), ("Dose", _dose), ("Route", _v("route")),
+        ("Drug", _drug), ("Dose", _dose), ("Route", _v("route")),
         ("Start", _v("start")), ("Stop", lambda e: fmt_recorded(e["stop"]) if e.get("stop")
                                  else "ongoing"))),
     ("labs", "Lab results", "lab", "date", (
