@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.browser.conftest import CLINICIAN, SECOND_CLINICIAN, BrowserPage
+from tests.browser.conftest import CLINICIAN, PHONE, SECOND_CLINICIAN, BrowserPage
 from tests.conftest import load_example
 
 if TYPE_CHECKING or importlib.util.find_spec("playwright") is not None:
@@ -91,6 +91,13 @@ def test_visit_correction_stop_and_delete(bpage: BrowserPage, tmp_path: Path) ->
     page.get_by_role("button", name="Delete this finding").click()
     expect(page.get_by_role("status")).to_contain_text("The finding was deleted.")
     expect(page.locator("#s-findings tbody tr")).to_have_count(before - 1)
+
+    bpage.goto(f"{patient}/add/treatment")  # the picklist's longest choice fits a phone
+    page.get_by_label("Drug").select_option("mycophenolate_mofetil")
+    expect(page.get_by_label("Drug")).to_contain_text("Mycophenolate mofetil (also: mmf")
+    bpage.shots("33-treatment-picklist")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert bpage.log.blocked() == []
 
 
