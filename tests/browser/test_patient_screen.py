@@ -99,6 +99,8 @@ def test_the_print_letter_is_at_most_two_a4_pages(bpage: BrowserPage, stored: di
     bpage.sign_in(CLINICIAN)
     for name, patient_id in stored.items():
         bpage.goto(f"/patients/{patient_id}/print")
+        # the letter's inline CSS applies (the page's policy allows exactly it)
+        assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none", name
         pdf = page.pdf(format="A4", print_background=True)
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         assert 1 <= pages <= 2, (name, pages)

@@ -9,6 +9,8 @@ the same in its text.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -197,6 +199,14 @@ def test_the_print_letter_and_its_pdf(client: TestClient, ids: dict[str, int], n
     assert "<script" not in html.lower()
     assert not re.search(r'(?:src|href)="(?!#)', html), "the letter fetches nothing"
     assert "printed 2026-11-21 by clara" in html
+    # its inline CSS (and only that) is allowed by the page's policy, so that a browser prints it styled
+    css = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+    assert len(css) == 1
+    digest = base64.b64encode(hashlib.sha256(css[0].encode()).digest()).decode()
+    policy = letter.headers["content-security-policy"]
+    assert policy.endswith(f"; style-src 'self' 'sha256-{digest}'")
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
     assert html.count('class="reference-list"') == 1
     listed = [int(n) for n in re.findall(r'<li id="letter-ref-(\d+)"', html)]
     assert listed == list(range(1, len(listed) + 1))

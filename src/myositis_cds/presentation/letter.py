@@ -10,9 +10,13 @@ library; it needs Debian's Pango) without fetching anything.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine.results import Assessment
@@ -24,7 +28,10 @@ from myositis_cds.presentation.html import jinja_environment
 from myositis_cds.presentation.labels import clean, drug_label, fmt_date, label, role_label
 from myositis_cds.presentation.numbering import Marks
 
-__all__ = ["Letter", "OptionLine", "build_letter", "render_letter_html", "render_letter_pdf"]
+__all__ = ["Letter", "OptionLine", "build_letter", "inline_style_sources", "render_letter_html",
+           "render_letter_pdf"]
+
+_STYLE: Final = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +79,13 @@ def build_letter(*, record: PatientRecord, assessment: Assessment, timeline: Tim
 def render_letter_html(letter: Letter) -> str:
     """The letter as a standalone HTML page (CSS inline, nothing fetched, no script)."""
     return jinja_environment().get_template("letter.html.j2").render(letter=letter)
+
+
+def inline_style_sources(html: str) -> tuple[str, ...]:
+    """The Content-Security-Policy sources (``'sha256-…'``) that allow exactly the ``<style>``
+    elements of a page this package rendered (the letter's CSS is inline so that it prints alone)."""
+    return tuple("'sha256-" + base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
+                 + "'" for css in _STYLE.findall(html))
 
 
 def render_letter_pdf(letter: Letter) -> bytes:

@@ -118,10 +118,13 @@ class SecurityMiddleware:
                 response_started = True
                 status = int(message["status"])
                 headers = MutableHeaders(scope=message)
+                own_policy = headers.get("content-security-policy")
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
                 if hsts:
                     headers["Strict-Transport-Security"] = HSTS
+                if own_policy is not None and own_policy.startswith(CONTENT_SECURITY_POLICY + ";"):
+                    headers["Content-Security-Policy"] = own_policy  # the default, narrowed further
                 if framed and self.framed is not None:
                     headers["Content-Security-Policy"] = self.framed
                     del headers["X-Frame-Options"]

@@ -22,9 +22,14 @@ from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import PagePrincipal
 from myositis_cds.entrypoints.web.clinical import PageParts
 from myositis_cds.entrypoints.web.form_pages import ADD_LINKS
+from myositis_cds.entrypoints.web.middleware import CONTENT_SECURITY_POLICY
 from myositis_cds.entrypoints.web.state import html_page, web_state
 from myositis_cds.entrypoints.web.view_tokens import with_view_tokens
-from myositis_cds.presentation.letter import render_letter_html, render_letter_pdf
+from myositis_cds.presentation.letter import (
+    inline_style_sources,
+    render_letter_html,
+    render_letter_pdf,
+)
 from myositis_cds.presentation.patient_list import patient_list_view
 from myositis_cds.services.patient_list import list_patient_page
 from myositis_cds.services.patient_page import open_patient_page, read_patient_results
@@ -97,7 +102,10 @@ def print_view(request: Request, principal: PagePrincipal, patient_id: PatientId
                as_of: AsOf = None) -> HTMLResponse:
     """The clinic letter (at most two A4 pages) as a page to print."""
     _, letter = _letter(request, principal, patient_id, as_of)
-    return HTMLResponse(render_letter_html(letter))
+    html = render_letter_html(letter)
+    styles = " ".join(inline_style_sources(html))  # the letter's own CSS, and nothing else inline
+    return HTMLResponse(html, headers={
+        "Content-Security-Policy": f"{CONTENT_SECURITY_POLICY}; style-src 'self' {styles}"})
 
 
 @router.get("/patients/{patient_id}/letter.pdf")
