@@ -41,18 +41,16 @@ import orjson
 
 # The validation and conversion steps are private to the adapter; they are timed apart here only.
 from myositis_cds.adapters.record_file import iter_raw_records
-from myositis_cds.adapters.record_json import (
-    PatientRecordModel,
-    _check_dates,
-    _check_items,
-    _nul_errors,
-    _to_domain,
-    parse_record,
-)
+from myositis_cds.adapters.record_json import PatientRecordModel, _nul_errors, parse_record
+from myositis_cds.adapters.record_json.checks import check_record, parts_of
+from myositis_cds.adapters.record_json.convert import to_domain
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import assess, to_dict
+from myositis_cds.knowledge.plausibility import default_plausibility
 from synthetic import TODAY, generate_patient
 
+LIMITS = default_plausibility()
+"""The plausibility ranges the record validator applies (the embedded pack's)."""
 TARGET_PER_S = 10_000
 """Issue 15: validated assessments per second on one core."""
 
@@ -72,7 +70,7 @@ def _timed(function: Callable[[Any], Any], inputs: Sequence[Any]) -> tuple[list[
 
 def _validated(raw: bytes) -> PatientRecordModel:
     model = PatientRecordModel.model_validate_json(raw)
-    errors = _nul_errors(raw, None, "$") + _check_dates(model, "$", TODAY) + _check_items(model, "$")
+    errors = _nul_errors(raw, None, "$") + check_record(parts_of(model), "$", TODAY, LIMITS)
     if errors:
         raise AssertionError(errors)
     return model
@@ -108,7 +106,7 @@ def stages(n: int) -> dict[str, Any]:
     timings: dict[str, list[int]] = {}
     documents, timings["decode"] = _timed(orjson.loads, raws)
     models, timings["validation"] = _timed(_validated, raws)
-    _, timings["conversion"] = _timed(_to_domain, models)
+    _, timings["conversion"] = _timed(to_domain, models)
     records, timings["parse_record(dict)"] = _timed(lambda d: parse_record(d, today=TODAY), documents)
     del models
     assessments, timings["assess"] = _timed(lambda r: assess(r, TODAY, params), records)
