@@ -319,12 +319,14 @@ def test_an_example_assessment_maps_to_exact_issues_and_activities() -> None:
     assert len(_resources(bundle, "Patient")) == 1
     (plan,) = _resources(bundle, "CarePlan")
     assert [a["detail"]["code"]["coding"][0]["code"] for a in plan["activity"]] == [
-        "PLAN-PREDNISONE", "SAFETY-PJP-PROPHYLAXIS", "SAFETY-GIOP", "PLAN-METHOTREXATE",
+        "ACTION-TAPER", "ACTION-CONTINUE", "SAFETY-HBV", "SAFETY-HCV", "SAFETY-HIV", "SAFETY-TB",
+        "SAFETY-PJP", "SAFETY-BONE", "SAFETY-VACCINATION", "SAFETY-PREGNANCY",
+        "SAFETY-MONITORING-BLOODS", "PLAN-PREDNISONE", "SAFETY-PJP-PROPHYLAXIS", "SAFETY-GIOP", "PLAN-METHOTREXATE",
         "SAFETY-METHOTREXATE-FOLATE", "PLAN-AZATHIOPRINE", "SAFETY-AZATHIOPRINE-TPMT",
         "PLAN-MYCOPHENOLATE", "SCREEN-CANCER", "SCREEN-CANCER", "SCREEN-CANCER", "SCREEN-CANCER",
         "WORKUP-SKIN-EXAM", "WORKUP-MMT8", "WORKUP-ENZYMES", "WORKUP-MSA-PANEL", "WORKUP-PFT",
         "WORKUP-CHEST-XRAY", "WORKUP-HRCT", "WORKUP-EMG"]
-    assert [a["detail"]["status"] for a in plan["activity"]][8:] == [
+    assert [a["detail"]["status"] for a in plan["activity"]][19:] == [
         "not-started", "scheduled", "scheduled", "scheduled", "completed", "completed", "completed",
         "not-started", "completed", "completed", "cancelled", "completed"]
     assert dt.date.fromisoformat(plan["created"]) == TODAY

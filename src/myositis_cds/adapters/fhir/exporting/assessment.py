@@ -4,7 +4,9 @@
   that could not be evaluated → a ``DetectedIssue`` with status ``registered`` (no result), no
   severity and the reason in ``detail`` — exported, never dropped;
 - the plan → one ``CarePlan`` (status ``active``, intent ``proposal``) with one activity per
-  recommendation: each regimen (dose range in the ``dose-range`` extension), each of its safety
+  recommendation: each action of the therapy-aware plan and each safety companion item first
+  (:mod:`.therapy`; the current therapy is a ``note`` and the ``therapy-phase`` extension), then
+  each regimen (dose range in the ``dose-range`` extension), each of its safety
   considerations, each cancer-screening occasion (``scheduledPeriod`` = its window), each work-up
   item;
 - every cited reference → one ``DocumentReference`` (identifier = citation key), referenced from
@@ -15,7 +17,7 @@
 
 Rule IDs are codes of ``urn:myositis-cds:rule`` whose ``version`` is the knowledge-pack version;
 every resource carries the pack in ``meta.tag``; the mapping tables are in
-:mod:`.export_tables`. ``record_urls`` (JSON path → entry URL, from
+:mod:`.tables`. ``record_urls`` (JSON path → entry URL, from
 :func:`~myositis_cds.adapters.fhir.exporting.record.record_entries`) turns the inputs of an alert into
 ``implicated`` references when the record's resources are in the same Bundle.
 """
@@ -24,88 +26,42 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
-from myositis_cds.adapters.fhir.codes import UCUM, FhirCodes
+from myositis_cds.adapters.fhir.codes import FhirCodes
 from myositis_cds.adapters.fhir.exporting.common import (
     CITATION_SYSTEM,
     KNOWLEDGE_PACK_SYSTEM,
     PATIENT_ID_SYSTEM,
-    RULE_SYSTEM,
-    URI_IDENTIFIER_SYSTEM,
     BundleEntry,
     bundle,
     citation_uri,
-    full_url,
     patient_resource_id,
     patient_url,
     resolve_input,
 )
+from myositis_cds.adapters.fhir.exporting.resource_builder import ResourceBuilder
 from myositis_cds.adapters.fhir.exporting.tables import (
     CITATION_EXTENSION,
-    DOSE_RANGE_EXTENSION,
-    DOSE_UCUM,
     EVALUATION_SYSTEM,
     OCCASION_STATUS,
     SEVERITY,
     WORKUP_STATUS,
     mapped,
 )
+from myositis_cds.adapters.fhir.exporting.therapy import (
+    action_activities,
+    phase_extension,
+    safety_activities,
+    therapy_note,
+)
 
 __all__ = ["assessment_bundle", "assessment_entries"]
 
-_STATUS_SYSTEM: Final = "urn:myositis-cds:assessment:"
-_AUTHOR_LABEL: Final = "myositis-cds, knowledge pack {pack} {version}"
 
-
-class _Builder:
-    def __init__(self, doc: Mapping[str, Any], *, citations: Mapping[str, str],
-                 rule_titles: Mapping[str, str], codes: FhirCodes,
-                 record_urls: Mapping[str, str]) -> None:
-        self.doc = doc
-        self.pid = str(doc["patient_id"])
-        self.as_of = str(doc["as_of"])
-        knowledge = doc.get("knowledge") or {}
-        self.pack = str(knowledge.get("pack", ""))
-        self.version = str(knowledge.get("version", ""))
-        self.citations = citations
-        self.titles = rule_titles
-        self.codes = codes
-        self.record_urls = record_urls
-        self.cited: dict[str, str] = {}
-        """citation key → entry URL, in order of first use."""
-
-    # -- shared pieces ----------------------------------------------------------------------
-
-    def url(self, *parts: str) -> str:
-        return full_url(self.pid, "assessment", self.as_of, *parts)
-
-    def meta(self, *extra: Mapping[str, str]) -> dict[str, Any]:
-        tag = {"system": KNOWLEDGE_PACK_SYSTEM, "code": self.pack, "version": self.version}
-        return {"tag": [tag, *(dict(e) for e in extra)]}
-
-    def rule(self, rule_id: str) -> dict[str, Any]:
-        coding = {"system": RULE_SYSTEM, "version": self.version, "code": rule_id}
-        title = self.titles.get(rule_id)
-        if title:
-            coding["display"] = title
-        return coding
-
-    def author(self) -> dict[str, str]:
-        return {"display": _AUTHOR_LABEL.format(pack=self.pack, version=self.version)}
-
-    def cite(self, keys: Sequence[str]) -> list[dict[str, str]]:
-        refs = []
-        for key in dict.fromkeys(keys):
-            url = self.cited.setdefault(key, self.url("citation", key))
-            refs.append({"reference": url, "type": "DocumentReference", "display": key})
-        return refs
-
-    def identifier(self, url: str) -> list[dict[str, str]]:
-        return [{"system": URI_IDENTIFIER_SYSTEM, "value": url}]
-
+class _Builder(ResourceBuilder):
     # -- alerts -----------------------------------------------------------------------------
 
     def alert(self, alert: Mapping[str, Any]) -> BundleEntry:
@@ -171,39 +127,19 @@ class _Builder:
 
     # -- plan -------------------------------------------------------------------------------
 
-    def activity(self, *, rule_id: str, status: str, description: str, citations: Sequence[str],
-                 kind: str | None = None, extra: Mapping[str, Any] | None = None,
-                 reason: tuple[str, str, str] | None = None) -> dict[str, Any]:
-        detail: dict[str, Any] = {}
-        if kind is not None:
-            detail["kind"] = kind
-        detail["code"] = {"coding": [self.rule(rule_id)]}
-        if citations:
-            detail["reasonReference"] = self.cite(citations)
-        detail["status"] = status
-        if reason is not None:
-            category, code, text = reason
-            detail["statusReason"] = {"coding": [{"system": _STATUS_SYSTEM + category, "code": code}],
-                                      "text": text}
-        detail.update(extra or {})
-        detail["description"] = description
-        return {"detail": detail}
-
     def regimen(self, regimen: Mapping[str, Any]) -> list[dict[str, Any]]:
         drug = str(regimen["drug"])
         notes = list(regimen.get("notes", ()))
         keys = [str(k) for k in regimen.get("citations", ())]
         for note in notes:
             keys += [str(k) for k in note.get("citations", ())]
-        extra: dict[str, Any] = {"productCodeableConcept": {
-            "coding": [self.codes.coding_for("drug", drug).to_dict()], "text": drug}}
+        extra: dict[str, Any] = {"productCodeableConcept": self.product(drug)}
         low, high = regimen.get("dose_min"), regimen.get("dose_max")
-        unit = str(regimen.get("unit", ""))
         dose = ""
         if low is not None and high is not None:
-            extra["extension"] = [{"url": DOSE_RANGE_EXTENSION, "valueRange": {
-                "low": self.quantity(float(low), unit), "high": self.quantity(float(high), unit)}}]
-            dose = f" {_num(low)} {unit}" if low == high else f" {_num(low)}–{_num(high)} {unit}"
+            extension, words = self.dose_range(low, high, str(regimen.get("unit", "")))
+            extra["extension"] = [extension]
+            dose = f" {words}"
         lines = [f"{drug}{dose} ({regimen.get('basis', '')}); {regimen.get('schedule', '')}",
                  *(str(n.get("text", "")) for n in notes)]
         reason = None
@@ -218,12 +154,6 @@ class _Builder:
                 description=f"With {drug}: {item['message']}",
                 citations=[str(k) for k in item.get("citations", ())]))
         return out
-
-    def quantity(self, value: float, unit: str) -> dict[str, Any]:
-        known = DOSE_UCUM.get(unit)
-        if known is None:
-            return {"value": value, "unit": unit}
-        return {"value": value, "unit": known[1], "system": UCUM, "code": known[0]}
 
     def screening(self, screening: Mapping[str, Any]) -> list[dict[str, Any]]:
         level = str(screening.get("level"))
@@ -278,7 +208,9 @@ class _Builder:
         plan = doc.get("treatment_plan") or {}
         severity = doc.get("severity") or {}
         screening = doc.get("cancer_screening") or {}
-        activities: list[dict[str, Any]] = []
+        therapy = doc.get("current_therapy")
+        activities = action_activities(self, plan.get("actions", ()))
+        activities += safety_activities(self, doc.get("safety", ()))
         for regimen in plan.get("regimens", ()):
             activities += self.regimen(regimen)
         activities += self.screening(screening)
@@ -287,7 +219,10 @@ class _Builder:
         description = (
             f"Severity tier {severity.get('tier')} ("
             f"{'; '.join(str(r) for r in severity.get('reasons', ()))}); treatment plan tier "
-            f"{plan.get('tier')}; cancer screening level {screening.get('level')}.")
+            f"{plan.get('tier')}"
+            + (f", dosing {plan['dosing']}" if plan.get("dosing") else "")
+            + (f"; therapy phase {therapy['phase']}" if therapy else "")
+            + f"; cancer screening level {screening.get('level')}.")
         care_plan: dict[str, Any] = {
             "resourceType": "CarePlan", "meta": self.meta(), "identifier": self.identifier(url),
             "status": "active", "intent": "proposal",
@@ -296,14 +231,19 @@ class _Builder:
             "subject": {"reference": patient_url(self.pid), "type": "Patient"},
             "created": self.as_of, "author": self.author(),
         }
+        if therapy:
+            care_plan["extension"] = [phase_extension(therapy)]
         if document_url is not None:
             care_plan["supportingInfo"] = [{"reference": document_url, "type": "DocumentReference",
                                             "display": "myositis-cds/assessment@1"}]
         if activities:
             care_plan["activity"] = activities
-        notes = [n for part in (severity, screening, plan) for n in part.get("notes", ())]
+        notes = [str(n.get("text", "")) for part in (severity, screening, plan)
+                 for n in part.get("notes", ())]
+        if therapy:
+            notes.insert(0, therapy_note(therapy, self.as_of))
         if notes:
-            care_plan["note"] = [{"text": str(n.get("text", ""))} for n in notes]
+            care_plan["note"] = [{"text": text} for text in notes]
         return url, care_plan
 
     def citation_entries(self) -> list[BundleEntry]:
@@ -339,11 +279,6 @@ class _Builder:
 
 def _doc_format(doc: Mapping[str, Any]) -> str:
     return str(doc.get("format", "myositis-cds/assessment@1"))
-
-
-def _num(value: object) -> str:
-    number = float(value)  # type: ignore[arg-type]
-    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def assessment_entries(doc: Mapping[str, Any], *, citations: Mapping[str, str], codes: FhirCodes,
