@@ -5,7 +5,8 @@ These are codes, not clinical numbers; they are the closed sets a record is vali
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Final, Literal
 
 __all__ = [
     "ALL_FINDINGS",
@@ -33,6 +34,7 @@ __all__ = [
     "MSA_TARGETS",
     "OTHER_FINDINGS",
     "PJP_PROPHYLAXIS",
+    "SAFETY_TESTS",
     "SECOND_LINE_AGENTS",
     "SEXES",
     "STEROID_SPARING_AGENTS",
@@ -161,6 +163,16 @@ BLOOD_COUNT_TESTS: Final = ("wbc", "neutrophils", "platelets", "haemoglobin")
 MONITORING_BLOOD_TESTS: Final = (*BLOOD_COUNT_TESTS, "creatinine", "albumin")
 """With ALT or AST: the result set that meets a drug-monitoring occasion (§15)."""
 LIVER_ENZYMES: Final = ("ALT", "AST")
+SAFETY_TESTS: Final[Mapping[str, tuple[tuple[Literal["investigation", "lab"], str], ...]]] = {
+    "SAFETY-HBV": (("investigation", "hbv_serology"),),
+    "SAFETY-HCV": (("investigation", "hcv_serology"),),
+    "SAFETY-HIV": (("investigation", "hiv_serology"),),
+    "SAFETY-TB": (("investigation", "tb_igra"),),
+    "SAFETY-MONITORING-BLOODS": (*(("lab", t) for t in MONITORING_BLOOD_TESTS), ("lab", LIVER_ENZYMES[0])),
+}
+"""What a safety companion item (§15) tests, as (record category, name): the investigation kind, or
+the labs that meet a drug-monitoring occasion (ALT stands for "ALT or AST"). The FHIR export codes
+them and the CDS Hooks cards offer them as draft orders."""
 
 
 def canonical_antibody(target: str) -> str:

@@ -21,9 +21,8 @@ The words for codes are the knowledge pack's labels (:mod:`myositis_cds.knowledg
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
-from myositis_cds.adapters.fhir.codes import Category
 from myositis_cds.adapters.fhir.exporting.resource_builder import ResourceBuilder, number_text
 from myositis_cds.adapters.fhir.exporting.tables import (
     ACTION_STATUS,
@@ -38,23 +37,10 @@ from myositis_cds.adapters.fhir.exporting.tables import (
     SAFETY_SYSTEM,
     mapped,
 )
-from myositis_cds.domain.vocabulary import LIVER_ENZYMES, MONITORING_BLOOD_TESTS
+from myositis_cds.domain.vocabulary import SAFETY_TESTS
 from myositis_cds.knowledge.labels import drug_name, load_labels
 
-__all__ = ["SAFETY_ORDERS", "action_activities", "phase_extension", "safety_activities",
-           "therapy_note"]
-
-SAFETY_ORDERS: Final[Mapping[str, tuple[tuple[Category, str], ...]]] = {
-    "SAFETY-HBV": (("investigation", "hbv_serology"),),
-    "SAFETY-HCV": (("investigation", "hcv_serology"),),
-    "SAFETY-HIV": (("investigation", "hiv_serology"),),
-    "SAFETY-TB": (("investigation", "tb_igra"),),
-    "SAFETY-MONITORING-BLOODS": tuple(("lab", t) for t in (*MONITORING_BLOOD_TESTS,
-                                                           LIVER_ENZYMES[0])),
-}
-"""What a safety item's test is (record vocabulary): the investigation kind, or the labs of a
-drug-monitoring occasion (§15: blood count, creatinine, albumin, and ALT — AST also meets it)."""
-
+__all__ = ["action_activities", "phase_extension", "safety_activities", "therapy_note"]
 
 def _words(kind: str, code: object) -> str:
     return load_labels().get(kind, {}).get(str(code), str(code).replace("_", " "))
@@ -136,7 +122,7 @@ def _safety(builder: ResourceBuilder, item: Mapping[str, Any]) -> dict[str, Any]
     code = activity["detail"]["code"]
     code["coding"].append({"system": SAFETY_SYSTEM, "code": item_id, "display": name})
     code["coding"] += [builder.codes.coding_for(category, test).to_dict()
-                       for category, test in SAFETY_ORDERS.get(item_id, ())]
+                       for category, test in SAFETY_TESTS.get(item_id, ())]
     code["text"] = f"{name[:1].upper()}{name[1:]}{drug}"
     return activity
 
