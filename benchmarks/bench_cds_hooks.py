@@ -131,7 +131,11 @@ def breakdown(bodies: list[dict[str, Any]], samples: int) -> dict[str, float]:
     from myositis_cds.adapters.fhir.importing.validation import validate_import  # noqa: PLC0415
     from myositis_cds.bootstrap import default_params  # noqa: PLC0415
     from myositis_cds.engine import assess, to_dict  # noqa: PLC0415
-    from myositis_cds.entrypoints.web.cds_hooks.cards import CardContext, build_cards  # noqa: PLC0415
+    from myositis_cds.entrypoints.web.cds_hooks.cards import (  # noqa: PLC0415
+        CardContext,
+        act_now_of,
+        build_cards,
+    )
     from myositis_cds.entrypoints.web.cds_hooks.config import (  # noqa: PLC0415
         CdsClient,
         CdsHooksConfig,
@@ -171,9 +175,12 @@ def breakdown(bodies: list[dict[str, Any]], samples: int) -> dict[str, float]:
         validated = validate_import(patient_document(resolved.resources), today=TODAY)
         marks.append(time.perf_counter())
         assert validated.record is not None
-        assessment = to_dict(assess(validated.record, TODAY, params))
+        typed = assess(validated.record, TODAY, params)
+        assessment = to_dict(typed)
         marks.append(time.perf_counter())
-        cards = build_cards(assessment, context=context, unmapped=validated.unmapped.to_dict())
+        act = act_now_of(typed, params.pack.citations)  # the plan card's first lines
+        cards = build_cards(assessment, act=act, context=context,
+                            unmapped=validated.unmapped.to_dict())
         marks.append(time.perf_counter())
         json.dumps({"cards": cards})
         marks.append(time.perf_counter())

@@ -70,8 +70,8 @@ def test_cards_of_a_patient_with_two_warnings(client: TestClient, ehr: Ehr) -> N
         ("warning", "Age ≥ 40 without an enhanced cancer screen at diagnosis"),
         ("info", "Myositis-specific antibody panel incomplete"),
         ("info", "Glucocorticoid taper due"),
-        ("info", "Anti-Mi-2 DM plan: cancer screening enhanced: due 2026-09-21; 1 work-up item(s) "
-                 "open"),
+        ("info", "Anti-Mi-2 DM plan: Taper prednisone; cancer screening enhanced: due 2026-09-21; 1 "
+                 "work-up item(s) open"),
     ]
     for card in cards:
         assert len(card["summary"]) < 140
@@ -97,8 +97,8 @@ def test_critical_alert_and_a_check_that_could_not_run(client: TestClient, ehr: 
                  "glucocorticoid mg/kg/day not checked)"),
         ("info", "Not checked: Age ≥ 40 without an enhanced cancer screen at diagnosis (age at "
                  "onset unknown: birth date missing)"),
-        ("info", "Anti-Mi-2 DM plan: cancer screening not evaluable: due 2026-10-08; 6 work-up "
-                 "item(s) open"),
+        ("info", "Anti-Mi-2 DM plan: Add a steroid-sparing agent; cancer screening not evaluable: "
+                 "due 2026-10-08; 6 work-up item(s) open"),
     ]
     critical = cards[0]["detail"]
     assert critical.splitlines()[0] == (
@@ -110,6 +110,11 @@ def test_critical_alert_and_a_check_that_could_not_run(client: TestClient, ehr: 
     assert "**Baseline work-up**: 6 of 8 item(s) open" in plan
     assert "- prednisone: not evaluable (weight missing) (1 mg/kg/day, max 60-80 mg/day)" in plan
     assert "**EHR data**: every resource sent was mapped." in plan
+    assert plan.startswith(
+        "**What to do now**\n\n- **Add** a steroid-sparing agent (Azathioprine, Methotrexate, "
+        "Mycophenolate mofetil): Prednisone running without a steroid-sparing or second-line agent: "
+        "add a steroid-sparing agent (azathioprine, methotrexate, mycophenolate mofetil).\n"
+        "- **Continue** Prednisone (50 mg/day)\n")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -69,10 +69,20 @@ def test_cards_offer_draft_orders_and_override_reasons(client: TestClient, ehr: 
     plan = cards[-1]
     assert plan["selectionBehavior"] == "any"
     labels = [s["label"] for s in plan["suggestions"]]
-    assert labels[:4] == ["Order aldolase", "Order AST", "Order ALT", "Order LDH"]
+    assert labels[:4] == ["Add azathioprine (one of 3: a steroid-sparing agent)",
+                          "Add methotrexate (one of 3: a steroid-sparing agent)",
+                          "Add mycophenolate mofetil (one of 3: a steroid-sparing agent)",
+                          "Order hepatitis B serology"]
+    start = labels.index("Order aldolase")
+    assert labels[start:start + 4] == ["Order aldolase", "Order AST", "Order ALT", "Order LDH"]
     assert "Order pulmonary function tests" in labels
     assert "Order age appropriate cancer screening" in labels  # the screen due in October
-    request = plan["suggestions"][0]["actions"][0]
+    prescription = plan["suggestions"][0]["actions"][0]["resource"]
+    assert (prescription["resourceType"], prescription["status"], prescription["intent"]) == (
+        "MedicationRequest", "draft", "proposal")
+    assert prescription["medicationCodeableConcept"]["text"] == "azathioprine"
+    assert "dosageInstruction" not in prescription  # the clinician writes the dose
+    request = plan["suggestions"][start]["actions"][0]
     assert request["type"] == "create"
     service_request = request["resource"]
     assert service_request["status"] == "draft"

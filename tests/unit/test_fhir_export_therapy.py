@@ -29,9 +29,10 @@ def _care_plan(document: dict[str, Any]) -> dict[str, Any]:
     bundle = assessment_bundle(document, citations=params.pack.citations, codes=load_codes(),
                                rule_titles={r.id: r.title for r in params.pack.rules.values()})
     assert validate_bundle(bundle) == []
-    (plan,) = [e["resource"] for e in bundle["entry"]
-               if e["resource"]["resourceType"] == "CarePlan"]
-    return plan
+    plans: list[dict[str, Any]] = [e["resource"] for e in bundle["entry"]
+                                   if e["resource"]["resourceType"] == "CarePlan"]
+    assert len(plans) == 1
+    return plans[0]
 
 
 def _details(plan: dict[str, Any]) -> list[dict[str, Any]]:

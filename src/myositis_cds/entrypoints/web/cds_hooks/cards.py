@@ -8,11 +8,16 @@ The cards, in this order (CDS Hooks 2.0 card attributes: ``uuid``, ``summary`` <
    warning → warning, critical → critical; anything else is a programming error, never guessed);
 2. one ``info`` card per alert that could not be evaluated, saying what is missing (such an alert
    is neither fired nor cleared — it is never silently left out);
-3. one ``info`` card with the plan: scope, cancer screening (level, the next occasion due or
-   overdue), the open work-up items, severity tier, treatment options and response, and what the
-   EHR sent that could not be mapped.
+3. one ``info`` card with the plan. It leads with what to do now — the plan's actions (start,
+   add, pulse, taper, review dose, continue, surveillance) with their doses and reasons, the
+   therapy phase, the current therapy and what is overdue, due or missing (safety checks,
+   screening, work-up) — in the words of the act-now summary the patient page shows
+   (:func:`~myositis_cds.presentation.act_now.build_act_now`, one implementation); then scope,
+   cancer screening (level, occasions), the open work-up items, severity tier, treatment options
+   and response, and what the EHR sent that could not be mapped.
 
-Cards carry ``suggestions`` (draft orders of the open items, :mod:`.suggestions`) with
+Cards carry ``suggestions`` (draft prescriptions of the agents to start or add, draft orders of
+the open safety tests and other open items, :mod:`.suggestions`) with
 ``selectionBehavior`` ``any``, and every card the same ``overrideReasons``.
 
 Every detail ends with its references in full (the pack's citation text). Text taken from the
@@ -22,22 +27,29 @@ record is escaped so that it cannot become Markdown links, images or HTML in the
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from myositis_cds.entrypoints.web.cds_hooks.card_text import MAX_SUMMARY, markdown_text, summary
 from myositis_cds.entrypoints.web.cds_hooks.suggestions import (
     OVERRIDE_REASONS,
     CodingOf,
     alert_suggestions,
     plan_suggestions,
 )
+from myositis_cds.entrypoints.web.cds_hooks.what_to_do import (
+    act_now_lines,
+    act_now_of,
+    actions_phrase,
+)
+from myositis_cds.presentation.act_now import ActNow
 
 __all__ = [
     "INDICATOR",
     "MAX_SUMMARY",
     "CardContext",
+    "act_now_of",
     "app_context",
     "applies",
     "build_cards",
@@ -50,28 +62,6 @@ __all__ = [
 
 INDICATOR: Final[Mapping[str, str]] = {"info": "info", "warning": "warning", "critical": "critical"}
 """Alert severity (knowledge pack) → CDS Hooks card indicator."""
-MAX_SUMMARY: Final = 139
-"""A summary is shorter than 140 characters (CDS Hooks 2.0)."""
-_MARKDOWN: Final = re.compile(r"([\\`*_\[\]<>#+!|~])")
-
-
-def markdown_text(value: object) -> str:
-    """``value`` as literal Markdown text: special characters escaped, one line."""
-    text = " ".join(str(value).split())
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
-def summary(text: str) -> str:
-    """``text`` on one line, cut at a word boundary with "…" so that it is < 140 characters."""
-    line = " ".join(text.split())
-    if len(line) <= MAX_SUMMARY:
-        return line
-    cut = line[:MAX_SUMMARY - 1]
-    if " " in cut[MAX_SUMMARY // 2:]:
-        cut = cut[:cut.rfind(" ")]
-    return cut.rstrip(" ,;:—-") + "…"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CardContext:
     """What every card shares: its source, the link to the patient page and the pack's text."""
@@ -184,7 +174,7 @@ def _next_occasion(screening: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _plan_summary(assessment: Mapping[str, Any]) -> str:
+def _plan_summary(assessment: Mapping[str, Any], act: ActNow) -> str:
     screening = assessment["cancer_screening"]
     level = str(screening["level"]).replace("_", " ")
     occasion = _next_occasion(screening)
@@ -194,7 +184,8 @@ def _plan_summary(assessment: Mapping[str, Any]) -> str:
     open_items = [w for w in assessment["workup"] if w.get("status") == "missing"]
     workup = f"{len(open_items)} work-up item(s) open" if open_items else "work-up complete"
     scope = "" if assessment.get("scope", {}).get("status") == "in_scope" else " (scope unconfirmed)"
-    return f"Anti-Mi-2 DM plan{scope}: {screen}; {workup}"
+    actions = actions_phrase(act)
+    return f"Anti-Mi-2 DM plan{scope}: {actions + '; ' if actions else ''}{screen}; {workup}"
 
 
 def _screening_lines(screening: Mapping[str, Any]) -> list[str]:
@@ -266,13 +257,16 @@ def _plan_citations(assessment: Mapping[str, Any]) -> list[str]:
     for regimen in assessment["treatment_plan"].get("regimens", ()):
         keys += regimen.get("citations", ())
     keys += assessment["response"]["tis"].get("citations", ())
+    for item in [*assessment["treatment_plan"].get("actions", ()), *assessment.get("safety", ())]:
+        keys += item.get("citations", ())
     return keys
 
 
-def _plan_card(assessment: Mapping[str, Any], unmapped: Mapping[str, Any] | None,
+def _plan_card(assessment: Mapping[str, Any], act: ActNow, unmapped: Mapping[str, Any] | None,
                not_provided: Sequence[str], context: CardContext) -> dict[str, Any]:
     scope = assessment.get("scope", {})
-    lines = [f"**Scope**: {markdown_text(scope.get('status', 'not_evaluable'))}"]
+    lines = [*act_now_lines(act), "",
+             f"**Scope**: {markdown_text(scope.get('status', 'not_evaluable'))}"]
     lines += [f"- {markdown_text(reason)}" for reason in scope.get("reasons", ())]
     lines += _screening_lines(assessment["cancer_screening"])
     lines += _workup_lines(assessment["workup"])
@@ -282,19 +276,20 @@ def _plan_card(assessment: Mapping[str, Any], unmapped: Mapping[str, Any] | None
     lines += ["", f"Knowledge pack {markdown_text(knowledge['pack'])} "
                   f"{markdown_text(knowledge['version'])} · as of {assessment['as_of']}"]
     lines += _references(context, _plan_citations(assessment))
-    card = _card(context, summary_text=_plan_summary(assessment), indicator="info",
+    card = _card(context, summary_text=_plan_summary(assessment, act), indicator="info",
                  detail="\n".join(lines))
     return _with_suggestions(card, context, plan_suggestions, assessment)
 
 
-def build_cards(assessment: Mapping[str, Any], *, context: CardContext,
+def build_cards(assessment: Mapping[str, Any], *, act: ActNow, context: CardContext,
                 unmapped: Mapping[str, Any] | None = None,
                 not_provided: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The cards of one assessment (see the module's docstring for which and in what order)."""
+    """The cards of one assessment (its ``assessment@1`` document, and ``act`` = :func:`act_now_of`
+    the same assessment; see the module's docstring for which cards and in what order)."""
     cards = [_alert_card(alert, assessment, context) for alert in assessment["alerts"]]
     cards += [_not_evaluable_card(item, assessment, context)
               for item in assessment.get("alerts_not_evaluable", ())]
-    cards.append(_plan_card(assessment, unmapped, not_provided, context))
+    cards.append(_plan_card(assessment, act, unmapped, not_provided, context))
     return cards
 
 

@@ -36,6 +36,7 @@ from myositis_cds.bootstrap import FhirCodes
 from myositis_cds.entrypoints.web.cds_hooks import feedback
 from myositis_cds.entrypoints.web.cds_hooks.cards import (
     CardContext,
+    act_now_of,
     app_context,
     applies,
     build_cards,
@@ -189,7 +190,9 @@ def _answer(request: Request, client: CdsClient, hook: HookRequest) -> Response:
                                                  f"evaluable); {sources}")
         context = _card_context(request, runtime, patient_key=key, stored_id=stored_id,
                                 as_of=as_of.isoformat())
-        cards = build_cards(assessment, context=context, unmapped=validated.unmapped.to_dict(),
+        act = act_now_of(answer.assessment, state.clinic.params.pack.citations)
+        cards = build_cards(assessment, act=act, context=context,
+                            unmapped=validated.unmapped.to_dict(),
                             not_provided=resolved.not_provided)
     runtime.ledger.add({card["uuid"]: IssuedCard(iss=client.iss, patient_key=key, rule=rule,
                                                  suggestions=suggestion_ids(card))
