@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from myositis_cds.adapters.fhir import iter_bundle_patients, patient_document, validate_import
 from tests.conftest import TODAY
-from tests.unit.fhir_builders import LOCAL, LOINC, concept, observation, patient, quantity
+from tests.unit.fhir_builders import (
+    LOCAL,
+    LOINC,
+    concept,
+    observation,
+    patient,
+    quantity,
+    request,
+    statement,
+)
 
 KEYS = ["code", "subject", "patient", "status", "intent", "valueQuantity", "valueBoolean",
         "valueString", "valueInteger", "valueCodeableConcept", "interpretation", "referenceRange",
@@ -57,6 +66,20 @@ def test_malformed_bundles_never_crash(entries: object) -> None:
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     for item in iter_bundle_patients(bundle):
         validate_import(item, today=TODAY)
+
+
+def test_statuses_and_intents_of_any_json_type_are_excluded_not_a_crash() -> None:
+    """A mapped resource whose ``status`` or ``intent`` is a list or object (found by the CLI fuzz,
+    issue 13: ``TypeError: unhashable type``) is counted as excluded, like an unknown status."""
+    drug = concept(f"{LOCAL}drug", "methotrexate")
+    for odd in (["final"], {"code": "final"}):
+        result = patient_document([
+            patient(), {**observation(LOINC, "2157-6", valueQuantity=quantity(300, "U/L")),
+                        "status": odd},
+            request(drug, status=odd), request(drug, intent=odd), statement(drug, status=odd)])
+        assert "labs" not in result.document or not result.document["labs"]
+        assert not result.document.get("treatments")
+        assert result.unmapped.to_dict()
 
 
 def test_the_report_holds_no_patient_data() -> None:

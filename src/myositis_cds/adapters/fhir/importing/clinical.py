@@ -193,7 +193,9 @@ def map_medication(draft: Draft, resource: Mapping[str, Any]) -> None:
         return
     status = resource.get("status")
     allowed = _REQUEST_STATUSES if request else _STATEMENT_STATUSES
-    if status not in allowed or (request and resource.get("intent") not in _REQUEST_INTENTS):
+    intent = resource.get("intent")  # any JSON value: a list or object must not raise
+    if not isinstance(status, str) or status not in allowed or (
+            request and (not isinstance(intent, str) or intent not in _REQUEST_INTENTS)):
         draft.unmapped(rt, "status_excluded", concept)
         return
     dosage = first_mapping(resource.get("dosageInstruction" if request else "dosage"))

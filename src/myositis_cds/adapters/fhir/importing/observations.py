@@ -267,7 +267,8 @@ def map_observation(draft: Draft, resource: Mapping[str, Any]) -> None:
                             "finding")
     if concept is None:
         return
-    if resource.get("status") not in ACCEPTED_OBSERVATION_STATUSES:
+    status = resource.get("status")  # any JSON value: a list or object must not raise
+    if not isinstance(status, str) or status not in ACCEPTED_OBSERVATION_STATUSES:
         draft.unmapped(RT, "status_excluded", concept)
         return
     day = draft.effective_day(resource, concept)
