@@ -24,6 +24,7 @@ from myositis_cds.presentation import render_html_document
 from myositis_cds.presentation.plots import (
     SERIES_KEYS,
     figure_pixels,
+    log_axis,
     log_ticks,
     plot_trend,
     record_trends,
@@ -319,3 +320,13 @@ def test_plot_file_names_are_safe(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "evil-id-1-ck.svg", "evil-id-1-mmt8.svg", "evil-id-1-titer.svg"]
+
+
+def test_a_log_axis_over_values_beyond_its_ticks_is_clipped_not_a_crash() -> None:
+    """An implausible ULN (1e12, found by the CLI fuzz, issue 13) made a CK ratio of 2.6e-10:
+    ``max() arg is an empty sequence``. The axis now ends at its outermost ticks."""
+    for values in ([2.6e-10], [3e9], [2.6e-10, 3e9]):
+        ax = Figure().subplots()
+        log_axis(ax, values)
+        low, high = ax.get_ylim()
+        assert 0 < low <= 1 <= high

@@ -188,9 +188,9 @@ def log_axis(ax: Axes, values: Sequence[float]) -> None:
     positive = [v for v in values if v > 0]
     if not positive:
         return
-    ticks = log_ticks(1e-3, 1e7)
-    low = max(t for t in ticks if t <= min([*positive, 1.0]) / 1.15)
-    high = min(t for t in ticks if t >= max([*positive, 1.0]) * 1.15)
+    ticks = log_ticks(1e-3, 1e7)  # values beyond (an implausible ULN) are clipped at the ends
+    low = max((t for t in ticks if t <= min([*positive, 1.0]) / 1.15), default=ticks[0])
+    high = min((t for t in ticks if t >= max([*positive, 1.0]) * 1.15), default=ticks[-1])
     ax.set_yscale("log")
     ax.set_ylim(low, high)
     ax.yaxis.set_major_locator(FixedLocator(log_ticks(low, high)))
