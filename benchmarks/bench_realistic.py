@@ -184,6 +184,7 @@ def main() -> None:
               f"{[len(b['entry']) for b in people]}")
         site = root / "site.toml"
         site.write_text(SITE_TOML, "utf-8")
+        (root / "work").mkdir()  # the worklist's --work-dir must exist
         runs, exports = [], []
         for n in sizes:
             folder = root / f"export-{n}"
