@@ -13,15 +13,12 @@ the summary and the details has one numbered reference list.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Final
 
-from myositis_cds.domain.dates import completed_years
 from myositis_cds.domain.record import PatientRecord
-from myositis_cds.domain.vocabulary import MI2_TARGETS, MSA_TARGETS
 from myositis_cds.engine.results import (
     Assessment,
     CurrentTherapy,
@@ -44,6 +41,7 @@ from myositis_cds.presentation.labels import (
     plain,
 )
 from myositis_cds.presentation.numbering import Marks
+from myositis_cds.presentation.who import Who, who_is
 
 __all__ = [
     "ActNow",
@@ -59,15 +57,11 @@ __all__ = [
 
 DUE_ORDER: Final = ("overdue", "due", "missing", "inadequate")
 """Due items are listed in this order (then by date)."""
+URGENT: Final = frozenset({"overdue", "inadequate"})
+"""Due items that are always shown in full, as is a missing one whose date has passed (the
+patient list counts that as overdue)."""
 INFECTION_SCREENING: Final = frozenset({"SAFETY-HBV", "SAFETY-HCV", "SAFETY-HIV", "SAFETY-TB"})
 """Safety checks shown on one line when several have the same status and no date."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Who:
-    name: str
-    facts: tuple[str, ...]
-    """Age, sex, diagnosis, antibodies, weight: each already in words ("52 years", …)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +85,8 @@ class DueLine:
     """What the line groups, in words (e.g. the infection tests of one status), or ""."""
     detail: str
     marks: Marks
+    urgent: bool = False
+    """Overdue, an inadequate response, or missing past its date: never folded away."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,8 +126,11 @@ class ActNow:
     who: Who | None
     actions: tuple[ActionLine, ...]
     """What to do now, relative to the current regimen, in the order to act."""
-    phase: str
-    """Where the patient is: the phase, why, and the disease activity (one line)."""
+    phase_name: str
+    """The phase ("Induction", …); with :attr:`phase_reasons` and :attr:`activity` it makes
+    :attr:`phase` (a phone shows the name and the activity, the reasons are in the details)."""
+    phase_reasons: str
+    activity: str
     plan: str
     """The plan in one line (the severity tier, and where the options are)."""
     alerts: tuple[AlertLine, ...]
@@ -146,6 +145,12 @@ class ActNow:
     response: ResponseLine | None
     response_note: str
     """Why there is no score (when ``response`` is None)."""
+
+    @property
+    def phase(self) -> str:
+        """Where the patient is: the phase, why, and the disease activity (one line)."""
+        reasons = f" — {self.phase_reasons}" if self.phase_reasons else ""
+        return f"{self.phase_name}{reasons}. Disease activity: {self.activity}."
 
     @property
     def changes(self) -> tuple[ActionLine, ...]:
@@ -163,50 +168,6 @@ class ActNow:
         severities = [a.severity for a in self.alerts]
         return {"critical": severities.count("critical"), "warning": severities.count("warning"),
                 "info": self.info_alerts, "overdue": sum(d.status == "overdue" for d in self.due)}
-
-
-def _age(record: PatientRecord, as_of: dt.date) -> str | None:
-    if record.birth_date is None:
-        return None
-    return f"{completed_years(record.birth_date, as_of)} years"
-
-
-def _antibodies(record: PatientRecord, as_of: dt.date) -> str:
-    latest: dict[str, tuple[dt.date, str]] = {}
-    for result in record.antibodies:
-        if result.date <= as_of:
-            target = "Mi-2" if result.target in MI2_TARGETS else result.target
-            if target not in latest or result.date >= latest[target][0]:
-                latest[target] = (result.date, result.result)
-    positive = [t for t in (*MSA_TARGETS, *sorted(latest)) if latest.get(t, (None, ""))[1] == "positive"]
-    shown = list(dict.fromkeys(positive))
-    if not latest:
-        return "no antibody result"
-    if not shown:
-        return "no antibody positive"
-    return "anti-" + ", anti-".join(shown) + " positive"
-
-
-def _weight(record: PatientRecord, as_of: dt.date) -> str | None:
-    measured = [m for m in record.body_measurements if m.weight_kg is not None and m.date <= as_of]
-    if not measured:
-        return None
-    last = max(measured, key=lambda m: m.date)
-    return f"{fmt_number(last.weight_kg)} kg ({fmt_date(last.date)})"
-
-
-def _who(record: PatientRecord, name: str | None, as_of: dt.date) -> Who:
-    diagnosis = record.diagnosis
-    facts = [
-        _age(record, as_of) or "age unknown",
-        label("sex", record.sex or "unknown"),
-        EMPTY if diagnosis is None else (
-            label("diagnosis", diagnosis.name)
-            + (f", diagnosed {fmt_date(diagnosis.date)}" if diagnosis.date else "")),
-        _antibodies(record, as_of),
-        _weight(record, as_of) or "weight not recorded",
-    ]
-    return Who(name=clean(name or record.id), facts=tuple(facts))
 
 
 def _dose(dose: float | None, unit: str | None, frequency: str | None) -> str:
@@ -248,14 +209,13 @@ def _glucocorticoid(therapy: CurrentTherapy) -> str:
     return "Glucocorticoid: " + "; ".join(parts)
 
 
-def _phase(therapy: CurrentTherapy) -> str:
-    """The phase with its reasons; the activity evidence is left to the alerts and the details."""
+def _phase(therapy: CurrentTherapy) -> tuple[str, str, str]:
+    """The phase, its reasons (the activity evidence is left to the alerts and the details) and
+    the disease activity, in words."""
     evidence = "; ".join(therapy.activity_reasons)
     reasons = "; ".join(plain(r) for r in therapy.phase_reasons
                         if not (evidence and r.endswith(evidence)))
-    activity = label("activity", therapy.activity)
-    return (f"{label('phase', therapy.phase).capitalize()}"
-            + (f" — {reasons}" if reasons else "") + f". Disease activity: {activity}.")
+    return label("phase", therapy.phase).capitalize(), reasons, label("activity", therapy.activity)
 
 
 class _ActNowBuilder:
@@ -336,7 +296,10 @@ class _ActNowBuilder:
         for status, items in grouped.items():
             add(status, EMPTY, partial(self.infection_screening_line, status, tuple(items)))
         entries.sort(key=lambda e: (DUE_ORDER.index(e[0]), e[1]))
-        return tuple(make() for _, _, make in entries)
+        as_of = fmt_date(a.as_of)  # ISO dates: their strings sort as the dates do
+        return tuple(replace(line, urgent=line.status in URGENT or (
+            line.status == "missing" and line.date not in (EMPTY, "") and line.date <= as_of))
+            for line in (make() for _, _, make in entries))
 
     def screening_line(self, occasion: ScreeningOccasion) -> DueLine:
         screening = self.a.cancer_screening
@@ -400,14 +363,15 @@ def build_act_now(views: ResultViews, assessment: Assessment, *, record: Patient
     alerts = builder.alerts()
     due = builder.due()
     response, note = builder.response(timeline)
+    phase, reasons, activity = _phase(assessment.current_therapy)
     plan = assessment.treatment_plan
     tier = (f"{label('status', plan.tier)} tier".capitalize() if plan.tier != "not_evaluable" else
             "Severity tier not evaluable (data missing)")
     options = len(plan.regimens)
     return ActNow(
         as_of=fmt_date(assessment.as_of),
-        who=None if record is None else _who(record, name, assessment.as_of),
-        actions=actions, phase=_phase(assessment.current_therapy),
+        who=None if record is None else who_is(record, name, assessment.as_of),
+        actions=actions, phase_name=phase, phase_reasons=reasons, activity=activity,
         plan=(f"{tier}: {options} treatment option(s) with doses" if options
               else f"{tier}: no treatment option listed"),
         alerts=alerts, info_alerts=sum(a.severity == "info" for a in assessment.alerts),
