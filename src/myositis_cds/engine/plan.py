@@ -130,31 +130,29 @@ def prednisone(run: RuleRun, meta: RuleMeta) -> Regimen | None:
         return None
     p = run.params
     taper = _fmt(p.numbers("glucocorticoid_taper_weeks"))
+    notes: list[Note] = []
+    citations: tuple[str, ...] | None = None
     if _child(run):
-        per_kg, cap = p.number("child_prednisone_mg_per_kg"), p.number("child_prednisone_max_mg")
-        dose, inputs = _per_kg(run, (per_kg,))
-        if dose is not None:
-            dose = (min(dose[0], cap), min(dose[1], cap))
-        return _regimen(
-            run, meta, drug="prednisone", role="glucocorticoid", tier="non_severe", dose=dose,
-            unit="mg/day", basis=f"{per_kg:g} mg/kg/day, max {cap:g} mg/day (children)",
-            schedule=f"daily, with a steroid-sparing agent from the start; taper after {taper} "
-                     "weeks according to clinical response and CK normalisation",
-            reason="weight missing", inputs=inputs, citations=("CARRA-JDM-2010",),
-            safety=("SAFETY-PJP-PROPHYLAXIS", "SAFETY-GIOP"))
-    per_kg = p.number("prednisone_mg_per_kg")
-    low_cap, high_cap = p.number("prednisone_cap_low"), p.number("prednisone_cap_high")
+        per_kg = p.number("child_prednisone_mg_per_kg")
+        low_cap = high_cap = p.number("child_prednisone_max_mg")
+        basis = f"{per_kg:g} mg/kg/day, max {high_cap:g} mg/day (children)"
+        citations = ("CARRA-JDM-2010",)
+    else:
+        per_kg = p.number("prednisone_mg_per_kg")
+        low_cap, high_cap = p.number("prednisone_cap_low"), p.number("prednisone_cap_high")
+        basis = f"{per_kg:g} mg/kg/day, max {low_cap:g}-{high_cap:g} mg/day"
+        notes.append(_note(f"[NOTE] a 2019 review allows up to "
+                           f"{p.number('prednisone_cap_review'):g} mg/day; the seed protocol's "
+                           "maximum is used", ("JTA-2019",)))
     dose, inputs = _per_kg(run, (per_kg,))
     if dose is not None:
         dose = (min(dose[0], low_cap), min(dose[1], high_cap))
     return _regimen(
         run, meta, drug="prednisone", role="glucocorticoid", tier="non_severe", dose=dose,
-        unit="mg/day", basis=f"{per_kg:g} mg/kg/day, max {low_cap:g}-{high_cap:g} mg/day",
+        unit="mg/day", basis=basis,
         schedule=f"daily, with a steroid-sparing agent from the start; taper after {taper} weeks "
                  "according to clinical response and CK normalisation",
-        reason="weight missing", inputs=inputs,
-        notes=[_note(f"[NOTE] a 2019 review allows up to {p.number('prednisone_cap_review'):g} "
-                     "mg/day; the seed protocol's maximum is used", ("JTA-2019",))],
+        reason="weight missing", inputs=inputs, notes=notes, citations=citations,
         safety=("SAFETY-PJP-PROPHYLAXIS", "SAFETY-GIOP"),
     )
 
