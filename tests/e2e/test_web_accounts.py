@@ -145,6 +145,30 @@ def test_password_change_through_the_api(web: Web) -> None:
         page_sign_in(client, "alice", NEW_PASSWORD)
 
 
+def test_guessing_the_current_password_is_limited_like_signing_in(web: Web) -> None:
+    """A signed-in session left open must not become a password-guessing oracle: wrong current
+    passwords count against the same budget as sign-ins (5), after which even the right one is
+    not checked (429, form and API) and the password stays as it was."""
+    with web.client() as client:
+        csrf = page_sign_in(client, "alice")
+        form = {"csrf_token": csrf, "new_password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD}
+        for attempt in range(5):
+            wrong = client.post("/account/password",
+                                data={**form, "current_password": f"guess number {attempt}"})
+            assert (wrong.status_code, "does not match" in wrong.text) == (422, True)
+        limited = client.post("/account/password", data={**form, "current_password": PASSWORD})
+        assert limited.status_code == 429
+        assert "Too many wrong passwords; try again in" in limited.text
+        api = client.post("/api/v1/account/password", headers={"X-CSRF-Token": csrf},
+                          json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+        assert api.status_code == 429
+        assert int(api.headers["Retry-After"]) >= 1
+    assert ("alice", "user.password_change", "alice") not in _actions(web)
+    failed = [a for a in _actions(web) if a[:2] == ("alice", "auth.failed")]
+    assert len(failed) == 5  # the limited attempts were never checked
+    users.authenticate(web.uow, bootstrap.password_hasher(), username="alice", password=PASSWORD)
+
+
 def test_admin_enables_resets_and_changes_roles(web: Web, admin: TestClient) -> None:
     stored = web.store("juvenile")
     csrf = hidden_value(admin.get("/admin/users").text, "csrf_token")

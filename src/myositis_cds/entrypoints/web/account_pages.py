@@ -19,6 +19,7 @@ from myositis_cds.entrypoints.web.auth import (
     AccountWriter,
     ApiPrincipal,
     Principal,
+    TooManySignInAttemptsError,
 )
 from myositis_cds.entrypoints.web.state import web_state
 from myositis_cds.errors import UsageError
@@ -45,10 +46,20 @@ def password_form(request: Request, principal: AccountPrincipal) -> HTMLResponse
 
 
 def _change(request: Request, principal: Principal, current: str, new: str) -> None:
+    """Check the current password under the sign-in limiter (the same per-address and per-user
+    budget as signing in: a guess at the current password is a guess at the password), then
+    replace it. Raises :class:`TooManySignInAttemptsError` before any check when over budget."""
+    if new == current:
+        msg = "new password: it is the current one; expected a different password"
+        raise UsageError(msg)  # before the limiter: a known-current password is not a guess
     state = web_state(request)
+    username = principal.user.username
+    client = request.client.host if request.client else "unknown"
+    reservation = state.limiter.reserve(address=client, username=username)
     users.change_password(state.uow, state.hasher, principal.user, current_password=current,
                           new_password=new)
-    state.sessions.end_user_sessions(principal.user.username, keep=principal.token)
+    state.limiter.succeeded(reservation, username=username)
+    state.sessions.end_user_sessions(username, keep=principal.token)
 
 
 @router.post(CHANGE_PASSWORD_PAGE)
@@ -64,14 +75,19 @@ def change_password(request: Request, principal: AccountWriter, *, current_passw
         problems.append(("new_password", "This is the current password; choose another one."))
     if repeat_password != new_password:
         problems.append(("repeat_password", "The two new passwords differ; type the same twice."))
+    status = 422
     if not problems:
         try:
             _change(request, principal, current_password, new_password)
         except UsageError as exc:
             problems.append(("current_password", f"{str(exc).split(': ', 1)[-1].capitalize()}."))
+        except TooManySignInAttemptsError as exc:
+            status = 429
+            problems.append(("current_password", f"Too many wrong passwords; try again in "
+                                                 f"{exc.retry_after} seconds."))
     errors = dict(problems)
     if errors:
-        return _form(request, principal, status=422, errors=errors)
+        return _form(request, principal, status=status, errors=errors)
     return RedirectResponse("/", status_code=303)
 
 
@@ -85,7 +101,8 @@ class PasswordChange(BaseModel):
                  responses={400: {"description": "Wrong current password, or the same password"},
                             401: {"description": "Not signed in"},
                             403: {"description": "Missing or invalid X-CSRF-Token"},
-                            422: {"description": "Invalid input"}})
+                            422: {"description": "Invalid input"},
+                            429: {"description": "Too many wrong passwords; see Retry-After"}})
 def change_password_api(request: Request, principal: ApiPrincipal, body: PasswordChange) -> Response:
     _change(request, principal, body.current_password, body.new_password)
     return Response(status_code=204)
