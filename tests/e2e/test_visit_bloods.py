@@ -47,6 +47,13 @@ def _submit(client: TestClient, path: str, fields: dict[str, str]) -> tuple[int,
     return response.status_code, response.text
 
 
+def _create(client: TestClient) -> str:
+    response = client.post("/patients/new", data={
+        **hidden_fields(client.get("/patients/new").text), **PATIENT}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
 def _bloods_status(client: TestClient, patient: str) -> str:
     safety = client.get(f"/api/v1{patient}/assessment").json()["safety"]
     [item] = [s for s in safety if s["id"] == "SAFETY-MONITORING-BLOODS"]
@@ -56,9 +63,7 @@ def _bloods_status(client: TestClient, patient: str) -> str:
 
 def test_a_visit_with_the_monitoring_bloods_stores_them_and_the_safety_item_is_done(
         client: TestClient) -> None:
-    response = client.post("/patients/new", data={
-        **hidden_fields(client.get("/patients/new").text), **PATIENT}, follow_redirects=False)
-    patient = response.headers["location"]
+    patient = _create(client)
     assert _submit(client, f"{patient}/add/treatment", METHOTREXATE)[0] == 303
     assert _bloods_status(client, patient) == "due"
     day = TODAY.isoformat()
@@ -77,9 +82,7 @@ def test_a_visit_with_the_monitoring_bloods_stores_them_and_the_safety_item_is_d
 
 
 def test_blood_errors_come_all_at_once_next_to_their_fields(client: TestClient) -> None:
-    response = client.post("/patients/new", data={
-        **hidden_fields(client.get("/patients/new").text), **PATIENT}, follow_redirects=False)
-    patient = response.headers["location"]
+    patient = _create(client)
     status, page = _submit(client, f"{patient}/add/visit", {
         "date": TODAY.isoformat(), **BLOODS, "lab_platelets_value": "9000",
         "lab_creatinine_value": "abc", "weight_kg": "500"})
@@ -95,9 +98,7 @@ def test_blood_errors_come_all_at_once_next_to_their_fields(client: TestClient) 
 
 
 def test_number_fields_show_the_packs_plausibility_range_as_a_hint(client: TestClient) -> None:
-    response = client.post("/patients/new", data={
-        **hidden_fields(client.get("/patients/new").text), **PATIENT}, follow_redirects=False)
-    patient = response.headers["location"]
+    patient = _create(client)
     page = html_text.unescape(client.get(f"{patient}/add/visit").text)
     limits = bootstrap.plausibility_limits()
     assert limits.hint("weight_kg") == "plausible: 0.3–400 kg"  # the pack's setting, as shown
