@@ -13,7 +13,7 @@ Chromium signs in as a clinician and, for each example patient, records:
   ``width``: its scroll width at 390 px (more than 390 means sideways scrolling);
 - ``critical``: how far down (px, at 1366×768) the first critical alert starts (``—``: none);
 - ``act``: where the act-now block ends (px from the top) at 1366×768 and at 390×844 (the first
-  screen is 768 and 844 px high);
+  screen is 768 and 844 px high; the summary says for how many patients it fits at both sizes);
 - ``print``: A4 pages of the print view as Chromium prints it; ``pdf``: pages of the PDF
   download, where the application offers one.
 
@@ -137,7 +137,29 @@ def _measure(page: Any, base: str, path: str, out: Path, name: str) -> dict[str,
     act_phone = page.evaluate(ACT_BOTTOM)
     page.screenshot(path=str(out / f"{name}-phone.png"))
     return {"html": html, "total": sum(sizes), "desk": desk, "phone": phone, "width": width,
-            "critical": critical, "act": "—" if act_desk is None else f"{act_desk}/{act_phone}"}
+            "critical": critical, "act_desk": act_desk, "act_phone": act_phone,
+            "act": "—" if act_desk is None else f"{act_desk}/{act_phone}"}
+
+
+def _span(values: list[int]) -> str:
+    return f"{min(values):,}–{max(values):,}" if values else "—"
+
+
+def _summary(rows: list[dict[str, Any]]) -> list[str]:
+    """The ranges over all patients (the closing note's figures) and whether the act-now block
+    ends within the first screen at both sizes."""
+    desk = [r["act_desk"] for r in rows if r["act_desk"] is not None]
+    phone = [r["act_phone"] for r in rows if r["act_phone"] is not None]
+    fits = sum(1 for r in rows if r["act_desk"] is not None and r["act_desk"] <= DESKTOP["height"]
+               and r["act_phone"] <= PHONE["height"])
+    return [
+        f"{len(rows)} patients: HTML {_span([r['html'] for r in rows])} B, with CSS "
+        f"{_span([r['total'] for r in rows])} B; page {_span([r['desk'] for r in rows])} px "
+        f"(1366×768), {_span([r['phone'] for r in rows])} px (390×844)",
+        f"act-now block ends at {_span(desk)} px (1366×768, screen 768) and {_span(phone)} px "
+        f"(390×844, screen 844): on the first screen at both sizes for {fits} of {len(rows)}",
+        f"print letter {_span([r['print'] for r in rows])} A4 pages; PDF download "
+        f"{_span([r['pdf'] for r in rows if isinstance(r['pdf'], int)])} pages"]
 
 
 def main() -> int:
@@ -170,18 +192,23 @@ def main() -> int:
             header = (f"{'patient':24} {'html B':>9} {'total B':>9} {'desk px':>8} {'phone px':>8} "
                       f"{'width':>6} {'crit px':>8} {'act px':>10} {'print':>5} {'pdf':>4}")
             print(header)
+            rows = []
             for name, patient_id in ids.items():
                 m = _measure(page, base, f"/patients/{patient_id}{query}", out, name)
                 page.goto(base + f"/patients/{patient_id}/print{query}", wait_until="networkidle")
-                printed = _pdf_pages(page.pdf(format="A4", print_background=True))
-                pdf = "—"
+                m["print"] = printed = _pdf_pages(page.pdf(format="A4", print_background=True))
+                pdf: int | str = "—"
                 download = context.request.get(base + f"/patients/{patient_id}/letter.pdf{query}")
                 if download.ok and download.headers.get("content-type", "").startswith("application/pdf"):
-                    pdf = str(_pdf_pages(download.body()))
+                    pdf = _pdf_pages(download.body())
+                m["pdf"] = pdf
+                rows.append(m)
                 crit = "—" if m["critical"] is None else f"{m['critical']:,}"
                 print(f"{name:24} {m['html']:>9,} {m['total']:>9,} {m['desk']:>8,} {m['phone']:>8,} "
-                      f"{m['width']:>6} {crit:>8} {m['act']:>10} {printed:>5} {pdf:>4}")
+                      f"{m['width']:>6} {crit:>8} {m['act']:>10} {printed:>5} {pdf!s:>4}")
             browser.close()
+    print("\n".join(_summary(rows)))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     sys.stdout.flush()
     return 0
 

@@ -31,6 +31,7 @@ from myositis_cds.domain.record import PatientRecord
 from myositis_cds.engine import EngineParams
 from myositis_cds.errors import FieldError, SettingsError, UsageError
 from myositis_cds.knowledge import load_pack, load_settings_file, resolve_settings
+from myositis_cds.knowledge.plausibility import Plausibility, default_plausibility
 from myositis_cds.services import RecordParser
 from myositis_cds.services.ports import PasswordHasher
 
@@ -72,6 +73,7 @@ __all__ = [
     "make_parser",
     "make_unit_of_work",
     "password_hasher",
+    "plausibility_limits",
     "site_from_environment",
     "upgrade",
 ]
@@ -200,11 +202,19 @@ def current_date() -> dt.date:
     return dt.date.today()  # noqa: DTZ011 - the clinic's local calendar date is meant
 
 
+def plausibility_limits() -> Plausibility:
+    """The plausibility ranges the live parser checks (the embedded pack's setting
+    ``plausibility``); the forms show them as hints before submit."""
+    return default_plausibility()
+
+
 def make_live_parser() -> RecordParser:
     """The record validator for stored patients: 'today' is read at each call (long-running app)."""
+    limits = plausibility_limits()
 
     def parse(data: object, *, prefix: str, source: str) -> PatientRecord:
-        return parse_record(data, today=current_date(), prefix=prefix, source=source)
+        return parse_record(data, today=current_date(), prefix=prefix, source=source,
+                            limits=limits)
 
     return parse
 

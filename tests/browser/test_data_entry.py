@@ -52,26 +52,34 @@ def test_visit_correction_stop_and_delete(bpage: BrowserPage, tmp_path: Path) ->
     page.get_by_label("Dysphagia: Absent").check()
     page.get_by_label("CK value").fill("950")
     page.get_by_label("CK upper limit of normal").fill("200")
+    page.get_by_label("Platelets value").fill("9000")  # beyond the pack's plausibility range
+    expect(page.locator("#h-lab_platelets_value")).to_contain_text("plausible: 0–5,000")
     page.get_by_role("button", name="Save visit").click()
-    expect(page.locator(".field-error")).to_have_count(2)  # both at once
+    expect(page.locator(".field-error")).to_have_count(3)  # all at once
+    expect(page.locator("#e-lab_platelets_value")).to_contain_text("setting plausibility")
     expect(page.locator("#e-haq")).to_contain_text("less than or equal to 3")
     expect(page.locator("#e-mmt8")).to_contain_text("expected a number")
     expect(page.get_by_label("CK value")).to_have_value("950")  # the input is kept
     expect(page.get_by_label("Gottron's papules: Present")).to_be_checked()
+    page.set_viewport_size(PHONE)  # the form with its lab tables does not scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     bpage.shots("30-visit-form-errors")
+    page.get_by_label("Platelets value").fill("250")
     page.get_by_label("HAQ disability index").fill("0.75")
     page.get_by_label("MMT-8 total").fill("71")
     page.get_by_role("button", name="Save visit").click()
     page.wait_for_url(re.compile(rf"{patient}$"))
 
     labs = _entries(bpage, patient, "labs")
-    expect(labs.first).to_contain_text("950")
+    expect(labs.filter(has_text="platelets")).to_contain_text("250")  # a monitoring blood
+    ck = labs.filter(has_text="950")
+    expect(ck).to_have_count(1)
     bpage.shots("31-record-page")
-    labs.first.get_by_role("link", name="Correct").click()
+    ck.get_by_role("link", name="Correct").click()
     page.get_by_label("Value").fill("590")
     page.get_by_role("button", name="Save the corrected lab result").click()
     expect(page.get_by_role("status")).to_contain_text("The lab result was corrected.")
-    expect(page.locator("#s-labs tbody tr").first).to_contain_text("590")
+    expect(page.locator("#s-labs tbody tr", has_text="590")).to_have_count(1)
 
     ongoing = page.locator("#s-treatments tbody tr", has=page.locator("form.stop")).first
     drug = ongoing.locator("td").first.inner_text()

@@ -53,6 +53,19 @@ class Plausibility:
             return f"a ULN above {low} and at most {high}{suffix} (setting plausibility)"
         return f"a value between {low} and {high}{suffix} (setting plausibility)"
 
+    def hint(self, quantity: str) -> str:
+        """``"plausible: 0.3–400 kg"``: the range a form shows next to its field before submit
+        (``""`` for a quantity without a range). The submitted record is still checked."""
+        bounds = self.ranges.get(quantity)
+        if bounds is None:
+            return ""
+        low, high = (_number(v) for v in bounds)
+        unit = self.unit_of(quantity)
+        suffix = f" {unit}" if unit else ""
+        if quantity == "enzyme_uln":
+            return f"plausible: above {low}, up to {high}{suffix}"
+        return f"plausible: {low}–{high}{suffix}"
+
     def accepts(self, quantity: str, value: float) -> bool:
         bounds = self.ranges.get(quantity)
         if bounds is None:

@@ -46,6 +46,7 @@ def _templates() -> jinja2.Environment:
         loader=jinja2.PackageLoader("myositis_cds.entrypoints.web", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(template_filters())
+    env.globals["plausible"] = bootstrap.plausibility_limits().hint
     return env
 
 

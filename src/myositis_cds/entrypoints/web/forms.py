@@ -75,6 +75,9 @@ class FieldSpec:
     """Offered in a ``<datalist>`` for free text (other values are accepted)."""
     key: str = ""
     """Where the value goes in the entry (``mmt8_grades.deltoid``); default: ``name``."""
+    quantity: str = ""
+    """The plausibility range (setting ``plausibility``) the record checks the value against: the
+    form shows it as a hint before submit (``""``: none)."""
     canonical: Callable[[str], str | None] | None = None
     """A select whose values have other accepted spellings (drug synonyms): the choice a spelling
     stands for, or ``None`` (then the record validator judges the text and says what it expects)."""
@@ -198,8 +201,8 @@ ENTRY_FORMS: Final = {form.slug: form for form in (
     FormSpec(slug="measurement", key="body_measurements", title="Body measurement",
              noun="body measurement", fields=(
         _f("date", "Date", "date", required=True),
-        _f("weight_kg", "Weight (kg)", "number"),
-        _f("height_cm", "Height (cm)", "number"))),
+        _f("weight_kg", "Weight (kg)", "number", quantity="weight_kg"),
+        _f("height_cm", "Height (cm)", "number", quantity="height_cm"))),
 )}
 FORM_OF_KEY: Final = {form.key: form for form in ENTRY_FORMS.values()}
 """The form that edits an entry of each list of the record."""

@@ -2,11 +2,14 @@
 
 The core set (physician, patient and extramuscular global activity, HAQ, CDASI), strength as an
 MMT-8 total or per muscle group, each clinical finding as present, absent or not examined, the
-muscle enzymes (value, unit, upper limit of normal) and the weight. One submit becomes one change
-that adds an assessment, findings, labs and a body measurement at once, each dated the visit
-date (labs: the date the blood was drawn, when given). "Not examined" and empty fields add
-nothing: a missing value is never recorded as normal or as 0, and a visit without any core set
-measure adds no assessment (an empty one would become the TIS baseline).
+muscle and liver enzymes (value, unit, upper limit of normal), the drug-monitoring bloods of the
+safety companion (§15: full blood count, creatinine, albumin; value and unit) and the weight.
+Number fields show the pack's plausibility range as a hint; the record's check stays the judge.
+One submit becomes one change that adds an assessment, findings, labs and a body measurement
+at once, each dated the visit date (labs: the date the blood was drawn, when given). "Not
+examined" and empty fields add nothing: a missing value is never recorded as normal or as 0,
+and a visit without any core set measure adds no assessment (an empty one would become the TIS
+baseline).
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from myositis_cds.domain.vocabulary import ALL_FINDINGS, CUTANEOUS_FINDINGS, ENZYMES
+from myositis_cds.domain.units import LAB_UNITS as UNITS_OF_TEST
+from myositis_cds.domain.vocabulary import (
+    ALL_FINDINGS,
+    CUTANEOUS_FINDINGS,
+    ENZYME_LIKE_TESTS,
+    MONITORING_BLOOD_TESTS,
+)
 from myositis_cds.entrypoints.web.choices import FINDING_LABELS
 from myositis_cds.entrypoints.web.form_errors import Target
 from myositis_cds.entrypoints.web.forms import (
     ASSESSMENT_FORM,
     FORM,
+    LAB_TEST_LABELS,
     FieldSpec,
     build_entry,
     typed_values,
@@ -30,7 +40,7 @@ from myositis_cds.services.record_changes import EntryKey
 
 __all__ = [
     "FINDING_STATES",
-    "LAB_UNITS",
+    "VISIT_LAB_TESTS",
     "VisitPart",
     "build_visit",
     "visit_field_names",
@@ -39,21 +49,36 @@ __all__ = [
 ]
 
 FINDING_STATES: Final = (("present", "Present"), ("absent", "Absent"), ("", "Not examined"))
-LAB_UNITS: Final = ("U/L", "µkat/L")
+VISIT_LAB_TESTS: Final = (*ENZYME_LIKE_TESTS, *MONITORING_BLOOD_TESTS)
+"""Muscle and liver enzymes (with the upper limit of normal), then the drug-monitoring bloods
+(§15: full blood count, creatinine and albumin; ALT or AST are with the enzymes)."""
 _DATE = FieldSpec(name="date", label="Visit date", kind="date", required=True)
 _LAB_DATE = FieldSpec(name="lab_date", label="Blood drawn on", kind="date",
                       hint="empty: the visit date")
-_WEIGHT = FieldSpec(name="weight_kg", label="Weight (kg)", kind="number")
+_WEIGHT = FieldSpec(name="weight_kg", label="Weight (kg)", kind="number", quantity="weight_kg")
 _CORE_NAMES: Final = ("physician_global", "patient_global", "extramuscular_global", "haq",
                       "cdasi_activity")
 
 
-def _lab_fields(test: str) -> tuple[FieldSpec, FieldSpec, FieldSpec]:
-    return (FieldSpec(name=f"lab_{test}_value", label=f"{test} value", kind="number"),
-            FieldSpec(name=f"lab_{test}_unit", label=f"{test} unit", kind="select",
-                      choices=LAB_UNITS),
-            FieldSpec(name=f"lab_{test}_uln", label=f"{test} upper limit of normal",
-                      kind="number"))
+def _unit_choices(test: str) -> tuple[str, ...]:
+    """One spelling of each unit the record converts for ``test``, the canonical one first."""
+    canonical, spellings = UNITS_OF_TEST[test]
+    factors = dict.fromkeys(spellings.values())
+    return tuple(dict.fromkeys([canonical, *(next(s for s, f in spellings.items() if f == factor)
+                                             for factor in factors)]))
+
+
+def _lab_fields(test: str) -> tuple[FieldSpec, FieldSpec, FieldSpec | None]:
+    """Value, unit and (enzymes) upper limit of normal of one test on the visit form."""
+    words = LAB_TEST_LABELS[test]
+    value = FieldSpec(name=f"lab_{test}_value", label=f"{words} value", kind="number",
+                      quantity=test)
+    unit = FieldSpec(name=f"lab_{test}_unit", label=f"{words} unit", kind="select",
+                     choices=_unit_choices(test))
+    if test not in ENZYME_LIKE_TESTS:
+        return value, unit, None
+    return value, unit, FieldSpec(name=f"lab_{test}_uln", label=f"{words} upper limit of normal",
+                                  kind="number", quantity="enzyme_uln")
 
 
 _ASSESSMENT_FIELDS: Final = tuple(s for s in ASSESSMENT_FORM.fields if s.name != "date")
@@ -71,7 +96,7 @@ class VisitPart:
 def visit_field_names() -> list[str]:
     names = [_DATE.name, *(s.name for s in _ASSESSMENT_FIELDS), _LAB_DATE.name, _WEIGHT.name]
     names += [f"finding_{code}" for code in ALL_FINDINGS]
-    names += [s.name for test in ENZYMES for s in _lab_fields(test)]
+    names += [s.name for test in VISIT_LAB_TESTS for s in _lab_fields(test) if s is not None]
     return names
 
 
@@ -85,7 +110,9 @@ def visit_layout() -> dict[str, object]:
         "other_findings": [(c, FINDING_LABELS[c]) for c in ALL_FINDINGS
                            if c not in CUTANEOUS_FINDINGS],
         "finding_states": FINDING_STATES, "lab_date": _LAB_DATE,
-        "labs": [(test, *_lab_fields(test)) for test in ENZYMES], "weight": _WEIGHT,
+        "labs": [(LAB_TEST_LABELS[t], *_lab_fields(t)) for t in ENZYME_LIKE_TESTS],
+        "bloods": [(LAB_TEST_LABELS[t], *_lab_fields(t)) for t in MONITORING_BLOOD_TESTS],
+        "weight": _WEIGHT,
     }
 
 
@@ -113,24 +140,27 @@ def _labs(values: Mapping[str, str], date: object, errors: list[FieldError]) -> 
     drawn = typed_values((_LAB_DATE,), values, errors).get("lab_date")
     day = drawn if drawn is not None else date
     parts = []
-    for test in ENZYMES:
+    for test in VISIT_LAB_TESTS:
         value_spec, unit_spec, uln_spec = _lab_fields(test)
-        typed = typed_values((value_spec, unit_spec, uln_spec), values, errors)
+        specs = (value_spec, unit_spec) if uln_spec is None else (value_spec, unit_spec, uln_spec)
+        typed = typed_values(specs, values, errors)
         if value_spec.name not in typed:
-            if uln_spec.name in typed:
+            if uln_spec is not None and uln_spec.name in typed:
                 errors.append(FieldError(path=f"{FORM}.{value_spec.name}", value="<missing>",
                                          expected=f"the {test} result (an upper limit of normal "
                                                   "alone records nothing)"))
             continue
         entry: dict[str, object] = {"test": test, "value": typed[value_spec.name],
-                                    "unit": typed.get(unit_spec.name, LAB_UNITS[0])}
-        if uln_spec.name in typed:
+                                    "unit": typed.get(unit_spec.name, unit_spec.choices[0])}
+        if uln_spec is not None and uln_spec.name in typed:
             entry["uln"] = typed[uln_spec.name]
         if day is not None:
             entry["date"] = day
-        parts.append(VisitPart(key="labs", entry=entry, fields={
-            "test": value_spec.name, "value": value_spec.name, "unit": unit_spec.name,
-            "uln": uln_spec.name, "date": "lab_date" if drawn is not None else "date"}))
+        fields = {"test": value_spec.name, "value": value_spec.name, "unit": unit_spec.name,
+                  "date": "lab_date" if drawn is not None else "date"}
+        if uln_spec is not None:
+            fields["uln"] = uln_spec.name
+        parts.append(VisitPart(key="labs", entry=entry, fields=fields))
     return parts
 
 
