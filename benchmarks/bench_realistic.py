@@ -128,7 +128,7 @@ def profile(source: Path, site_path: Path, workdir: Path) -> dict[str, Any]:
     site = load_site(site_path)
     con = duck.connect(workdir / "profile", memory_limit="1GB", threads=2)
     started = time.perf_counter()
-    query, medications = duck._fhir_query(
+    query, medications, _ = duck._fhir_query(
         con, source, None, LineFilter.of(site.mapping), SourceCounts())
     groups = [row for batch in duck._batches(con, query)
               for row in batch.to_pylist()]
