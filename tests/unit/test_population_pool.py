@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import pyarrow as pa
+
 from myositis_cds.adapters.fhir.importing.importer import default_mapping
 from myositis_cds.adapters.population.duck import BATCH, batch_size
 from myositis_cds.adapters.population.pool import Rows, evaluate_in_pool
@@ -35,13 +37,13 @@ class PidEvaluator:
         raise AssertionError(key)
 
 
-def _batches(patients: int, size: int) -> list[Rows]:
-    rows = [{"filename": f"/x/p{n}.json", "content": json.dumps({"id": f"p{n}", "n": n}),
+def _batches(patients: int, size: int) -> list[pa.RecordBatch]:
+    rows: Rows = [{"filename": f"/x/p{n}.json", "content": json.dumps({"id": f"p{n}", "n": n}),
              "state": None} for n in range(patients)]
-    return [rows[i:i + size] for i in range(0, patients, size)]
+    return [pa.RecordBatch.from_pylist(rows[i:i + size]) for i in range(0, patients, size)]
 
 
-def _run(batches: list[Rows], workers: int) -> list[list[PatientResult]]:
+def _run(batches: list[pa.RecordBatch], workers: int) -> list[list[PatientResult]]:
     done: list[list[PatientResult]] = []
     evaluate_in_pool("records", iter(batches), evaluator=PidEvaluator(), medications={},
                      mapping=default_mapping(), done=done.append, workers=workers)

@@ -174,9 +174,9 @@ def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, mapping:
             progress(len(results))
 
         try:
-            rows = (batch.to_pylist() for batch in _batches(con, query, size))
-            evaluate_in_pool(kind, rows, evaluator=evaluator, medications=medications,
-                             mapping=mapping, done=write, workers=workers)
+            evaluate_in_pool(kind, _batches(con, query, size), evaluator=evaluator,
+                             medications=medications, mapping=mapping, done=write,
+                             workers=workers)
         finally:
             writer.close()
     except duckdb.Error as exc:
