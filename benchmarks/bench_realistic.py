@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -114,26 +115,43 @@ def run_worklist(engine: str, source: Path, site: Path, workdir: Path) -> dict[s
     argv = ["worklist", str(source), "--as-of", AS_OF.isoformat(), "--engine", engine,
             "--site", str(site), "--out", str(out), "--no-progress", "--summary-json",
             str(summary), "--work-dir", str(workdir), "--workers", "2"]
+    before = _children_cpu()
     elapsed, driver, tree, _ = run_cli(argv, env)
+    cpu = _children_cpu() - before  # the command and its helper processes (all waited for)
     counts = json.loads(summary.read_text("utf-8"))
     return {"engine": engine, "patients": counts["patients"],
             "outside_population": counts["outside_population"], "rows": counts["rows"],
             "not_read": counts["not_read"], "seconds": elapsed,
-            "patients_per_s": counts["patients"] / elapsed,
+            "patients_per_s": counts["patients"] / elapsed, "cpu_seconds": cpu,
+            "cpu_ms_per_patient": 1000 * cpu / counts["patients"],
             "driver_peak_rss_mib": driver / 1024, "tree_peak_rss_mib": tree / 1024}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (DuckDB's too): steadier than wall time on a
+    shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def profile(source: Path, site_path: Path, workdir: Path) -> dict[str, Any]:
-    """The DuckDB phase alone (2 threads), then each Python step per patient (one core)."""
+    """The DuckDB phase alone (2 threads), then each Python step per patient (one core): wall
+    and CPU milliseconds per patient."""
     site = load_site(site_path)
     con = duck.connect(workdir / "profile", memory_limit="1GB", threads=2)
-    started = time.perf_counter()
-    query, medications = duck._fhir_query(
+    started, cpu_started = time.perf_counter(), _cpu()
+    query, medications, _ = duck._fhir_query(
         con, source, None, LineFilter.of(site.mapping), SourceCounts())
     groups = [row for batch in duck._batches(con, query)
               for row in batch.to_pylist()]
-    sql = time.perf_counter() - started
+    sql, sql_cpu = time.perf_counter() - started, _cpu() - cpu_started
     con.close()
+    python_cpu = _cpu()
     params = default_params()
     steps = {"decode_sort": 0.0, "import": 0.0, "validate": 0.0, "assess_rows": 0.0}
     evaluated = 0
@@ -160,6 +178,8 @@ def profile(source: Path, site_path: Path, workdir: Path) -> dict[str, Any]:
     patients = len(groups)
     return {"patients": patients, "evaluated": evaluated,
             "lines_read_per_patient": lines / max(patients, 1),
+            "duckdb_phase_cpu_ms_per_patient": 1000 * sql_cpu / max(patients, 1),
+            "python_cpu_ms_per_patient": 1000 * (_cpu() - python_cpu) / max(patients, 1),
             "duckdb_phase_ms_per_patient": 1000 * sql / max(patients, 1),
             **{f"{name}_ms_per_patient": 1000 * seconds / max(patients, 1)
                for name, seconds in steps.items()}}
@@ -199,15 +219,18 @@ def main() -> None:
                     run.update(format=fmt, size=n)
                     runs.append(run)
                     print(f"  {fmt:<8} {engine:<7} {run['seconds']:7.1f} s  "
-                          f"{run['patients_per_s']:8,.1f} patients/s  driver "
+                          f"{run['patients_per_s']:8,.1f} patients/s  "
+                          f"{run['cpu_ms_per_patient']:5.1f} CPU ms/patient  driver "
                           f"{run['driver_peak_rss_mib']:6.0f} MiB  tree "
                           f"{run['tree_peak_rss_mib']:6.0f} MiB  ({run['outside_population']} "
                           f"outside the population, {run['rows']} rows)")
             shutil.rmtree(folder / "bundles", ignore_errors=True)
         profiled = profile(root / f"export-{sizes[0]}" / "ndjson", site, root / "work")
-        print("where the time goes (ms per patient; DuckDB with 2 threads, Python on one core): "
+        print("where the time goes (ms per patient, wall unless 'cpu'; DuckDB with 2 threads, "
+              "Python on one core): "
               + ", ".join(f"{k.removesuffix('_ms_per_patient')} {v:.2f}"
                           for k, v in profiled.items() if k.endswith("_ms_per_patient")))
+        print(f"load average {os.getloadavg()}")
         result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                               "python": platform.python_version(),
                               "load_average": os.getloadavg()},

@@ -22,8 +22,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from myositis_cds.adapters.fhir.importing.importer import patient_document
+from myositis_cds.adapters.population.evaluate import canonical_resources
+from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.site import load_site
 from myositis_cds.entrypoints.cli import main
+from myositis_cds.services.population import mentions_population
 from tests.e2e.cds_support import SERVICE_URL, Ehr, hook_call, prefetch_of, write_config
 from tests.e2e.web_support import make_web
 from tests.synthea_dm import SITE_TOML, bundle_to_ndjson_lines, synthea_dm_bundles
@@ -135,6 +139,34 @@ def test_the_worklist_lists_only_the_myositis_patients_and_engines_agree(
                if key[0].startswith("ndjson")}
     assert len(set(counted.values())) == 1, counted
     assert next(iter(counted.values()))[0] > 5000
+
+
+@pytest.mark.slow
+def test_the_line_filter_drops_nothing_the_mapping_uses(export: dict[str, Any]) -> None:
+    """The worklist engines read only the lines whose text names a mapped type and a code of the
+    site's tables (adapters/population/lines.py); ``import-fhir`` reads every line. Per patient,
+    the mapped document from the lines read equals the one from every line (the Mi-2-positive
+    patient's only Mi-2 result is under the site's assay code), and the text test of the
+    population never puts out a patient that its document puts in."""
+    mapping = load_site(export["site"]).mapping
+    lines = LineFilter.of(mapping)
+    kept = 0
+    documents: dict[str, Any] = {}
+    for resources in export["resources"]:
+        every = [orjson.dumps(r) for r in resources]
+        read = [text for text in every if lines.reads(text)]
+        kept += len(read)
+        whole = patient_document(canonical_resources(every), mapping=mapping, medications={})
+        filtered = patient_document(canonical_resources(read), mapping=mapping, medications={})
+        assert filtered.document == whole.document
+        # Scope first: the text test never puts out a patient the document puts in.
+        assert lines.may_be_in_population(read) >= mentions_population(whole.document)
+        documents[whole.patient_key] = whole.document
+    assert kept < sum(len(r) for r in export["resources"]) // 5  # the filter does skip lines
+    # The patient whose only Mi-2 result is under the site's assay code, from the lines read.
+    positive = documents[export["keys"][MI2_POSITIVE]]
+    assert {(a["target"], a["result"]) for a in positive["antibodies"]} == {
+        ("Mi-2", "positive"), ("TIF1-gamma", "negative")}
 
 
 @pytest.fixture(scope="module")

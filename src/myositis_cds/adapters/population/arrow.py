@@ -7,19 +7,17 @@ without the flags (Parquet), so every engine reads and writes it the same way.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from myositis_cds.domain.worklist import ROW_FIELDS, CachedResult, PatientResult, WorklistItem
+from myositis_cds.domain.worklist import ROW_FIELDS, PatientResult
 
 __all__ = [
     "RESULT_SCHEMA",
     "ROW_TYPE",
     "STATE_COLUMNS",
-    "cached_from",
     "results_batch",
 ]
 
@@ -59,16 +57,3 @@ def results_batch(results: Sequence[PatientResult]) -> pa.RecordBatch:
         pa.array([r.in_population for r in results], pa.bool_()),
         pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), rows),
     ], schema=RESULT_SCHEMA)
-
-
-def cached_from(state: Mapping[str, Any]) -> CachedResult | None:
-    """A :class:`CachedResult` from one state row as a dict (``None`` when the row is empty,
-    i.e. the patient was not in the previous run)."""
-    content = state.get("content_hash")
-    as_of = state.get("as_of")
-    if not content or not isinstance(as_of, dt.date):
-        return None
-    rows = tuple(WorklistItem(**{name: row[name] for name in ROW_FIELDS})
-                 for row in state.get("rows") or ())
-    return CachedResult(content_hash=str(content), as_of=as_of, recheck_on=state.get("recheck_on"),
-                        rows=rows)

@@ -7,18 +7,13 @@ patient key of each line it reads in SQL (the Patient's ``id``, else the ``Patie
 (spilling to disk past its memory limit), joins the previous run's state and streams the groups to
 Python in Arrow batches. A records folder (or a folder of Bundle files): DuckDB streams the files
 (``read_text``) joined to the state on the patient's ``id``. Each batch is evaluated by the
-per-patient function in a pool of worker processes (``workers``; 1 evaluates in this process), so
-the engine uses every core.
+per-patient function in this process and ``workers - 1`` helper processes (:mod:`.pool`), so the
+engine uses every core.
 """
 
 from __future__ import annotations
 
-import copyreg
-import multiprocessing
-import types
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +27,21 @@ from myositis_cds.adapters.fhir.importing.manifest import count_lines, files_to_
 from myositis_cds.adapters.fhir.importing.sources import bundle_files
 from myositis_cds.adapters.fhir.mapping import FhirMapping
 from myositis_cds.adapters.population.arrow import results_batch
-from myositis_cds.adapters.population.evaluate import (
-    evaluate_bundle_file,
-    evaluate_fhir_patient,
-    evaluate_record_file,
-)
 from myositis_cds.adapters.population.lines import LineFilter
+from myositis_cds.adapters.population.pool import evaluate_in_pool
 from myositis_cds.adapters.population.records import record_files
 from myositis_cds.adapters.population.sink import PartWriter, SourceCounts, quote_path
-from myositis_cds.domain.worklist import PatientEvaluator
+from myositis_cds.domain.worklist import PatientEvaluator, PatientResult
 from myositis_cds.errors import UsageError
 
-__all__ = ["PATIENT_KEY_SQL", "connect", "run_duckdb"]
+__all__ = ["BATCH", "BATCHES_PER_WORKER", "PATIENT_KEY_SQL", "batch_size", "connect", "run_duckdb"]
 
 BATCH = 64
-"""Patients per Arrow batch handed to a worker (a Synthea-sized patient's lines read weigh about
-250 KB, so a batch stays near 16 MB)."""
+"""Patients per Arrow batch handed to a worker at most (a Synthea-sized patient's lines read weigh
+about 250 KB, so a batch stays near 16 MB)."""
+BATCHES_PER_WORKER = 8
+"""A small export is cut into about this many batches per evaluating process, so that none waits
+for another's last batch (64 Synthea-sized patients are about a second of work)."""
 _REFERENCE = r"(?:^|/)([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
 
 
@@ -78,50 +72,6 @@ def connect(workdir: Path, *, memory_limit: str, threads: int) -> duckdb.DuckDBP
     return con
 
 
-def _mapping_proxy(data: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
-    return types.MappingProxyType(data)
-
-
-def _reduce_mapping_proxy(proxy: types.MappingProxyType[Any, Any]) -> tuple[Any, ...]:
-    return (_mapping_proxy, (dict(proxy),))
-
-
-# The knowledge pack keeps read-only mappings; the worker processes receive it pickled.
-copyreg.pickle(types.MappingProxyType, _reduce_mapping_proxy)
-ForkingPickler.register(types.MappingProxyType, _reduce_mapping_proxy)
-
-# Worker-process globals, set once per process by _init.
-_EVALUATOR: list[Any] = []
-
-
-def _init(evaluator: PatientEvaluator, medications: Mapping[str, Mapping[str, Any]],
-          mapping: FhirMapping) -> None:
-    _EVALUATOR[:] = [evaluator, medications, mapping, LineFilter.of(mapping)]
-
-
-def _evaluate(kind: str, batch: pa.RecordBatch) -> pa.RecordBatch:
-    evaluator, medications, mapping, lines = _EVALUATOR
-    results = []
-    for row in batch.to_pylist():
-        state = row["state"]
-        if kind == "fhir":
-            results.append(evaluate_fhir_patient(evaluator, row["patient_key"], row["resources"],
-                                                 mapping=mapping, medications=medications,
-                                                 state=state, lines=lines))
-            continue
-
-        def lookup(key: str, state: Mapping[str, Any] | None = state) -> Any:
-            return state if state and state.get("patient_key") == key else None
-
-        name, data = Path(row["filename"]).name, row["content"].encode()
-        if kind == "bundles":
-            results.extend(evaluate_bundle_file(evaluator, name, data, mapping=mapping,
-                                                lookup=lookup))
-        else:
-            results.extend(evaluate_record_file(evaluator, name, data, lookup))
-    return results_batch(results)
-
-
 def _state_join(state: Path | None, key: str) -> tuple[str, str]:
     if state is None or not state.exists():
         return "NULL AS state", ""
@@ -132,15 +82,16 @@ def _state_join(state: Path | None, key: str) -> tuple[str, str]:
 
 
 def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None,
-                lines: LineFilter, counts: SourceCounts) -> tuple[str, dict[str, Mapping[str, Any]]]:
+                lines: LineFilter, counts: SourceCounts) -> tuple[str, dict[str, Mapping[str, Any]], int]:
     """One pass over the export: each line sorted read / not read, the lines read keyed and
     grouped by patient into a temporary table (a small part of the export); the group of no
-    patient gives the Medications and the counts; returns the query of the patients' groups."""
+    patient gives the Medications and the counts; returns the query of the patients' groups,
+    the Medications and the number of patients."""
     read, skipped = files_to_read(folder, ndjson_files(folder))
     counts.not_read += sum(count_lines(path) for path in skipped)
     if not read:  # only types the importer does not map: no patient to evaluate
         return ("SELECT NULL::VARCHAR AS patient_key, NULL::VARCHAR[] AS resources, "
-                "NULL AS state WHERE false"), {}
+                "NULL AS state WHERE false"), {}, 0
     files = ", ".join(quote_path(p) for p in read)
     sql = (  # quoted paths and constant SQL only
         "CREATE OR REPLACE TEMP TABLE read_groups AS "  # noqa: S608
@@ -153,7 +104,8 @@ def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None
         "count(*) FILTER (WHERE read AND rt IS DISTINCT FROM 'Medication') AS unattributed "
         "FROM r GROUP BY k")
     con.execute(sql)
-    totals = con.execute("SELECT coalesce(sum(not_read), 0) FROM read_groups").fetchall()
+    totals = con.execute("SELECT coalesce(sum(not_read), 0), count(patient_key) "
+                         "FROM read_groups").fetchall()
     counts.not_read += int(totals[0][0])
     keyless = con.execute(
         "SELECT resources, unattributed FROM read_groups WHERE patient_key IS NULL").fetchall()
@@ -164,7 +116,7 @@ def _fhir_query(con: duckdb.DuckDBPyConnection, folder: Path, state: Path | None
     select, join = _state_join(state, "g.patient_key")
     query = (f"SELECT g.patient_key, g.resources, {select} FROM read_groups g {join} "  # noqa: S608
              "WHERE g.patient_key IS NOT NULL")
-    return query, medications
+    return query, medications, int(totals[0][1])
 
 
 _BUNDLE_KEY = ("(CASE WHEN json_valid(t.content) AND json_extract_string(t.content, "
@@ -185,10 +137,16 @@ def _records_query(folder: Path, state: Path | None, kind: str) -> str:
     return (f"SELECT t.filename, t.content, {select} FROM read_text([{listing}]) t {join}")  # noqa: S608
 
 
-def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
+def batch_size(patients: int, workers: int) -> int:
+    """Patients per batch: :data:`BATCH`, fewer for a small export (:data:`BATCHES_PER_WORKER`)."""
+    return max(1, min(BATCH, patients // (BATCHES_PER_WORKER * workers)))
+
+
+def _batches(con: duckdb.DuckDBPyConnection, query: str,
+             size: int = BATCH) -> Iterator[pa.RecordBatch]:
     relation = con.sql(query)
     # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch.
-    reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(BATCH)
+    reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(size)
     while True:
         try:
             yield reader.read_next_batch()
@@ -204,45 +162,24 @@ def run_duckdb(kind: str, folder: Path, evaluator: PatientEvaluator, *, mapping:
     counts = SourceCounts()
     try:
         if kind == "fhir":
-            query, medications = _fhir_query(con, folder, state, LineFilter.of(mapping), counts)
+            query, medications, patients = _fhir_query(con, folder, state, LineFilter.of(mapping),
+                                                       counts)
+            size = batch_size(patients, workers)
         else:
-            query, medications = _records_query(folder, state, kind), {}
+            query, medications, size = _records_query(folder, state, kind), {}, BATCH
         writer = PartWriter(parts)
+
+        def write(results: list[PatientResult]) -> None:
+            writer.write(results_batch(results))
+            progress(len(results))
+
         try:
-            batches = _batches(con, query)
-            if workers <= 1:
-                _init(evaluator, medications, mapping)
-                for batch in batches:
-                    result = _evaluate(kind, batch)
-                    writer.write(result)
-                    progress(result.num_rows)
-            else:
-                _pooled(kind, batches, evaluator=evaluator, medications=medications,
-                        mapping=mapping, writer=writer, progress=progress, workers=workers)
+            evaluate_in_pool(kind, _batches(con, query, size), evaluator=evaluator,
+                             medications=medications, mapping=mapping, done=write,
+                             workers=workers)
         finally:
             writer.close()
     except duckdb.Error as exc:
         msg = f"{folder}: DuckDB could not read the {kind} source: {exc}"
         raise UsageError(msg) from None
     return counts
-
-
-def _pooled(kind: str, batches: Iterator[pa.RecordBatch], *, evaluator: PatientEvaluator,
-            medications: Mapping[str, Mapping[str, Any]], mapping: FhirMapping,
-            writer: PartWriter, progress: Progress, workers: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                             initargs=(evaluator, medications, mapping)) as pool:
-        pending: list[Future[pa.RecordBatch]] = []
-
-        def drain(limit: int) -> None:
-            while len(pending) > limit:
-                result = pending.pop(0).result()
-                writer.write(result)
-                progress(result.num_rows)
-
-        for batch in batches:
-            pending.append(pool.submit(_evaluate, kind, batch))
-            drain(2 * workers)
-        drain(0)
-

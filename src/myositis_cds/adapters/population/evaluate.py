@@ -14,6 +14,7 @@ NDJSON export of the same data give the same worklist.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,15 +28,33 @@ from myositis_cds.adapters.fhir.importing.importer import (
 )
 from myositis_cds.adapters.fhir.importing.report import UnmappedReport
 from myositis_cds.adapters.fhir.mapping import FhirMapping
-from myositis_cds.adapters.population.arrow import cached_from
 from myositis_cds.adapters.population.lines import LineFilter
 from myositis_cds.adapters.population.records import decode_file
-from myositis_cds.domain.worklist import PatientEvaluator, PatientResult
+from myositis_cds.domain.worklist import (
+    ROW_FIELDS,
+    CachedResult,
+    PatientEvaluator,
+    PatientResult,
+    WorklistItem,
+)
 
-__all__ = ["StateLookup", "canonical_order", "canonical_resources", "evaluate_bundle_file",
+__all__ = ["StateLookup", "cached_from", "canonical_order", "canonical_resources", "evaluate_bundle_file",
            "evaluate_fhir_patient", "evaluate_record_file"]
 
 StateLookup = Callable[[str], Mapping[str, Any] | None]
+
+
+def cached_from(state: Mapping[str, Any]) -> CachedResult | None:
+    """A :class:`CachedResult` from one state row as a dict (``None`` when the row is empty,
+    i.e. the patient was not in the previous run)."""
+    content = state.get("content_hash")
+    as_of = state.get("as_of")
+    if not content or not isinstance(as_of, dt.date):
+        return None
+    rows = tuple(WorklistItem(**{name: row[name] for name in ROW_FIELDS})
+                 for row in state.get("rows") or ())
+    return CachedResult(content_hash=str(content), as_of=as_of, recheck_on=state.get("recheck_on"),
+                        rows=rows)
 
 
 def _no_state(key: str) -> None:  # noqa: ARG001 - a StateLookup that finds nothing

@@ -85,8 +85,7 @@ class LineFilter:
     scope: str = '"()"'
     """:func:`scope_pattern` of the site's mapping."""
     _type: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
-    _always: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
-    _code: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+    _wanted: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     _scope: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     @classmethod
@@ -95,12 +94,16 @@ class LineFilter:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_type", re.compile(TYPE_PATTERN.encode()))
-        object.__setattr__(self, "_always", re.compile(ALWAYS_READ_PATTERN.encode()))
-        object.__setattr__(self, "_code", re.compile(self.codes.encode()))
+        object.__setattr__(self, "_wanted", re.compile(self.wanted.encode()))
         object.__setattr__(self, "_scope", re.compile(self.scope))
 
     def __reduce__(self) -> tuple[type[LineFilter], tuple[str, str]]:
         return (LineFilter, (self.codes, self.scope))
+
+    @property
+    def wanted(self) -> str:
+        """:data:`ALWAYS_READ_PATTERN` or :attr:`codes`, as one expression (one scan of a line)."""
+        return f"{ALWAYS_READ_PATTERN}|{self.codes}"
 
     def may_be_in_population(self, texts: Iterable[str | bytes]) -> bool:
         """False only when no text names a code that can put the patient in the population."""
@@ -109,11 +112,9 @@ class LineFilter:
 
     def reads(self, line: bytes) -> bool:
         """Whether the local engine reads this NDJSON line (see the module docstring)."""
-        return (self._type.search(line) is not None
-                and (self._always.search(line) is not None or self._code.search(line) is not None))
+        return self._type.search(line) is not None and self._wanted.search(line) is not None
 
     def duckdb_sql(self, column: str) -> str:
         """The same test as a DuckDB boolean expression on the text column ``column``."""
         return (f"(regexp_matches({column}, {sql_literal(TYPE_PATTERN)}) AND "
-                f"(regexp_matches({column}, {sql_literal(ALWAYS_READ_PATTERN)}) OR "
-                f"regexp_matches({column}, {sql_literal(self.codes)})))")
+                f"regexp_matches({column}, {sql_literal(self.wanted)}))")

@@ -8,6 +8,7 @@ JSON path. A file that is not JSON, or a document that is not an object, becomes
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,27 @@ from typing import Any
 import orjson
 
 from myositis_cds.adapters import json_edge
-from myositis_cds.adapters.record_json import RECORDS_FORMAT
+from myositis_cds.adapters.record_json import RECORDS_FORMAT, parse_record
+from myositis_cds.domain.record import PatientRecord
 from myositis_cds.errors import UsageError
 
-__all__ = ["Decoded", "decode_file", "key_of_document", "record_files"]
+__all__ = ["DatedRecordParser", "Decoded", "decode_file", "key_of_document", "record_files"]
 
 Decoded = tuple[str, Mapping[str, Any] | None, list[dict[str, Any]]]
 """(patient key, document or ``None``, decoding errors)."""
 
 SUFFIX = ".json"
+
+
+class DatedRecordParser:
+    """``parse_record`` with today's date: picklable (unlike a closure), so that the DuckDB
+    engine's helper processes and Spark executors receive it."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+
+    def __call__(self, data: object, *, prefix: str, source: str) -> PatientRecord:
+        return parse_record(data, today=self.today, prefix=prefix, source=source)
 
 
 def record_files(folder: Path) -> list[Path]:

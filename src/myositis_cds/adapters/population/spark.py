@@ -40,7 +40,7 @@ from myositis_cds.adapters.population.evaluate import (
     evaluate_fhir_patient,
     evaluate_record_file,
 )
-from myositis_cds.adapters.population.lines import ALWAYS_READ_PATTERN, TYPE_PATTERN, LineFilter
+from myositis_cds.adapters.population.lines import TYPE_PATTERN, LineFilter
 from myositis_cds.adapters.population.records import record_files
 from myositis_cds.adapters.population.sink import SourceCounts
 from myositis_cds.adapters.population.spark_session import (
@@ -100,7 +100,7 @@ def _fhir_frame(spark: Any, folder: Path, state: Path | None,
         return None, {}, counts
     text = spark.read.text([str(p) for p in files])
     value = F.col("value")
-    read = value.rlike(TYPE_PATTERN) & (value.rlike(ALWAYS_READ_PATTERN) | value.rlike(lines.codes))
+    read = value.rlike(TYPE_PATTERN) & value.rlike(lines.wanted)
     text = text.where(F.trim("value") != "").withColumn("read", read)
     counts.not_read += int(text.where(~F.col("read")).count())
     read_lines = text.where("read").selectExpr(

@@ -18,7 +18,6 @@ worklist is written, each invalid record is a ``RECORD-INVALID`` row and the sum
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import shutil
 import sys
@@ -35,6 +34,7 @@ from myositis_cds.adapters.fhir.importing.manifest import MANIFEST
 from myositis_cds.adapters.population.arrow import results_batch
 from myositis_cds.adapters.population.duck import connect, run_duckdb
 from myositis_cds.adapters.population.local import BATCH, run_local
+from myositis_cds.adapters.population.records import DatedRecordParser
 from myositis_cds.adapters.population.sink import (
     OUTPUT_FORMATS,
     PartWriter,
@@ -42,9 +42,7 @@ from myositis_cds.adapters.population.sink import (
     Summary,
     finalize,
 )
-from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import SiteConfig
-from myositis_cds.domain.record import PatientRecord
 from myositis_cds.entrypoints.cli.common import (
     add_site_argument,
     as_of_from,
@@ -61,23 +59,12 @@ from myositis_cds.services.population import (
 )
 from myositis_cds.services.ports import SystemActor
 
-__all__ = ["ENGINES", "WORKLIST_ACTOR", "RecordParser", "add_worklist_parser", "cmd_worklist",
+__all__ = ["ENGINES", "WORKLIST_ACTOR", "add_worklist_parser", "cmd_worklist",
            "read_cohort", "source_kind"]
 
 ENGINES = ("local", "duckdb", "spark")
 WORKLIST_ACTOR = SystemActor(username="system:worklist")
 _DB_PREFIXES = ("sqlite:", "postgresql")
-
-
-class RecordParser:
-    """``parse_record`` with today's date: picklable (unlike a closure), so that the DuckDB
-    engine's worker processes and Spark executors receive it."""
-
-    def __init__(self, today: dt.date) -> None:
-        self.today = today
-
-    def __call__(self, data: object, *, prefix: str, source: str) -> PatientRecord:
-        return parse_record(data, today=self.today, prefix=prefix, source=source)
 
 
 def add_worklist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -287,7 +274,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     scope = PopulationScope.of(everyone=args.all,
                                cohort=read_cohort(args.cohort) if args.cohort else ())
     evaluator = WorklistEvaluator(as_of=as_of, params=params_from(args),
-                                  parse=RecordParser(today), incremental=args.state is not None,
+                                  parse=DatedRecordParser(today), incremental=args.state is not None,
                                   scope=scope)
     started = time.perf_counter()
     bar = tqdm(unit=" patients", file=sys.stderr, dynamic_ncols=True,
