@@ -21,7 +21,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myositis_cds import bootstrap
-from myositis_cds.entrypoints.cli.monitoring import file_stem
+from myositis_cds.entrypoints.file_names import file_stem
 from myositis_cds.entrypoints.web import (
     account_pages,
     admin_pages,
