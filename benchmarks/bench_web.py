@@ -2,8 +2,9 @@
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_web.py [--quick]``). Loopback only.
 
-A temporary SQLite database is migrated and filled with generated (not real) patients, inserted
-through the storage adapter in batches. The application is started with uvicorn
+A temporary database is migrated and filled with generated (not real) patients, inserted through
+the storage adapter in batches: a SQLite file, then a database on a throwaway PostgreSQL server the
+benchmark starts (``--database sqlite|postgresql|both``; the load average is recorded with each). The application is started with uvicorn
 (``myositis-cds serve``) on 127.0.0.1 on a free port in a child process; the benchmark signs in one
 API session per client, then 20 client threads (one ``httpx2.Client`` each, keep-alive) each send a
 bounded number of requests, one at a time, to the server (``--workers`` processes, default one per
@@ -19,7 +20,7 @@ e. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw th
    draws all three of the patient; each process keeps 96 rendered SVGs).
 
 Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
-whole phase. The target is p99 < 100 ms on SQLite. Afterwards the time of one patient page is split
+whole phase. The target is p99 < 100 ms on both databases. Afterwards the time of one patient page is split
 in this process (no server): the audited read with its stored view, decoding it, rendering the
 parts when there is none, and drawing the figures (what the figure URLs cost, not the page).
 The server is stopped at the end, also on error or Ctrl-C.
@@ -28,6 +29,7 @@ The server is stopped at the end, also on error or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -42,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,40 +287,57 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
     return results, rendering
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2,000 patients and fewer requests per client")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="server processes (default: one per core)")
-    args = parser.parse_args()
-    stored_patients = 2_000 if args.quick else 10_000
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}; {platform.platform()}")
-    example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
+@contextlib.contextmanager
+def database_url(database: str, tmp: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in ``tmp``, or a database on a throwaway PostgreSQL 15
+    server started for this run (durable settings: fsync and synchronous commits on), stopped and
+    deleted afterwards (``tests/postgres.py``; ``MYOSITIS_CDS_TEST_POSTGRES_URL`` names a server of
+    your own instead)."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.postgres import run_postgres_server  # noqa: PLC0415 - only for PostgreSQL
+
+    with contextlib.contextmanager(run_postgres_server)(durable=True) as server:
+        name = server.create_database(migrated=False)
+        try:
+            yield server.url_of(name)
+        finally:
+            server.drop_database(name)
+
+
+def load() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def run_on(database: str, args: argparse.Namespace, example: dict[str, Any],
+           stored_patients: int) -> dict[str, Any]:
+    """Every phase on one database (``sqlite`` or ``postgresql``); the figures of that run."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["MYOSITIS_CDS_TODAY"] = TODAY.isoformat()  # the generated dates end there
     log = tmp / "server.log"
     server: subprocess.Popen[bytes] | None = None
     clients: list[httpx2.Client] = []
+    load_before = load()
+    print(f"--- {database} (load average 1/5/15 min: {load_before})")
     try:
-        began = time.perf_counter()
-        ids = fill_database(url, stored_patients)
-        print(f"stored {len(ids):,} generated patients in {time.perf_counter() - began:.1f} s "
-              "(SQLite, batches of 500)")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
-                              log, args.workers)
-        wait_until_up(base, server)
-        clients = [sign_in(base) for _ in range(CLIENTS)]
-        print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
-        results, rendering = measure(clients, url, ids, example, args)
-        for client in clients:
-            client.close()
-        stop_server(server)
-        breakdown = page_breakdown(url, ids, 5 if args.quick else 20)
+        with database_url(database, tmp) as url:
+            began = time.perf_counter()
+            ids = fill_database(url, stored_patients)
+            print(f"stored {len(ids):,} generated patients in {time.perf_counter() - began:.1f} s "
+                  f"({database}, batches of 500)")
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
+                                  log, args.workers)
+            wait_until_up(base, server)
+            clients = [sign_in(base) for _ in range(CLIENTS)]
+            print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
+            results, rendering = measure(clients, url, ids, example, args)
+            for client in clients:
+                client.close()
+            stop_server(server)
+            breakdown = page_breakdown(url, ids, 5 if args.quick else 20)
     except BaseException:
         if log.exists():
             sys.stderr.write("server output (last 40 lines):\n" + "\n".join(
@@ -330,16 +349,39 @@ def main() -> None:
         if server is not None:
             stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
+    load_after = load()
     print("one patient page in-process, ms: " + ", ".join(
         f"{name.removesuffix('_ms')} {ms:.1f}" for name, ms in breakdown.items()))
+    print(f"load average after the {database} run: {load_after}")
+    return {"load_average_before": load_before, "load_average_after": load_after,
+            "prerender": rendering, "results": results, "page_breakdown_ms": breakdown}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 patients and fewer requests per client")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes (default: one per core)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both",
+                        help="SQLite (the embedded default), PostgreSQL (a throwaway server) or "
+                             "both, one after the other (default)")
+    args = parser.parse_args()
+    stored_patients = 2_000 if args.quick else 10_000
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; {platform.platform()}")
+    example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
+    os.environ["MYOSITIS_CDS_TODAY"] = TODAY.isoformat()  # the generated dates end there
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    runs = {database: run_on(database, args, example, stored_patients) for database in databases}
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "bench_web.json").write_text(json.dumps(
         {"machine": machine, "platform": platform.platform(), "clients": CLIENTS,
          "stored_patients": stored_patients, "target_p99_ms": TARGET_P99_MS,
-         "workers": args.workers, "prerender": rendering,
-         "as_of": TODAY.isoformat(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-         "results": results, "page_breakdown_ms": breakdown}, indent=2) + "\n")
+         "workers": args.workers, "as_of": TODAY.isoformat(),
+         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "databases": runs},
+        indent=2) + "\n")
 
 
 if __name__ == "__main__":
