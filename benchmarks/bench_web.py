@@ -4,8 +4,9 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_web.py [--quick]
 
 A temporary database is migrated and filled with generated (not real) patients, inserted through
 the storage adapter in batches: a SQLite file, then a database on a throwaway PostgreSQL server the
-benchmark starts (``--database sqlite|postgresql|both``; the load average is recorded with each). The application is started with uvicorn
-(``myositis-cds serve``) on 127.0.0.1 on a free port in a child process; the benchmark signs in one
+benchmark starts (``--database sqlite|postgresql|both``; the load average is recorded with each).
+The application is started with uvicorn (``myositis-cds serve``) on 127.0.0.1 on a free port in a
+child process; the benchmark signs in one
 API session per client, then 20 client threads (one ``httpx2.Client`` each, keep-alive) each send a
 bounded number of requests, one at a time, to the server (``--workers`` processes, default one per
 core):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -27,11 +28,13 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from myositis_cds.adapters.storage.patient_list import SqlPatientListStore
 from myositis_cds.adapters.storage.repositories import (
+    STORED_IN_SESSION,
     SqlAuditLog,
     SqlPatientRepository,
     SqlUserRepository,
 )
 from myositis_cds.adapters.storage.views import SqlViewStore
+from myositis_cds.domain.clinic import StoredPatient
 from myositis_cds.errors import DatabaseNotReadyError, DatabaseUnavailableError, UsageError
 
 __all__ = ["Database", "SqlUnitOfWork", "UnstorableTextError", "display_url", "make_engine",
@@ -258,6 +261,26 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._when_stored: list[Callable[[StoredPatient], None]] = []
+        event.listen(self._sessions, "after_commit", self._committed)
+        for name in ("after_rollback", "after_soft_rollback"):
+            event.listen(self._sessions, name, self._forget)
+
+    def when_stored(self, listener: Callable[[StoredPatient], None]) -> None:
+        """Call ``listener`` with every patient created or replaced through this database, once
+        its transaction has committed (e.g. to render its page and figures in the background).
+        It runs on the committing thread: it must return at once and not raise."""
+        self._when_stored.append(listener)
+
+    def _committed(self, session: Session) -> None:
+        stored: dict[int, StoredPatient] = session.info.pop(STORED_IN_SESSION, {})
+        for patient in stored.values():
+            for listener in self._when_stored:
+                listener(patient)
+
+    @staticmethod
+    def _forget(session: Session, *_: object) -> None:
+        session.info.pop(STORED_IN_SESSION, None)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)

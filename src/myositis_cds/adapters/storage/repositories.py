@@ -36,7 +36,8 @@ from myositis_cds.domain.clinic import (
 )
 from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
 
-__all__ = ["SqlAuditLog", "SqlPatientRepository", "SqlUserRepository", "patient_of_row"]
+__all__ = ["STORED_IN_SESSION", "SqlAuditLog", "SqlPatientRepository", "SqlUserRepository",
+           "patient_of_row"]
 
 
 def _now() -> dt.datetime:
@@ -46,6 +47,16 @@ def _now() -> dt.datetime:
 def patient_of_row(row: PatientRow) -> StoredPatient:
     return StoredPatient(id=row.id, patient_key=row.patient_key, record=row.record,
                          version=row.version, created_at=row.created_at, updated_at=row.updated_at)
+
+
+STORED_IN_SESSION = "myositis_cds.stored_patients"
+"""``Session.info`` key: the patients this transaction created or replaced, by id (see
+:meth:`myositis_cds.adapters.storage.database.Database.when_stored`)."""
+
+
+def _note_stored(session: Session, stored: StoredPatient) -> StoredPatient:
+    session.info.setdefault(STORED_IN_SESSION, {})[stored.id] = stored
+    return stored
 
 
 def _taken(key: str) -> AlreadyExistsError:
@@ -69,7 +80,7 @@ class SqlPatientRepository:
                          updated_at=now)
         self._session.add(row)
         self._flush(patient_key)
-        return patient_of_row(row)
+        return _note_stored(self._session, patient_of_row(row))
 
     def get(self, patient_id: int) -> StoredPatient | None:
         row = self._session.get(PatientRow, patient_id, populate_existing=True)
@@ -120,7 +131,7 @@ class SqlPatientRepository:
             self._refuse(patient.id, patient.patient_key, expected_version)
         stored = self.get(patient.id)
         assert stored is not None
-        return stored
+        return _note_stored(self._session, stored)
 
     def delete(self, patient_id: int, *, expected_version: int) -> None:
         stmt = (delete(PatientRow)
