@@ -60,9 +60,9 @@ def _read(work: UnitOfWork, actor: Actor, patient_id: int, *,
     stored = work.patients.get(patient_id)
     if stored is None:
         raise _missing(patient_id)
-    if stored.version != audited_version:
-        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
-                                detail=f"id {stored.id}, version {stored.version}"))
+    if stored.version != audited_version:  # committed (durably) before the caller shows it
+        work.audit.append_read(event(actor, "patient.read", patient_key=stored.patient_key,
+                                     detail=f"id {stored.id}, version {stored.version}"))
     return stored
 
 

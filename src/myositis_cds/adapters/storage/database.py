@@ -26,6 +26,8 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from myositis_cds.adapters.storage.audit_batch import GroupCommit
+from myositis_cds.adapters.storage.audit_chain import NewEvent
 from myositis_cds.adapters.storage.patient_list import SqlPatientListStore
 from myositis_cds.adapters.storage.repositories import (
     STORED_IN_SESSION,
@@ -217,15 +219,18 @@ class SqlUnitOfWork:
     views: SqlViewStore
     patient_list: SqlPatientListStore
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], group: GroupCommit | None = None) -> None:
         self._sessions = sessions
+        self._group = group or GroupCommit(sessions)
         self._session: Session | None = None
+        self._reads: list[NewEvent] = []
 
     def __enter__(self) -> Self:
         self._session = self._sessions()
+        self._reads.clear()
         self.patients = SqlPatientRepository(self._session)
         self.users = SqlUserRepository(self._session)
-        self.audit = SqlAuditLog(self._session)
+        self.audit = SqlAuditLog(self._session, self._reads)
         self.views = SqlViewStore(self._session)
         self.patient_list = SqlPatientListStore(self._session)
         return self
@@ -248,9 +253,16 @@ class SqlUnitOfWork:
         return self._session
 
     def commit(self) -> None:
+        """Commit; then, if reads were recorded (``audit.append_read``), return only once their
+        events are committed too (:class:`~.audit_batch.GroupCommit`)."""
         self.session.commit()
+        if self._reads:
+            reads = list(self._reads)
+            self._reads.clear()
+            self._group.commit(reads)
 
     def rollback(self) -> None:
+        self._reads.clear()
         self.session.rollback()
 
 
@@ -261,6 +273,7 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._group = GroupCommit(self._sessions)
         self._when_stored: list[Callable[[StoredPatient], None]] = []
         event.listen(self._sessions, "after_commit", self._committed)
         for name in ("after_rollback", "after_soft_rollback"):
@@ -283,7 +296,7 @@ class Database:
         session.info.pop(STORED_IN_SESSION, None)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._group)
 
     def __repr__(self) -> str:
         return f"Database({display_url(self.url)!r})"
