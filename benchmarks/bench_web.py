@@ -17,13 +17,17 @@ b. ``GET /patients/{id}`` for random ids before any page was rendered (read, aud
    rendered parts are stored for that version and date);
 c. the same for random ids after ``myositis-cds views render`` (the nightly pre-render, timed);
 d. the page for 20 ids seen before (what a clinician re-opening a patient sees);
-e. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw the figures (a miss
-   draws all three of the patient; each process keeps 96 rendered SVGs).
+e. ``GET /patients/{id}/figures/ck.svg`` for random ids never drawn (stored behind the server's
+   back): read, audit, and the background renderer draws the patient's figures while the request
+   waits up to 2 s (else it answers "being drawn");
+f. ``PUT /api/v1/patients/{id}`` (a new version, which the server renders in the background), each
+   client on patients of its own, then g. its CK figure asked for every 100 ms until drawn: how
+   long after the write's answer the figure is there.
 
 Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
-whole phase. The target is p99 < 100 ms on both databases. Afterwards the time of one patient page is split
-in this process (no server): the audited read with its stored view, decoding it, rendering the
-parts when there is none, and drawing the figures (what the figure URLs cost, not the page).
+whole phase. The target is p99 < 100 ms on both databases. Afterwards the time of one patient page
+is split in this process (no server): the audited read with its stored view, decoding it,
+rendering the parts when there is none, and drawing the figures (what the figure URLs cost).
 The server is stopped at the end, also on error or Ctrl-C.
 """
 
@@ -192,6 +196,54 @@ def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request
                            clients=len(clients), wall=wall, target_p99_ms=TARGET_P99_MS)
 
 
+def figures_after_writes(clients: list[httpx2.Client], ids: list[int],
+                         writes_each: int) -> dict[str, Any]:
+    """Each client replaces a patient's record (``PUT``, a new version: the server renders its
+    page and figures in the background), then asks for its CK figure at the new version until it
+    is drawn (every 100 ms): the write's latency and the time from the write's answer to the
+    drawn figure. Each client writes only its own patients (no conflicts)."""
+    from myositis_cds.entrypoints.web.figures import BEING_DRAWN_SVG  # noqa: PLC0415
+
+    writes: list[list[float]] = [[] for _ in clients]
+    ready: list[list[float]] = [[] for _ in clients]
+    failures: list[str] = []
+
+    def work(index: int, barrier: threading.Barrier) -> None:
+        client, mine = clients[index], ids[index::len(clients)]
+        barrier.wait()
+        for patient_id in random.Random(100 + index).sample(mine, writes_each):
+            stored = client.get(f"/api/v1/patients/{patient_id}")
+            began = time.perf_counter()
+            put = client.put(f"/api/v1/patients/{patient_id}", json=stored.json()["record"],
+                             headers={"If-Match": stored.headers["ETag"]})
+            written = time.perf_counter()
+            writes[index].append(written - began)
+            if put.status_code != 200:
+                failures.append(str(put.status_code))
+                continue
+            version = put.json()["version"]
+            while time.perf_counter() - written < 120:
+                figure = client.get(f"/patients/{patient_id}/figures/ck.svg",
+                                    params={"v": version, "as_of": TODAY.isoformat()})
+                if figure.status_code != 200:
+                    failures.append(str(figure.status_code))
+                    break
+                if figure.content != BEING_DRAWN_SVG:
+                    ready[index].append(time.perf_counter() - written)
+                    break
+                time.sleep(0.1)
+
+    wall = run_concurrently(len(clients), work)
+    ready_s = sorted(s for per_client in ready for s in per_client)
+    return {"writes": latency_summary([s * 1000 for w in writes for s in w], failures,
+                                      clients=len(clients), wall=wall,
+                                      target_p99_ms=TARGET_P99_MS),
+            "figure_ready_after_write_s": {
+                "count": len(ready_s), "p50": statistics.median(ready_s),
+                "p95": statistics.quantiles(ready_s, n=20, method="inclusive")[18],
+                "max": ready_s[-1]}}
+
+
 def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
     from myositis_cds.entrypoints.web.clinical import Clinic, PageParts  # noqa: PLC0415
@@ -275,6 +327,9 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
     results["figure_random"] = run_phase(
         clients, page_each,
         lambda c, r: c.get(f"/patients/{r.choice(ids)}/figures/ck.svg", params=figure), 5)
+    after_writes = figures_after_writes(clients, ids, 3 if args.quick else 5)
+    results["writes"] = after_writes["writes"]
+    results["figure_ready_after_write_s"] = after_writes["figure_ready_after_write_s"]
     print(f"{CLIENTS} concurrent clients, {len(ids):,} stored patients, "
           f"{args.workers} uvicorn worker(s):")
     for label, key in (("a. POST /api/v1/assess (example record)", "assess_api"),
@@ -285,6 +340,10 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
                        ("e. GET /patients/{id}/figures/ck.svg, random ids (drawn)",
                         "figure_random")):
         show(label, results[key])
+    show("f. PUT /api/v1/patients/{id} (a new version: rendered in the background)", results["writes"])
+    ready = results["figure_ready_after_write_s"]
+    print(f"  g. the new version's CK figure drawn {ready['p50']:.2f} s (p50), {ready['p95']:.2f} s "
+          f"(p95), {ready['max']:.2f} s (max) after the write's answer ({ready['count']} writes)")
     return results, rendering
 
 
