@@ -2,9 +2,11 @@
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_web.py [--quick]``). Loopback only.
 
-A temporary SQLite database is migrated and filled with generated (not real) patients, inserted
-through the storage adapter in batches. The application is started with uvicorn
-(``myositis-cds serve``) on 127.0.0.1 on a free port in a child process; the benchmark signs in one
+A temporary database is migrated and filled with generated (not real) patients, inserted through
+the storage adapter in batches: a SQLite file, then a database on a throwaway PostgreSQL server the
+benchmark starts (``--database sqlite|postgresql|both``; the load average is recorded with each).
+The application is started with uvicorn (``myositis-cds serve``) on 127.0.0.1 on a free port in a
+child process; the benchmark signs in one
 API session per client, then 20 client threads (one ``httpx2.Client`` each, keep-alive) each send a
 bounded number of requests, one at a time, to the server (``--workers`` processes, default one per
 core):
@@ -15,19 +17,24 @@ b. ``GET /patients/{id}`` for random ids before any page was rendered (read, aud
    rendered parts are stored for that version and date);
 c. the same for random ids after ``myositis-cds views render`` (the nightly pre-render, timed);
 d. the page for 20 ids seen before (what a clinician re-opening a patient sees);
-e. ``GET /patients/{id}/figures/ck.svg`` for random ids: read, audit and draw the figures (a miss
-   draws all three of the patient; each process keeps 96 rendered SVGs).
+e. ``GET /patients/{id}/figures/ck.svg`` for random ids never drawn (stored behind the server's
+   back): read, audit, and the background renderer draws the patient's figures while the request
+   waits up to 2 s (else it answers "being drawn");
+f. ``PUT /api/v1/patients/{id}`` (a new version, which the server renders in the background), each
+   client on patients of its own, then g. its CK figure asked for every 100 ms until drawn: how
+   long after the write's answer the figure is there.
 
 Latency is client-side wall time per request (p50/p95/p99) and throughput is requests/s over the
-whole phase. The target is p99 < 100 ms on SQLite. Afterwards the time of one patient page is split
-in this process (no server): the audited read with its stored view, decoding it, rendering the
-parts when there is none, and drawing the figures (what the figure URLs cost, not the page).
+whole phase. The target is p99 < 100 ms on both databases. Afterwards the time of one patient page
+is split in this process (no server): the audited read with its stored view, decoding it,
+rendering the parts when there is none, and drawing the figures (what the figure URLs cost).
 The server is stopped at the end, also on error or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -42,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +81,9 @@ def fill_database(url: str, patients: int, batch: int = 500) -> list[int]:
     rng = random.Random(20260420)
     ids: list[int] = []
     try:
-        users.add_user(database, bootstrap.password_hasher(), ACTOR, username=USERNAME,
-                       password=PASSWORD, role="clinician")
+        for index in range(CLIENTS):  # one account each: an account keeps at most 10 sessions
+            users.add_user(database, bootstrap.password_hasher(), ACTOR,
+                           username=f"{USERNAME}-{index}", password=PASSWORD, role="clinician")
         for start in range(0, patients, batch):
             with database() as work:
                 for index in range(start, min(start + batch, patients)):
@@ -99,7 +107,7 @@ def start_server(url: str, port: int, env: dict[str, str], log: Path,
                                 stderr=subprocess.STDOUT)
 
 
-def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -124,12 +132,21 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def sign_in(base: str) -> httpx2.Client:
+def sign_in(base: str, index: int) -> httpx2.Client:
+    """A client signed in as the ``index``-th account."""
     client = httpx2.Client(base_url=base, timeout=120.0)
-    response = client.post("/api/v1/session", json={"username": USERNAME, "password": PASSWORD})
+    client.headers["X-Bench-Account"] = f"{USERNAME}-{index}"
+    refresh_session(client)
+    return client
+
+
+def refresh_session(client: httpx2.Client) -> None:
+    """Sign ``client`` in again (a new session of its account)."""
+    client.cookies.clear()
+    response = client.post("/api/v1/session", json={
+        "username": client.headers["X-Bench-Account"], "password": PASSWORD})
     response.raise_for_status()
     client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return client
 
 
 Request = Callable[[httpx2.Client, random.Random], httpx2.Response]
@@ -189,6 +206,54 @@ def run_phase(clients: list[httpx2.Client], requests_each: int, request: Request
                            clients=len(clients), wall=wall, target_p99_ms=TARGET_P99_MS)
 
 
+def figures_after_writes(clients: list[httpx2.Client], ids: list[int],
+                         writes_each: int) -> dict[str, Any]:
+    """Each client replaces a patient's record (``PUT``, a new version: the server renders its
+    page and figures in the background), then asks for its CK figure at the new version until it
+    is drawn (every 100 ms): the write's latency and the time from the write's answer to the
+    drawn figure. Each client writes only its own patients (no conflicts)."""
+    from myositis_cds.entrypoints.web.figures import BEING_DRAWN_SVG  # noqa: PLC0415
+
+    writes: list[list[float]] = [[] for _ in clients]
+    ready: list[list[float]] = [[] for _ in clients]
+    failures: list[str] = []
+
+    def work(index: int, barrier: threading.Barrier) -> None:
+        client, mine = clients[index], ids[index::len(clients)]
+        barrier.wait()
+        for patient_id in random.Random(100 + index).sample(mine, writes_each):
+            stored = client.get(f"/api/v1/patients/{patient_id}")
+            began = time.perf_counter()
+            put = client.put(f"/api/v1/patients/{patient_id}", json=stored.json()["record"],
+                             headers={"If-Match": stored.headers["ETag"]})
+            written = time.perf_counter()
+            writes[index].append(written - began)
+            if put.status_code != 200:
+                failures.append(str(put.status_code))
+                continue
+            version = put.json()["version"]
+            while time.perf_counter() - written < 120:
+                figure = client.get(f"/patients/{patient_id}/figures/ck.svg",
+                                    params={"v": version, "as_of": TODAY.isoformat()})
+                if figure.status_code != 200:
+                    failures.append(str(figure.status_code))
+                    break
+                if figure.content != BEING_DRAWN_SVG:
+                    ready[index].append(time.perf_counter() - written)
+                    break
+                time.sleep(0.1)
+
+    wall = run_concurrently(len(clients), work)
+    ready_s = sorted(s for per_client in ready for s in per_client)
+    return {"writes": latency_summary([s * 1000 for w in writes for s in w], failures,
+                                      clients=len(clients), wall=wall,
+                                      target_p99_ms=TARGET_P99_MS),
+            "figure_ready_after_write_s": {
+                "count": len(ready_s), "p50": statistics.median(ready_s),
+                "p95": statistics.quantiles(ready_s, n=20, method="inclusive")[18],
+                "max": ready_s[-1]}}
+
+
 def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
     """Milliseconds per patient page, split by step, in this process (one thread, no HTTP)."""
     from myositis_cds.entrypoints.web.clinical import Clinic, PageParts  # noqa: PLC0415
@@ -197,7 +262,7 @@ def page_breakdown(url: str, ids: list[int], samples: int) -> dict[str, float]:
 
     clinic = Clinic(figure_cache_size=3)
     database = bootstrap.make_unit_of_work(url)
-    user = users.get_user(database, USERNAME)
+    user = users.get_user(database, f"{USERNAME}-0")
     assert user is not None
     steps = {"read_with_stored_view_ms": 0.0, "decode_view_ms": 0.0, "render_parts_ms": 0.0,
              "figures_drawn_ms": 0.0, "figures_cached_ms": 0.0}
@@ -249,6 +314,7 @@ def show(name: str, row: dict[str, Any]) -> None:
     print(f"  {name}: {row['requests']} requests, {row['requests_per_s']:,.0f} req/s, "
           f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
           f"max {row['max_ms']:.0f} ms, {row['failures']} failures "
+          f"{'(' + ', '.join(row['failure_kinds']) + ') ' if row['failures'] else ''}"
           f"(p99 < {TARGET_P99_MS:.0f} ms: {verdict})")
 
 
@@ -260,6 +326,8 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
         clients, assess_each, lambda c, _r: c.post("/api/v1/assess", json=example), 1)
     cold = run_phase(clients, page_each, lambda c, r: c.get(f"/patients/{r.choice(ids)}"), 2)
     rendering = prerender(url)
+    for client in clients:  # the pre-render may outlast the sessions' idle timeout (30 min)
+        refresh_session(client)
     warm_ids = random.Random(1).sample(ids, 20)
     results = {
         "assess_api": assess, "patient_page_not_prerendered": cold,
@@ -272,6 +340,9 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
     results["figure_random"] = run_phase(
         clients, page_each,
         lambda c, r: c.get(f"/patients/{r.choice(ids)}/figures/ck.svg", params=figure), 5)
+    after_writes = figures_after_writes(clients, ids, 3 if args.quick else 5)
+    results["writes"] = after_writes["writes"]
+    results["figure_ready_after_write_s"] = after_writes["figure_ready_after_write_s"]
     print(f"{CLIENTS} concurrent clients, {len(ids):,} stored patients, "
           f"{args.workers} uvicorn worker(s):")
     for label, key in (("a. POST /api/v1/assess (example record)", "assess_api"),
@@ -282,43 +353,64 @@ def measure(clients: list[httpx2.Client], url: str, ids: list[int], example: dic
                        ("e. GET /patients/{id}/figures/ck.svg, random ids (drawn)",
                         "figure_random")):
         show(label, results[key])
+    show("f. PUT /api/v1/patients/{id} (a new version: rendered in the background)", results["writes"])
+    ready = results["figure_ready_after_write_s"]
+    print(f"  g. the new version's CK figure drawn {ready['p50']:.2f} s (p50), {ready['p95']:.2f} s "
+          f"(p95), {ready['max']:.2f} s (max) after the write's answer ({ready['count']} writes)")
     return results, rendering
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2,000 patients and fewer requests per client")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="server processes (default: one per core)")
-    args = parser.parse_args()
-    stored_patients = 2_000 if args.quick else 10_000
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}; {platform.platform()}")
-    example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
+@contextlib.contextmanager
+def database_url(database: str, tmp: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in ``tmp``, or a database on a throwaway PostgreSQL 15
+    server started for this run (durable settings: fsync and synchronous commits on), stopped and
+    deleted afterwards (``tests/postgres.py``; ``MYOSITIS_CDS_TEST_POSTGRES_URL`` names a server of
+    your own instead)."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.postgres import run_postgres_server  # noqa: PLC0415 - only for PostgreSQL
+
+    with contextlib.contextmanager(run_postgres_server)(durable=True) as server:
+        name = server.create_database(migrated=False)
+        try:
+            yield server.url_of(name)
+        finally:
+            server.drop_database(name)
+
+
+def load() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def run_on(database: str, args: argparse.Namespace, example: dict[str, Any],
+           stored_patients: int) -> dict[str, Any]:
+    """Every phase on one database (``sqlite`` or ``postgresql``); the figures of that run."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["MYOSITIS_CDS_TODAY"] = TODAY.isoformat()  # the generated dates end there
     log = tmp / "server.log"
     server: subprocess.Popen[bytes] | None = None
     clients: list[httpx2.Client] = []
+    load_before = load()
+    print(f"--- {database} (load average 1/5/15 min: {load_before})")
     try:
-        began = time.perf_counter()
-        ids = fill_database(url, stored_patients)
-        print(f"stored {len(ids):,} generated patients in {time.perf_counter() - began:.1f} s "
-              "(SQLite, batches of 500)")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
-                              log, args.workers)
-        wait_until_up(base, server)
-        clients = [sign_in(base) for _ in range(CLIENTS)]
-        print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
-        results, rendering = measure(clients, url, ids, example, args)
-        for client in clients:
-            client.close()
-        stop_server(server)
-        breakdown = page_breakdown(url, ids, 5 if args.quick else 20)
+        with database_url(database, tmp) as url:
+            began = time.perf_counter()
+            ids = fill_database(url, stored_patients)
+            print(f"stored {len(ids):,} generated patients in {time.perf_counter() - began:.1f} s "
+                  f"({database}, batches of 500)")
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = start_server(url, port, {**os.environ, "MYOSITIS_CDS_TODAY": TODAY.isoformat()},
+                                  log, args.workers)
+            wait_until_up(base, server)
+            clients = [sign_in(base, index) for index in range(CLIENTS)]
+            print(f"{CLIENTS} clients signed in at {base}; as of {TODAY.isoformat()}")
+            results, rendering = measure(clients, url, ids, example, args)
+            for client in clients:
+                client.close()
+            stop_server(server)
+            breakdown = page_breakdown(url, ids, 5 if args.quick else 20)
     except BaseException:
         if log.exists():
             sys.stderr.write("server output (last 40 lines):\n" + "\n".join(
@@ -330,16 +422,39 @@ def main() -> None:
         if server is not None:
             stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
+    load_after = load()
     print("one patient page in-process, ms: " + ", ".join(
         f"{name.removesuffix('_ms')} {ms:.1f}" for name, ms in breakdown.items()))
+    print(f"load average after the {database} run: {load_after}")
+    return {"load_average_before": load_before, "load_average_after": load_after,
+            "prerender": rendering, "results": results, "page_breakdown_ms": breakdown}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 patients and fewer requests per client")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes (default: one per core)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both",
+                        help="SQLite (the embedded default), PostgreSQL (a throwaway server) or "
+                             "both, one after the other (default)")
+    args = parser.parse_args()
+    stored_patients = 2_000 if args.quick else 10_000
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; {platform.platform()}")
+    example = json.loads((examples_dir() / "non-severe.json").read_text(encoding="utf-8"))
+    os.environ["MYOSITIS_CDS_TODAY"] = TODAY.isoformat()  # the generated dates end there
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    runs = {database: run_on(database, args, example, stored_patients) for database in databases}
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "bench_web.json").write_text(json.dumps(
         {"machine": machine, "platform": platform.platform(), "clients": CLIENTS,
          "stored_patients": stored_patients, "target_p99_ms": TARGET_P99_MS,
-         "workers": args.workers, "prerender": rendering,
-         "as_of": TODAY.isoformat(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-         "results": results, "page_breakdown_ms": breakdown}, indent=2) + "\n")
+         "workers": args.workers, "as_of": TODAY.isoformat(),
+         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "databases": runs},
+        indent=2) + "\n")
 
 
 if __name__ == "__main__":

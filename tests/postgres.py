@@ -95,7 +95,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; set MYOSITIS_CDS_TEST_POSTGRES_URL or install postgresql-15")
 
 
-def _start_server(root: Path) -> tuple[URL, Path]:
+_FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+"""For tests only: a benchmark keeps PostgreSQL's durable defaults (SQLite commits with FULL sync)."""
+
+
+def _start_server(root: Path, *, durable: bool = False) -> tuple[URL, Path]:
     data, sockets, log = root / "data", root / "sockets", root / "server.log"
     sockets.mkdir()
     if os.geteuid() == 0:
@@ -106,7 +110,7 @@ def _start_server(root: Path) -> tuple[URL, Path]:
                    check=True, capture_output=True, text=True, timeout=120)
     port = _free_port()
     options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+               + ("" if durable else _FAST))
     try:
         subprocess.run(_as_postgres(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
                                     "-w", "-t", "60", "-o", options, "start"),
@@ -117,8 +121,9 @@ def _start_server(root: Path) -> tuple[URL, Path]:
     return make_url(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"), data
 
 
-def run_postgres_server() -> Iterator[PostgresServer]:
-    """The generator behind the session fixture ``postgres_server``."""
+def run_postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
+    """The generator behind the session fixture ``postgres_server`` (and ``bench_web.py``'s
+    throwaway server, ``durable``: fsync and synchronous commits on, as in production)."""
     configured = os.environ.get("MYOSITIS_CDS_TEST_POSTGRES_URL", "").strip()
     if configured:
         server = PostgresServer(admin_url=normalise_url(configured))
@@ -134,7 +139,7 @@ def run_postgres_server() -> Iterator[PostgresServer]:
     started = time.perf_counter()
     data: Path | None = None
     try:
-        url, data = _start_server(root)
+        url, data = _start_server(root, durable=durable)
         server = PostgresServer(admin_url=url, started_in_seconds=time.perf_counter() - started)
         yield server
         server.drop_template()

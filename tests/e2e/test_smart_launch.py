@@ -199,3 +199,29 @@ def test_a_bad_smart_file_names_every_problem(tmp_path: Path) -> None:
     assert sorted(e.path for e in raised.value.errors) == [
         "ehr[0].client_id", "ehr[0].frame_origins", "ehr[0].iss", "public_url", "session_minutes"]
 
+
+
+def _smart_reads(env: Env) -> list[str]:
+    return [e.detail for e in env.web.audit()
+            if e.actor == f"smart:{env.fhir.fhir_base}" and e.action == "patient.read"]
+
+
+def test_one_launched_page_view_is_one_audit_event_with_its_figures(env: Env) -> None:
+    page = _launch(env, f"iss={env.fhir.fhir_base}&launch=launch-abc")
+    assert page.status_code == 200, page.text
+    before = _smart_reads(env)
+    assert sum(d.startswith("SMART page view") for d in before) == 1
+    urls = [u.replace("&amp;", "&")
+            for u in re.findall(r'(?:src|srcset)="(/smart/figures/[^"]+)"', page.text)]
+    assert len(urls) == 6  # three figures, wide and narrow
+    for url in urls:
+        figure = env.client.get(url)
+        assert (figure.status_code, figure.headers["content-type"]) == (200, "image/svg+xml")
+    assert _smart_reads(env) == before  # the page view's one event covers its figures
+    # Without the view's token, or with a wrong one, a figure is a read of its own.
+    plain = urls[0].split("&view=")[0]
+    assert env.client.get(plain).status_code == 200
+    assert env.client.get(plain, params={"view": "0" * 32}).status_code == 200
+    after = _smart_reads(env)
+    assert len(after) == len(before) + 2
+    assert all(d.endswith("outside a page view") for d in after[len(before):])

@@ -243,6 +243,12 @@ def _figure_urls(html: str) -> list[str]:
     return [u.replace("&amp;", "&") for u in re.findall(r'<img src="(/patients/[^"]+\.svg[^"]*)"', html)]
 
 
+def _narrow_figure_urls(html: str) -> list[str]:
+    """The phone-sized figures of a page (``<picture>`` sources)."""
+    return [u.replace("&amp;", "&")
+            for u in re.findall(r'<source media="[^"]*" srcset="(/patients/[^"]+\.svg[^"]*)"', html)]
+
+
 def _reads(web: Web, who: str) -> int:
     return len([e for e in web.audit() if e.actor == who and e.action == "patient.read"])
 
@@ -251,11 +257,11 @@ def test_one_page_view_is_one_audit_event_with_its_figures(web: Web, client: Tes
     stored = web.store("drug-free-remission")
     before = _reads(web, "alice")
     html = client.get(f"/patients/{stored.id}", params={"as_of": "2026-11-20"}).text
-    urls = _figure_urls(html)
-    assert len(urls) == 3
-    for url in urls:
+    urls, narrow = _figure_urls(html), _narrow_figure_urls(html)
+    assert (len(urls), len(narrow)) == (3, 3)
+    assert all("-narrow.svg?" in url and "&view=" in url for url in narrow)
+    for url in (*urls, *narrow):
         assert client.get(url).status_code == 200
-        assert client.get(url.replace(".svg?", "-narrow.svg?")).status_code == 200  # phone size
     assert _reads(web, "alice") == before + 1  # the page and its figures, wide or narrow
     # A figure without the view's token, with another session's token, or of another version is
     # a read of its own.

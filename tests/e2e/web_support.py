@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from html import unescape
@@ -48,10 +49,15 @@ class Web:
 
 
 def make_web(tmp_path: Path, *, url: str | None = None, **settings: Any) -> Web:
-    """The app on ``url`` (already migrated), or on a new, migrated SQLite file in ``tmp_path``."""
+    """The app on ``url`` (already migrated), or on a new, migrated SQLite file in ``tmp_path``.
+    A figure not drawn yet is waited for up to a minute (not "being drawn" on a loaded machine);
+    records stored are not rendered in the background unless a test asks for it (``render_on_write``:
+    the suite's many writes would each draw six figures)."""
     if url is None:
         url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
         bootstrap.upgrade(url)
+    settings.setdefault("figure_wait", dt.timedelta(minutes=1))
+    settings.setdefault("render_on_write", False)
     app = create_app(WebSettings(database_url=url, **settings))
     return Web(url=url, app=app, uow=bootstrap.make_unit_of_work(url))
 

@@ -147,6 +147,10 @@ class FakeAudit:
     def append(self, event: AuditEvent) -> None:
         self._state.audit.append(event)
 
+    def append_read(self, event: AuditEvent) -> None:
+        """Committed with the rest of the fake unit of work (there is nothing to batch)."""
+        self._state.audit.append(event)
+
     def _matching(self, query: AuditQuery | None) -> list[AuditEvent]:
         q = query or AuditQuery()
         return [e for e in self._state.audit

@@ -50,3 +50,12 @@ def test_tls_needs_both_certificate_and_key() -> None:
         "ssl_certfile"] == "c.pem"
     with pytest.raises(UsageError, match="--ssl-keyfile"):
         uvicorn_options(_args("--ssl-certfile", "c.pem"))
+
+
+def test_workers_still_importing_on_a_loaded_machine_are_not_killed() -> None:
+    """uvicorn's supervisor kills a worker that does not answer its health check in time (5 s by
+    default): under load the app's imports took 28 s and the workers were restarted for ever."""
+    options = uvicorn_options(_args("--workers", "2"))
+    assert options["timeout_worker_healthcheck"] >= 60
+    config = uvicorn.Config(_app, **{**options, "log_config": None})
+    assert config.timeout_worker_healthcheck == options["timeout_worker_healthcheck"]

@@ -101,10 +101,10 @@ def list_patient_page(uow: UnitOfWorkFactory, actor: Actor, query: PatientListQu
                              offset=max(0, query.offset))
     with uow() as work:
         rows, total = work.patient_list.page(query)
-        work.audit.append(event(actor, "patient.list",
-                                detail=f"{len(rows)} of {total} shown (offset {query.offset})"
-                                + (", filtered" if query.text or query.attention != "all"
-                                   or query.phase else "")))
+        work.audit.append_read(event(actor, "patient.list",
+                                     detail=f"{len(rows)} of {total} shown (offset {query.offset})"
+                                     + (", filtered" if query.text or query.attention != "all"
+                                        or query.phase else "")))
         work.commit()
     refreshed = 0
     for _ in range(REFRESH_ROUNDS):

@@ -32,6 +32,7 @@ from myositis_cds.services.views import RenderSummary, render_views, save_view
 __all__ = [
     "PageView",
     "RenderPage",
+    "keep_page",
     "open_patient_page",
     "pre_render_pages",
     "read_patient_results",
@@ -62,11 +63,22 @@ def open_patient_page(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *, 
     if body is not None:
         return PageView(patient=stored, as_of=as_of, body=body, stored=True)
     results = patient_results(stored.record, parse=parse, as_of=as_of, params=params)
-    body, summary = render(stored, results)
-    save_view(uow, StoredView(patient_id=stored.id, version=stored.version, as_of=as_of,
-                              fingerprint=fingerprint, body=body, summary=dict(summary)),
-              summarise(stored, results, fingerprint=fingerprint, params=params))
+    body = keep_page(uow, stored, results, fingerprint=fingerprint, params=params, render=render)
     return PageView(patient=stored, as_of=as_of, body=body, stored=False)
+
+
+def keep_page(uow: UnitOfWorkFactory, stored: StoredPatient, results: PatientResults, *,
+              fingerprint: str, params: EngineParams, render: RenderPage) -> bytes:
+    """Render the page of ``stored`` from its ``results`` and keep it as the stored view of its
+    version and date, with the patient list's summary (unless the patient changed meanwhile:
+    :func:`~.views.save_view`); returns the body. Not audited: whoever computed ``results`` read
+    the record (a page view, or a write whose page is rendered in the background)."""
+    body, summary = render(stored, results)
+    save_view(uow, StoredView(patient_id=stored.id, version=stored.version,
+                              as_of=results.assessment.as_of, fingerprint=fingerprint, body=body,
+                              summary=dict(summary)),
+              summarise(stored, results, fingerprint=fingerprint, params=params))
+    return body
 
 
 def pre_render_pages(uow: UnitOfWorkFactory, actor: Actor, *, as_of: dt.date, fingerprint: str,

@@ -60,9 +60,9 @@ def _read(work: UnitOfWork, actor: Actor, patient_id: int, *,
     stored = work.patients.get(patient_id)
     if stored is None:
         raise _missing(patient_id)
-    if stored.version != audited_version:
-        work.audit.append(event(actor, "patient.read", patient_key=stored.patient_key,
-                                detail=f"id {stored.id}, version {stored.version}"))
+    if stored.version != audited_version:  # committed (durably) before the caller shows it
+        work.audit.append_read(event(actor, "patient.read", patient_key=stored.patient_key,
+                                     detail=f"id {stored.id}, version {stored.version}"))
     return stored
 
 
@@ -82,13 +82,16 @@ def read_patient(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
 
 
 def read_patient_with_view(uow: UnitOfWorkFactory, actor: Actor, patient_id: int, *,
-                           as_of: dt.date, fingerprint: str) -> tuple[StoredPatient, bytes | None]:
-    """The patient (one audited read, as :func:`read_patient`) and its stored view body for exactly
-    this version, date and fingerprint, or None (see :mod:`myositis_cds.services.views`)."""
+                           as_of: dt.date, fingerprint: str,
+                           audited_version: int | None = None) -> tuple[StoredPatient, bytes | None]:
+    """The patient (one audited read, as :func:`read_patient`, ``audited_version`` too) and its
+    stored view body for exactly this version, date and fingerprint, or None (see
+    :mod:`myositis_cds.services.views`)."""
     require(uow, actor, "patient.read", PATIENT_ROLES, what="read identifiable patient records")
     with uow() as work:
         view = work.views.get(patient_id, fingerprint)  # read before the audit write: the write
-        stored = _read(work, actor, patient_id)         # lock is held only until the commit
+        stored = _read(work, actor, patient_id,         # lock is held only until the commit
+                       audited_version=audited_version)
         work.commit()
     if view is None or view.version != stored.version or view.as_of != as_of:
         return stored, None

@@ -130,7 +130,15 @@ class UserRepository(Protocol):
 class AuditLog(Protocol):
     """Append-only: there is deliberately no way to change or remove an event."""
 
-    def append(self, event: AuditEvent) -> None: ...
+    def append(self, event: AuditEvent) -> None:
+        """Append ``event`` in this unit of work's transaction (atomic with its writes)."""
+        ...
+
+    def append_read(self, event: AuditEvent) -> None:
+        """Record a read: ``event`` is committed durably by this unit of work's ``commit()``,
+        which returns only once it is, possibly in one transaction with the events of other
+        concurrent reads (group commit). Only in a unit of work that writes nothing else."""
+        ...
 
     def list(self, query: AuditQuery | None = None, *, limit: int = 100,
              offset: int = 0) -> list[AuditEvent]:

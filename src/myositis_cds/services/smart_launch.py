@@ -30,8 +30,8 @@ def smart_actor(iss: str) -> str:
 def record_smart_read(uow: UnitOfWorkFactory, *, iss: str, patient_key: str, detail: str) -> None:
     """Append a ``patient.read`` event for a launched app's read or page view."""
     with uow() as work:
-        work.audit.append(event(smart_actor(iss), "patient.read", patient_key=patient_key,
-                                detail=detail[:MAX_DETAIL]))
+        work.audit.append_read(event(smart_actor(iss), "patient.read", patient_key=patient_key,
+                                     detail=detail[:MAX_DETAIL]))
         work.commit()
 
 

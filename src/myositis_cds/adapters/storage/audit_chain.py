@@ -16,16 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from myositis_cds.adapters.storage.models import AuditChainRow, AuditRow
 
-__all__ = ["GENESIS", "ChainReport", "append_chained", "chain_hash", "verify_chain"]
+__all__ = ["GENESIS", "ChainReport", "NewEvent", "append_chained", "chain_hash", "verify_chain"]
 
 GENESIS: Final = "0" * 64
 """The previous hash of the first event."""
@@ -46,24 +46,47 @@ def chain_hash(previous: str, *, event_id: int, at: dt.datetime, actor: str, act
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def append_chained(session: Session, *, at: dt.datetime, actor: str, action: str,
-                   patient_key: str | None, detail: str) -> AuditRow:
-    """Append one event after the head (locking it until the transaction ends)."""
-    head = session.execute(
-        update(AuditChainRow).where(AuditChainRow.id == _HEAD)
-        .values(last_id=AuditChainRow.last_id + 1)
-        .returning(AuditChainRow.last_id, AuditChainRow.last_hash)
-        .execution_options(synchronize_session=False)).one()
-    event_id, previous = int(head[0]), str(head[1])
-    digest = chain_hash(previous, event_id=event_id, at=at, actor=actor, action=action,
-                        patient_key=patient_key, detail=detail)
-    row = AuditRow(id=event_id, at=at, actor=actor, action=action, patient_key=patient_key,
-                   detail=detail, prev_hash=previous, hash=digest)
-    session.add(row)
-    session.flush()
-    session.execute(update(AuditChainRow).where(AuditChainRow.id == _HEAD)
-                    .values(last_hash=digest).execution_options(synchronize_session=False))
-    return row
+_TAKE_HEAD: Final = (update(AuditChainRow).where(AuditChainRow.id == _HEAD)
+                     .values(last_id=AuditChainRow.last_id + bindparam("count", type_=Integer))
+                     .returning(AuditChainRow.last_id, AuditChainRow.last_hash))
+_INSERT: Final = insert(AuditRow)
+_MOVE_HEAD: Final = update(AuditChainRow).where(AuditChainRow.id == _HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append (its id and hashes are given by the chain)."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    patient_key: str | None
+    detail: str
+
+
+def append_chained(session: Session, events: Sequence[NewEvent]) -> int:
+    """Append ``events`` in order after the head (locking it until the transaction ends); the id
+    of the last one.
+
+    Three Core statements on the session's connection whatever the number of events (no ORM unit
+    of work): the head is moved by ``len(events)`` (which takes its lock and returns the previous
+    hash), the events are inserted in one ``executemany`` and the head's hash is set. The lock is
+    held from the first statement to the commit, so the less work in between the better."""
+    connection = session.connection()
+    last_id, previous = connection.execute(_TAKE_HEAD, {"count": len(events)}).one()
+    event_id, previous = int(last_id) - len(events), str(previous)
+    rows = []
+    for new in events:
+        event_id += 1
+        digest = chain_hash(previous, event_id=event_id, at=new.at, actor=new.actor,
+                            action=new.action, patient_key=new.patient_key, detail=new.detail)
+        rows.append({"id": event_id, "at": new.at, "actor": new.actor, "action": new.action,
+                     "patient_key": new.patient_key, "detail": new.detail,
+                     "prev_hash": previous, "hash": digest})
+        previous = digest
+    connection.execute(_INSERT, rows)
+    connection.execute(_MOVE_HEAD, {"last_hash": previous})
+    return event_id
 
 
 @dataclass(slots=True)

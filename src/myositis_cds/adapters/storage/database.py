@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -25,13 +26,17 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from myositis_cds.adapters.storage.audit_batch import GroupCommit
+from myositis_cds.adapters.storage.audit_chain import NewEvent
 from myositis_cds.adapters.storage.patient_list import SqlPatientListStore
 from myositis_cds.adapters.storage.repositories import (
+    STORED_IN_SESSION,
     SqlAuditLog,
     SqlPatientRepository,
     SqlUserRepository,
 )
 from myositis_cds.adapters.storage.views import SqlViewStore
+from myositis_cds.domain.clinic import StoredPatient
 from myositis_cds.errors import DatabaseNotReadyError, DatabaseUnavailableError, UsageError
 
 __all__ = ["Database", "SqlUnitOfWork", "UnstorableTextError", "display_url", "make_engine",
@@ -214,15 +219,18 @@ class SqlUnitOfWork:
     views: SqlViewStore
     patient_list: SqlPatientListStore
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], group: GroupCommit | None = None) -> None:
         self._sessions = sessions
+        self._group = group or GroupCommit(sessions)
         self._session: Session | None = None
+        self._reads: list[NewEvent] = []
 
     def __enter__(self) -> Self:
         self._session = self._sessions()
+        self._reads.clear()
         self.patients = SqlPatientRepository(self._session)
         self.users = SqlUserRepository(self._session)
-        self.audit = SqlAuditLog(self._session)
+        self.audit = SqlAuditLog(self._session, self._reads)
         self.views = SqlViewStore(self._session)
         self.patient_list = SqlPatientListStore(self._session)
         return self
@@ -245,9 +253,16 @@ class SqlUnitOfWork:
         return self._session
 
     def commit(self) -> None:
+        """Commit; then, if reads were recorded (``audit.append_read``), return only once their
+        events are committed too (:class:`~.audit_batch.GroupCommit`)."""
         self.session.commit()
+        if self._reads:
+            reads = list(self._reads)
+            self._reads.clear()
+            self._group.commit(reads)
 
     def rollback(self) -> None:
+        self._reads.clear()
         self.session.rollback()
 
 
@@ -258,9 +273,30 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._group = GroupCommit(self._sessions)
+        self._when_stored: list[Callable[[StoredPatient], None]] = []
+        event.listen(self._sessions, "after_commit", self._committed)
+        for name in ("after_rollback", "after_soft_rollback"):
+            event.listen(self._sessions, name, self._forget)
+
+    def when_stored(self, listener: Callable[[StoredPatient], None]) -> None:
+        """Call ``listener`` with every patient created or replaced through this database, once
+        its transaction has committed (e.g. to render its page and figures in the background).
+        It runs on the committing thread: it must return at once and not raise."""
+        self._when_stored.append(listener)
+
+    def _committed(self, session: Session) -> None:
+        stored: dict[int, StoredPatient] = session.info.pop(STORED_IN_SESSION, {})
+        for patient in stored.values():
+            for listener in self._when_stored:
+                listener(patient)
+
+    @staticmethod
+    def _forget(session: Session, *_: object) -> None:
+        session.info.pop(STORED_IN_SESSION, None)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._group)
 
     def __repr__(self) -> str:
         return f"Database({display_url(self.url)!r})"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from myositis_cds.adapters.storage.audit_chain import append_chained, verify_chain
+from myositis_cds.adapters.storage.audit_chain import NewEvent, append_chained, verify_chain
 from myositis_cds.adapters.storage.models import (
     AuditRow,
     PatientRow,
@@ -36,7 +36,8 @@ from myositis_cds.domain.clinic import (
 )
 from myositis_cds.errors import AlreadyExistsError, NotFoundError, StaleEditError
 
-__all__ = ["SqlAuditLog", "SqlPatientRepository", "SqlUserRepository", "patient_of_row"]
+__all__ = ["STORED_IN_SESSION", "SqlAuditLog", "SqlPatientRepository", "SqlUserRepository",
+           "patient_of_row", "user_of_row"]
 
 
 def _now() -> dt.datetime:
@@ -46,6 +47,20 @@ def _now() -> dt.datetime:
 def patient_of_row(row: PatientRow) -> StoredPatient:
     return StoredPatient(id=row.id, patient_key=row.patient_key, record=row.record,
                          version=row.version, created_at=row.created_at, updated_at=row.updated_at)
+
+
+STORED_IN_SESSION = "myositis_cds.stored_patients"
+"""``Session.info`` key: the patients this transaction created or replaced, by id (see
+:meth:`myositis_cds.adapters.storage.database.Database.when_stored`)."""
+
+
+def _note_stored(session: Session, stored: StoredPatient) -> StoredPatient:
+    session.info.setdefault(STORED_IN_SESSION, {})[stored.id] = stored
+    return stored
+
+
+_PATIENTS = PatientRow.__table__
+_BY_ID = select(_PATIENTS).where(_PATIENTS.c.id == bindparam("id"))
 
 
 def _taken(key: str) -> AlreadyExistsError:
@@ -69,11 +84,17 @@ class SqlPatientRepository:
                          updated_at=now)
         self._session.add(row)
         self._flush(patient_key)
-        return patient_of_row(row)
+        return _note_stored(self._session, patient_of_row(row))
 
     def get(self, patient_id: int) -> StoredPatient | None:
-        row = self._session.get(PatientRow, patient_id, populate_existing=True)
-        return None if row is None else patient_of_row(row)
+        """One Core SELECT on the session's connection (the hot path of every page view: no
+        ORM identity map or unit of work)."""
+        row = self._session.connection().execute(_BY_ID, {"id": patient_id}).one_or_none()
+        if row is None:
+            return None
+        return StoredPatient(id=row.id, patient_key=row.patient_key, record=row.record,
+                             version=row.version, created_at=row.created_at,
+                             updated_at=row.updated_at)
 
     def get_by_key(self, patient_key: str) -> StoredPatient | None:
         row = self._session.scalars(
@@ -120,7 +141,7 @@ class SqlPatientRepository:
             self._refuse(patient.id, patient.patient_key, expected_version)
         stored = self.get(patient.id)
         assert stored is not None
-        return stored
+        return _note_stored(self._session, stored)
 
     def delete(self, patient_id: int, *, expected_version: int) -> None:
         stmt = (delete(PatientRow)
@@ -144,7 +165,23 @@ def _role(value: str) -> Role:
     raise ValueError(msg)
 
 
-def _user(row: UserRow) -> User:
+class _UserColumns(Protocol):
+    @property
+    def username(self) -> str: ...
+    @property
+    def password_hash(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def password_temporary_until(self) -> dt.datetime | None: ...
+
+
+def user_of_row(row: _UserColumns) -> User:
+    """The account of a ``users`` row (an ORM row, or a Core row with the same column names)."""
     role = _role(row.role)
     return User(username=row.username, password_hash=row.password_hash, role=role,
                 active=row.active, created_at=row.created_at,
@@ -173,22 +210,22 @@ class SqlUserRepository:
         except IntegrityError:
             msg = f"user {user.username!r} already exists: choose another username"
             raise AlreadyExistsError(msg) from None
-        return _user(row)
+        return user_of_row(row)
 
     def get(self, username: str) -> User | None:
         row = self._session.scalars(select(UserRow).where(UserRow.username == username)
                                     ).one_or_none()
-        return None if row is None else _user(row)
+        return None if row is None else user_of_row(row)
 
     def list(self) -> list[User]:
-        return [_user(row) for row in self._session.scalars(select(UserRow)
+        return [user_of_row(row) for row in self._session.scalars(select(UserRow)
                                                             .order_by(UserRow.username))]
 
     def set_active(self, username: str, active: bool) -> User:
         row = self._row(username)
         row.active = active
         self._session.flush()
-        return _user(row)
+        return user_of_row(row)
 
     def set_password_hash(self, username: str, password_hash: str, *,
                           temporary_until: dt.datetime | None = None) -> User:
@@ -196,13 +233,13 @@ class SqlUserRepository:
         row.password_hash = password_hash
         row.password_temporary_until = temporary_until
         self._session.flush()
-        return _user(row)
+        return user_of_row(row)
 
     def set_role(self, username: str, role: Role) -> User:
         row = self._row(username)
         row.role = role
         self._session.flush()
-        return _user(row)
+        return user_of_row(row)
 
     def clear_sign_in_failures(self, username: str) -> int:
         digest = key_digest(user_key(username))
@@ -217,16 +254,25 @@ def _event(row: AuditRow) -> AuditEvent:
                       patient_key=row.patient_key, detail=row.detail)
 
 
+def _new(event: AuditEvent) -> NewEvent:
+    return NewEvent(at=event.at, actor=event.actor, action=event.action,
+                    patient_key=event.patient_key, detail=event.detail)
+
+
 class SqlAuditLog:
     """Append (chained, see :mod:`.audit_chain`), read and verify only: there is no method to
     change or remove an event."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, reads: list[NewEvent] | None = None) -> None:
         self._session = session
+        self._reads = reads if reads is not None else []
 
     def append(self, event: AuditEvent) -> None:
-        append_chained(self._session, at=event.at, actor=event.actor, action=event.action,
-                       patient_key=event.patient_key, detail=event.detail)
+        append_chained(self._session, [_new(event)])
+
+    def append_read(self, event: AuditEvent) -> None:
+        """Kept for the unit of work's commit, which hands it to the group commit."""
+        self._reads.append(_new(event))
 
     def verify(self, *, expect: tuple[int, str] | None = None) -> AuditVerification:
         report = verify_chain(self._session, expect=expect)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,14 +20,19 @@ from myositis_cds.domain.clinic import StoredView, ViewSummary
 __all__ = ["SqlViewStore"]
 
 
+_VIEWS = PageViewRow.__table__
+_ONE = select(_VIEWS).where(_VIEWS.c.patient_id == bindparam("patient_id"),
+                            _VIEWS.c.fingerprint == bindparam("fingerprint"))
+
+
 class SqlViewStore:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def get(self, patient_id: int, fingerprint: str) -> StoredView | None:
-        row = self._session.scalar(
-            select(PageViewRow).where(PageViewRow.patient_id == patient_id,
-                                      PageViewRow.fingerprint == fingerprint))
+        """One Core SELECT on the session's connection (every page view reads one)."""
+        row = self._session.connection().execute(
+            _ONE, {"patient_id": patient_id, "fingerprint": fingerprint}).one_or_none()
         if row is None:
             return None
         return StoredView(patient_id=row.patient_id, version=row.version, as_of=row.as_of,

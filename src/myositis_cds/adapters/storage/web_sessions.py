@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session as OrmSession
 
-from myositis_cds.adapters.storage.models import WebSessionRow
+from myositis_cds.adapters.storage.models import UserRow, WebSessionRow
+from myositis_cds.adapters.storage.repositories import user_of_row
+from myositis_cds.domain.clinic import User
 from myositis_cds.errors import MyositisCdsError
 
 __all__ = ["Session", "SessionLimitError", "SqlSessionStore"]
@@ -45,6 +47,18 @@ class Session:
     """The synchroniser token every state-changing request of this session must carry."""
     started: float
     last_seen: float
+
+
+_SIGNED_IN = (select(WebSessionRow.token_digest, WebSessionRow.csrf_token, WebSessionRow.started_at,
+                     WebSessionRow.last_seen_at, UserRow.username, UserRow.password_hash,
+                     UserRow.role, UserRow.active, UserRow.created_at,
+                     UserRow.password_temporary_until)
+              .select_from(WebSessionRow)
+              .join(UserRow, UserRow.username == WebSessionRow.username, isouter=True)
+              .where(WebSessionRow.token_digest == bindparam("key")))
+_END = delete(WebSessionRow).where(WebSessionRow.token_digest == bindparam("key"))
+_TOUCH = (update(WebSessionRow).where(WebSessionRow.token_digest == bindparam("key"))
+          .values(last_seen_at=bindparam("last_seen_at")))
 
 
 class SessionLimitError(MyositisCdsError):
@@ -127,6 +141,30 @@ class SqlSessionStore:
                 last_seen = now
             return Session(username=row.username, csrf_token=row.csrf_token,
                            started=row.started_at.timestamp(), last_seen=last_seen)
+
+    def signed_in(self, token: str | None) -> tuple[Session, User] | None:
+        """The live session of ``token`` and its account, in one query (every request asks): None
+        when there is no such session, it expired, or its account is gone or disabled (the
+        session then ends). The idle time restarts as in :meth:`get`."""
+        if not token:
+            return None
+        key = _digest(token)
+        now = self._clock()
+        with self._engine.begin() as connection:
+            row = connection.execute(_SIGNED_IN, {"key": key}).one_or_none()
+            if row is None:
+                return None
+            started, last_seen = row.started_at.timestamp(), row.last_seen_at.timestamp()
+            if (now - started >= self._lifetime or now - last_seen >= self._idle
+                    or row.username is None or not row.active):
+                connection.execute(_END, {"key": key})
+                return None
+            if now - last_seen >= self._touch_every:
+                connection.execute(_TOUCH, {"key": key, "last_seen_at": _at(now)})
+                last_seen = now
+        session = Session(username=row.username, csrf_token=row.csrf_token, started=started,
+                          last_seen=last_seen)
+        return session, user_of_row(row)
 
     def end(self, token: str | None) -> None:
         if token:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from myositis_cds.entrypoints.cli.common import (
     start_run,
     to_json,
 )
+from myositis_cds.entrypoints.file_names import file_stem
 from myositis_cds.errors import (
     RecordValidationError,
     UsageError,
@@ -118,11 +118,6 @@ def trend_figures(path: Path, as_of: dt.date, today: dt.date,
         timeline, trends = plots.record_trends(record, as_of=as_of, params=params)
         figures[record.id] = trend_html.trend_figures_html(timeline, trends)
     return figures
-
-
-def file_stem(patient_id: str) -> str:
-    """A patient id as a file name part: letters, digits, ``.``, ``_`` and ``-`` only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", patient_id).strip(".-") or "patient"
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -28,11 +28,14 @@ from myositis_cds.errors import AlreadyExistsError, UsageError
 from myositis_cds.services import patients, users
 from myositis_cds.services.ports import SystemActor
 
-__all__ = ["DEMO_USERNAME", "SERVE_ACTOR", "add_serve_parser", "cmd_serve", "prepare_database",
-           "uvicorn_options"]
+__all__ = ["DEMO_USERNAME", "SERVE_ACTOR", "WORKER_STARTUP_SECONDS", "add_serve_parser",
+           "cmd_serve", "prepare_database", "uvicorn_options"]
 
 DEMO_USERNAME = "demo"
 SERVE_ACTOR = SystemActor(username="system:serve")
+WORKER_STARTUP_SECONDS = 120
+"""How long uvicorn's supervisor waits for a worker process to answer its health check (its own
+default, 5 s, kills and restarts workers that are still importing on a loaded machine, for ever)."""
 
 
 def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -133,7 +136,7 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"host": args.host, "port": args.port, "workers": args.workers, "access_log": False,
             "log_config": _log_config(), "server_header": False, "proxy_headers": bool(proxies),
             "forwarded_allow_ips": proxies or [], "ssl_certfile": args.ssl_certfile,
-            "ssl_keyfile": args.ssl_keyfile}
+            "ssl_keyfile": args.ssl_keyfile, "timeout_worker_healthcheck": WORKER_STARTUP_SECONDS}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

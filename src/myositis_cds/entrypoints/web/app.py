@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from myositis_cds import __version__, bootstrap
 from myositis_cds.entrypoints.web import account_pages, api, pages
+from myositis_cds.entrypoints.web.background import BackgroundRenderer
 from myositis_cds.entrypoints.web.cds_hooks.service import install_cds_hooks
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.failures import install_error_handlers
@@ -57,10 +58,16 @@ def create_app(settings: WebSettings) -> FastAPI:
     503 responses rather than a server that does not start.
     """
     database = bootstrap.make_unit_of_work(settings.database_url)
+    clinic = Clinic()
+    renderer = BackgroundRenderer(database, clinic)
+    if settings.render_on_write:
+        database.when_stored(renderer.stored)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        renderer.open()
         yield
+        renderer.close()
         database.dispose()
 
     # Swagger UI and ReDoc load scripts from a CDN and inline: our CSP forbids both. The OpenAPI
@@ -82,7 +89,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                            delay=settings.login_delay.total_seconds(),
                            max_delay=settings.login_max_delay.total_seconds(),
                            memory=settings.login_memory.total_seconds())),
-        clinic=Clinic(), templates=_templates())
+        clinic=clinic, templates=_templates(), renderer=renderer)
     app.include_router(api.router)
     app.include_router(account_pages.api_router)
     app.include_router(pages.router)

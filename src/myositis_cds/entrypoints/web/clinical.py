@@ -7,23 +7,19 @@ settings as the command line, so the API's assessment of a record equals ``myosi
 runs for days.
 
 Trend figures are our matplotlib SVG, each served at its own URL (the page only references
-them with ``<img>``). They are made to work under a Content Security Policy without
-``'unsafe-inline'`` styles: every ``style="..."`` declaration becomes the equivalent SVG
-presentation attribute and the ``<style>`` element (stroke defaults) becomes attributes of the
-root element.
+them with ``<img>``), stored per record version and date (:mod:`.figures`); a launched (SMART)
+record's are kept here in a bounded LRU instead, since it is not stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from html import escape
 from importlib import resources
 from typing import Any, Final
 
@@ -31,71 +27,24 @@ from myositis_cds import __version__, bootstrap
 from myositis_cds.bootstrap import EngineParams
 from myositis_cds.domain.record import PatientRecord
 from myositis_cds.entrypoints.dates import as_of_problem
+from myositis_cds.entrypoints.web.figures import (
+    FIGURE_NAMES,
+    draw_figures,
+    figures_fingerprint,
+    svg_with_attributes,
+)
 from myositis_cds.errors import FieldError, RecordValidationError
 from myositis_cds.presentation import assessment_document, timeline_document
 from myositis_cds.presentation.labels import LABELS_FILE
 from myositis_cds.presentation.letter import Letter, build_letter
 from myositis_cds.presentation.patient_page import render_patient_page
 from myositis_cds.services import RecordParser, assess_document, timeline_of_document
-from myositis_cds.services.patient_results import PatientResults, patient_trends_of
+from myositis_cds.services.patient_results import PatientResults, patient_results
 from myositis_cds.services.ports import StoredPatient
 
 __all__ = ["FIGURE_NAMES", "SEVERITIES", "AlertCounts", "Clinic", "PageParts", "svg_with_attributes"]
 
 SEVERITIES: Final = ("critical", "warning", "info")
-SERIES: Final = ("ck", "mmt8", "titer")
-FIGURE_NAMES: Final = (*SERIES, *(f"{key}-narrow" for key in SERIES))
-"""A figure per series at the width of a page, and (``-narrow``) of a phone."""
-_PRESENTATION: Final = frozenset({
-    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
-    "stroke-dasharray", "stroke-dashoffset", "stroke-opacity", "stroke-miterlimit", "opacity",
-    "font-family", "font-size", "font-style", "font-weight", "text-anchor", "clip-path",
-    "dominant-baseline", "visibility", "display", "color",
-})
-_TAG: Final = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*?)?(/?)>")
-_STYLE_ATTRIBUTE: Final = re.compile(r"""\sstyle\s*=\s*"([^"]*)\"""")
-_STYLE_ELEMENT: Final = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
-_ATTRIBUTE_NAME: Final = re.compile(r"""\s([\w:.-]+)\s*=""")
-_ROOT_DEFAULTS: Final = re.compile(r"\*\s*\{([^}]*)\}")
-
-
-def _declarations(css: str) -> list[tuple[str, str]]:
-    pairs = []
-    for part in css.split(";"):
-        name, colon, value = part.partition(":")
-        if colon and name.strip().lower() in _PRESENTATION and value.strip():
-            pairs.append((name.strip().lower(), value.strip()))
-    return pairs
-
-
-def svg_with_attributes(markup: str) -> str:
-    """``markup`` with inline CSS turned into SVG presentation attributes (nothing else changes).
-
-    Declarations that are not presentation attributes (e.g. ``max-width`` on the root) are dropped:
-    the page's stylesheet sizes the figures.
-    """
-    defaults: list[tuple[str, str]] = []
-    for block in _STYLE_ELEMENT.findall(markup):
-        for rule in _ROOT_DEFAULTS.findall(block):
-            defaults += _declarations(rule)
-    markup = _STYLE_ELEMENT.sub("", markup)
-    root_done = False
-
-    def rewrite(tag: re.Match[str]) -> str:
-        nonlocal root_done
-        name, attributes, closing = tag.group(1), tag.group(2) or "", tag.group(3)
-        match = _STYLE_ATTRIBUTE.search(attributes)
-        pairs = _declarations(match.group(1)) if match else []
-        if match:
-            attributes = attributes[:match.start()] + attributes[match.end():]
-        if name == "svg" and not root_done:
-            root_done = True
-            pairs = defaults + pairs
-        present = {n.lower() for n in _ATTRIBUTE_NAME.findall(attributes)}
-        added = "".join(f' {n}="{escape(v)}"' for n, v in dict(pairs).items() if n not in present)
-        return f"<{name}{attributes}{added}{closing}>"
-
-    return _TAG.sub(rewrite, markup)
 
 
 VIEW_FORMAT: Final = b"page-parts@3"
@@ -171,9 +120,14 @@ class Clinic:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     fingerprint: str = field(init=False)
     """:func:`view_fingerprint` of :attr:`params` (stored page views are keyed by it)."""
+    figures_fingerprint: str = field(init=False)
+    """The stored trend figures' (:func:`~.figures.figures_fingerprint`)."""
+    draw_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while drawing (matplotlib's ``rc_context`` is process-global: one figure at a time)."""
 
     def __post_init__(self) -> None:
         self.fingerprint = view_fingerprint(self.params)
+        self.figures_fingerprint = figures_fingerprint(self.fingerprint)
 
     @property
     def citations(self) -> dict[str, str]:
@@ -243,32 +197,32 @@ class Clinic:
         counts = _alert_counts(a.severity for a in results.assessment.alerts)
         return PageParts(page=page).encode(), counts.to_summary()
 
+    def figures(self, results: PatientResults) -> dict[str, bytes]:
+        """Every trend figure (:data:`FIGURE_NAMES`) of ``results``, drawn now."""
+        with self.draw_lock:
+            return draw_figures(results)
+
     def figure_svg(self, *, patient_id: int, version: int, document: object, as_of: dt.date,
                    name: str) -> bytes:
-        """One trend figure (``name`` in :data:`FIGURE_NAMES`) of a stored patient at ``version``
-        as a standalone SVG document without inline CSS, from a bounded LRU of rendered figures.
-
-        A miss draws the patient's three figures of that width at once (a page asks for all
-        three)."""
-        from myositis_cds.presentation import plots  # noqa: PLC0415 - matplotlib loads only to draw
-
+        """One trend figure (``name`` in :data:`FIGURE_NAMES`) of a record that is not stored (a
+        SMART launch's) as a standalone SVG document without inline CSS, from a bounded LRU of
+        drawn figures. A miss draws the patient's three figures of that width at once (a page
+        asks for all three)."""
         if name not in FIGURE_NAMES:
             raise KeyError(name)
         key = (patient_id, version, as_of, name)
-        with self._lock:  # matplotlib's rc_context is process-global: one figure at a time
+        with self._lock:
             cached = self._figures.get(key)
             if cached is not None:
                 self._figures.move_to_end(key)
                 return cached
-            timeline, trends = patient_trends_of(document, parse=self.parse, as_of=as_of,
-                                                 params=self.params)
-            narrow = name.endswith("-narrow")
-            suffix = "-narrow" if narrow else ""
-            for figure, data in plots.render_trend_figures(
-                    timeline, trends, fmt="svg", layout="narrow" if narrow else "wide").items():
-                svg = svg_with_attributes(data.decode("utf-8")).encode("utf-8")
-                self._figures[(patient_id, version, as_of, figure + suffix)] = svg
-                self._figures.move_to_end((patient_id, version, as_of, figure + suffix))
+            results = patient_results(document, parse=self.parse, as_of=as_of, params=self.params)
+            layout = "narrow" if name.endswith("-narrow") else "wide"
+            with self.draw_lock:
+                drawn = draw_figures(results, layouts=(layout,))
+            for figure, svg in drawn.items():
+                self._figures[(patient_id, version, as_of, figure)] = svg
+                self._figures.move_to_end((patient_id, version, as_of, figure))
             while len(self._figures) > self.figure_cache_size:
                 self._figures.popitem(last=False)
             return self._figures.get(key, b"")

@@ -21,7 +21,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myositis_cds import bootstrap
-from myositis_cds.entrypoints.cli.monitoring import file_stem
+from myositis_cds.entrypoints.file_names import file_stem
 from myositis_cds.entrypoints.web import (
     account_pages,
     admin_pages,
@@ -41,7 +41,7 @@ from myositis_cds.entrypoints.web.auth import (
     set_session_cookie,
     sign_in,
 )
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES
+from myositis_cds.entrypoints.web.figures import BEING_DRAWN_SVG, FIGURE_NAMES, decode_figures
 from myositis_cds.entrypoints.web.sessions import login_form_token, verify_login_form_token
 from myositis_cds.entrypoints.web.state import html_page, web_state
 from myositis_cds.entrypoints.web.view_tokens import view_token
@@ -172,12 +172,19 @@ def trend_figure(request: Request, principal: PagePrincipal, patient_id: Patient
     if name not in FIGURE_NAMES:
         raise HTTPException(status_code=404, detail="no such figure")
     state = web_state(request)
-    day = state.clinic.as_of(as_of)
+    clinic = state.clinic
+    day = clinic.as_of(as_of)
     audited = (v if v is not None and as_of is not None and hmac.compare_digest(
         view.encode(), view_token(principal, patient_id, v, as_of).encode()) else None)
-    stored = patients.read_patient(state.uow, principal.user, patient_id, audited_version=audited)
-    svg = state.clinic.figure_svg(patient_id=stored.id, version=stored.version,
-                                  document=stored.record, as_of=day, name=name)
+    stored, body = patients.read_patient_with_view(
+        state.uow, principal.user, patient_id, as_of=day, fingerprint=clinic.figures_fingerprint,
+        audited_version=audited)
+    svg = (decode_figures(body).get(name) if body is not None
+           else state.renderer.figure(stored, day, name,
+                                      wait=state.settings.figure_wait.total_seconds()))
+    if svg is None:  # not drawn yet: it is being drawn now
+        return Response(BEING_DRAWN_SVG, media_type="image/svg+xml",
+                        headers={"Cache-Control": "no-store", "Retry-After": "5"})
     versioned = v == stored.version and as_of is not None
     return Response(svg, media_type="image/svg+xml", headers={
         "Cache-Control": f"private, max-age={FIGURE_MAX_AGE}" if versioned else "no-store"})

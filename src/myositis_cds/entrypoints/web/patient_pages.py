@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from myositis_cds.entrypoints.cli.monitoring import file_stem
+from myositis_cds.entrypoints.file_names import file_stem
 from myositis_cds.entrypoints.web.api import MAX_ID, AsOf, PatientId
 from myositis_cds.entrypoints.web.auth import PagePrincipal
 from myositis_cds.entrypoints.web.clinical import PageParts

@@ -63,6 +63,12 @@ class WebSettings:
     """Client addresses and usernames tracked by the sign-in limiter at most (least recent dropped)."""
     max_upload_bytes: int = 5 * 1024 * 1024
     """Largest JSON body or uploaded record file accepted."""
+    render_on_write: bool = True
+    """Render a patient's page and trend figures in the background as soon as the web
+    application stores its record (off: when they are first asked for)."""
+    figure_wait: dt.timedelta = dt.timedelta(seconds=2)
+    """How long a request for a trend figure that is not drawn yet waits for the background
+    renderer; after that the figure's URL shows "being drawn" (reload to see it)."""
     cds_hooks: CdsHooksConfig | None = None
     """The CDS Hooks service's public URL and registered EHR clients (``MYOSITIS_CDS_CDS_CLIENTS``,
     ``MYOSITIS_CDS_PUBLIC_URL``); None: every call to ``/cds-services`` is refused (401)."""
@@ -106,3 +112,6 @@ class WebSettings:
             if getattr(self, name) <= dt.timedelta(0):
                 msg = f"{name}: got {getattr(self, name)}; expected a positive duration"
                 raise ValueError(msg)
+        if self.figure_wait < dt.timedelta(0):
+            msg = f"figure_wait: got {self.figure_wait}; expected no wait or a positive duration"
+            raise ValueError(msg)

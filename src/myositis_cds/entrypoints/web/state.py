@@ -9,6 +9,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from myositis_cds.entrypoints.web.background import BackgroundRenderer
 from myositis_cds.entrypoints.web.clinical import Clinic
 from myositis_cds.entrypoints.web.sessions import SqlLoginLimiter, SqlSessionStore
 from myositis_cds.entrypoints.web.settings import WebSettings
@@ -26,6 +27,8 @@ class WebState:
     limiter: SqlLoginLimiter
     clinic: Clinic
     templates: jinja2.Environment
+    renderer: BackgroundRenderer
+    """Renders stored patients' pages and figures off the request path."""
 
 
 def web_state(request: Request) -> WebState:

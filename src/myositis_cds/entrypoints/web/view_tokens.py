@@ -30,6 +30,6 @@ def with_view_tokens(html: str, principal: Principal, patient_id: int, version: 
     """The page's figure URLs with this view's token (stored page views are shared by every
     user, so the token is added per request)."""
     token = view_token(principal, patient_id, version, day)
-    url = re.escape(f"/patients/{patient_id}/figures/") + r"(?:ck|mmt8|titer)\.svg\?v=" + \
+    url = re.escape(f"/patients/{patient_id}/figures/") + r"(?:ck|mmt8|titer)(?:-narrow)?\.svg\?v=" + \
         re.escape(f"{version}&amp;as_of={day.isoformat()}")
     return re.sub(f'({url})"', lambda m: f'{m.group(1)}&amp;view={token}"', html)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, cast
@@ -46,7 +47,8 @@ from myositis_cds.adapters.fhir.chart import (
 from myositis_cds.adapters.storage.smart import SmartSession, SqlSmartStore
 from myositis_cds.bootstrap import SiteConfig, fhir_record_importer
 from myositis_cds.entrypoints.web.api import AsOf
-from myositis_cds.entrypoints.web.clinical import FIGURE_NAMES, PageParts
+from myositis_cds.entrypoints.web.clinical import PageParts
+from myositis_cds.entrypoints.web.figures import FIGURE_NAMES
 from myositis_cds.entrypoints.web.smart.config import SmartConfig, SmartEhr
 from myositis_cds.entrypoints.web.smart.oauth import (
     LaunchError,
@@ -247,7 +249,8 @@ def smart_patient(request: Request, as_of: AsOf = None) -> Response:
             as_of=day, parse=clinic.parse, params=clinic.params,
             render=lambda stored, results: clinic.render_page(
                 stored, results,
-                figure_url=lambda name: f"/smart/figures/{name}.svg?as_of={day.isoformat()}"))
+                figure_url=lambda name: f"/smart/figures/{name}.svg?as_of={day.isoformat()}"
+                                        f"&view={_view_token(request, session, day)}"))
     except RecordValidationError as exc:
         return _error(request, 422, str(exc).splitlines()[0])
     html = state.templates.get_template("smart_patient.html.j2").render(
@@ -259,8 +262,19 @@ def smart_patient(request: Request, as_of: AsOf = None) -> Response:
     return HTMLResponse(html)
 
 
+def _view_token(request: Request, session: SmartSession, day: dt.date) -> str:
+    """What ties a figure request to the audited page view that referenced it (as a stored
+    patient's view token): an HMAC, keyed with the server's secret, of the session and date."""
+    message = f"smart-view:{session.key}:{day.isoformat()}".encode()
+    return hmac.new(web_state(request).settings.secret_key, message,
+                    hashlib.sha256).hexdigest()[:32]
+
+
 @router.get("/smart/figures/{name}.svg")
-def smart_figure(request: Request, name: str, as_of: AsOf = None) -> Response:
+def smart_figure(request: Request, name: str, as_of: AsOf = None,
+                 view: Annotated[str, Query(max_length=64)] = "") -> Response:
+    """One trend figure of the launched record. Requested with the page view's token it is part
+    of that view's one audit event; any other request for it is audited as a read of its own."""
     session = _session(request)
     if session is None:
         return _error(request, 401, "no launched session (or it expired)")
@@ -271,6 +285,8 @@ def smart_figure(request: Request, name: str, as_of: AsOf = None) -> Response:
     pseudo = -int(hashlib.sha256(session.key.encode()).hexdigest()[:12], 16)  # per session
     svg = state.clinic.figure_svg(patient_id=pseudo, version=1, document=session.record,
                                   as_of=day, name=name)
-    record_smart_read(state.uow, iss=session.iss, patient_key=session.patient_id,
-                      detail=f"SMART figure {name} as of {day.isoformat()}")
+    if not hmac.compare_digest(view.encode(), _view_token(request, session, day).encode()):
+        record_smart_read(state.uow, iss=session.iss, patient_key=session.patient_id,
+                          detail=f"SMART figure {name} as of {day.isoformat()}, outside a page "
+                                 "view")
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
