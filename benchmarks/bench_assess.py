@@ -6,8 +6,9 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_assess.py [--qui
    of JSON in → JSON out one stage at a time, all on one core in this process: decode (a bare
    ``orjson.loads``, the yardstick), validation (pydantic ``model_validate_json`` and the record
    checks), conversion to the domain record, ``parse_record`` of a decoded ``dict`` as the CLI and
-   the services call it (it re-encodes to JSON first), ``assess``, output building (``to_dict``)
-   and JSON encoding (``orjson.dumps``), then the whole chain per patient. Each figure is the
+   the services call it (it re-encodes to JSON first), ``assess``, the output written straight from
+   the result objects (``assessment_json``, what the CLI writes) and, for comparison, the same bytes
+   through a dict (``to_dict``, then ``orjson.dumps``), then the whole chain per patient. Each figure is the
    median CPU time of one patient (``thread_time``, so other processes on the machine count less
    than in wall time) and its ratio to the decode median of the same run: the absolute figures
    move with the machine and its load, the ratios much less.
@@ -47,6 +48,7 @@ from myositis_cds.adapters.record_json.convert import to_domain
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import assess, to_dict
 from myositis_cds.knowledge.plausibility import default_plausibility
+from myositis_cds.presentation import assessment_json
 from synthetic import TODAY, generate_patient
 
 LIMITS = default_plausibility()
@@ -99,7 +101,7 @@ def stages(n: int) -> dict[str, Any]:
     params = default_params()
 
     def whole(raw: bytes) -> bytes:  # what the CLI does after reading a record (ijson aside)
-        return orjson.dumps(to_dict(assess(parse_record(orjson.loads(raw), today=TODAY), TODAY, params)))
+        return assessment_json(assess(parse_record(orjson.loads(raw), today=TODAY), TODAY, params))
 
     gc.collect()
     gc.freeze()  # the generated input is not part of the measured work: keep it out of GC scans
@@ -111,6 +113,7 @@ def stages(n: int) -> dict[str, Any]:
     del models
     assessments, timings["assess"] = _timed(lambda r: assess(r, TODAY, params), records)
     del records
+    _, timings["assessment_json"] = _timed(assessment_json, assessments)
     outputs, timings["to_dict"] = _timed(to_dict, assessments)
     del assessments
     _, timings["encode"] = _timed(orjson.dumps, outputs)
@@ -133,9 +136,10 @@ STAGE_NOTES = {
     "conversion": "validated model → domain PatientRecord",
     "parse_record(dict)": "as CLI/services call it: json.dumps, then the two above",
     "assess": "the engine",
-    "to_dict": "output building (assessment@1 dict)",
-    "encode": "orjson.dumps of that dict",
-    "total": "bytes in → bytes out: decode, parse_record(dict), assess, to_dict, encode",
+    "assessment_json": "output: the result objects straight to JSON bytes (what the CLI writes)",
+    "to_dict": "the same output as a dict first (web API, reports)",
+    "encode": "orjson.dumps of that dict (to_dict + encode = assessment_json's bytes)",
+    "total": "bytes in → bytes out: decode, parse_record(dict), assess, assessment_json",
     "read (CLI batch)": "the CLI's streaming batch reader (ijson) instead of decode",
 }
 

@@ -307,8 +307,8 @@ def fields_of(value: object, leaf: Callable[[object], Any]) -> dict[str, Any]:
 
 def passthrough(value: object) -> object:
     """The ``leaf`` of an encoder that writes result dataclasses itself, field by field in
-    declaration order, tuples as arrays and dates as ``YYYY-MM-DD`` (orjson, msgspec): the
-    values are handed over as they are."""
+    declaration order, tuples as arrays and dates as ``YYYY-MM-DD`` (orjson): the values are handed
+    over as they are (the encoder must write any other ``Mapping`` as an object)."""
     return value
 
 
@@ -368,8 +368,7 @@ def assessment_shape(assessment: Assessment, leaf: Callable[[object], Any]) -> d
         "alerts": leaf(assessment.alerts),
         "alerts_not_evaluable": leaf(assessment.alerts_not_evaluable),
         "settings": {
-            # a Mapping of scalars: always made a plain dict (an encoder may not take a Mapping)
-            "values": plain(assessment.settings),
+            "values": leaf(assessment.settings),
             "overridden": leaf(assessment.settings_overridden),
         },
     }
