@@ -1,9 +1,10 @@
 """Cross-field checks of ``patient-record@1``: dates, units, plausibility and the drug vocabulary.
 
-They run on :class:`RecordParts`: the parts of a record that passed the type checks, each list item
-with its index in the source array. On a record that passed every type check the parts are the
-whole record; on one that did not, they are the items that did, so every problem of a record is
-reported in one go (no "waves" of errors, one fix at a time).
+They run on :class:`RecordParts`: the parts of a record that passed the type checks (msgspec structs
+or pydantic models, :mod:`.structs`), each list item with its index in the source array. On a
+record that passed every type check the parts are the whole record; on one that did not, they are
+the items that did, so every problem of a record is reported in one go (no "waves" of errors, one
+fix at a time).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from pydantic import BaseModel
 
 from myositis_cds.adapters.record_json.convert import (
     canonical_lab,
@@ -24,10 +23,17 @@ from myositis_cds.adapters.record_json.models import (
     AntibodyModel,
     AssessmentModel,
     BodyMeasurementModel,
-    DiagnosisModel,
     LabModel,
-    PatientRecordModel,
     TreatmentModel,
+)
+from myositis_cds.adapters.record_json.structs import (
+    AntibodyStruct,
+    AssessmentStruct,
+    BodyMeasurementStruct,
+    Diagnosis,
+    LabStruct,
+    Record,
+    TreatmentStruct,
 )
 from myositis_cds.domain.units import LAB_UNITS, inches_to_cm, pounds_to_kg
 from myositis_cds.domain.vocabulary import (
@@ -55,14 +61,14 @@ class RecordParts:
     """What passed the type checks: top-level values and ``(index, item)`` pairs per section."""
 
     birth_date: dt.date | None = None
-    diagnosis: DiagnosisModel | None = None
-    items: dict[str, list[tuple[int, BaseModel]]] = field(default_factory=dict)
+    diagnosis: Diagnosis | None = None
+    items: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
 
-    def section(self, name: str) -> list[tuple[int, BaseModel]]:
+    def section(self, name: str) -> list[tuple[int, object]]:
         return self.items.get(name, [])
 
 
-def parts_of(model: PatientRecordModel) -> RecordParts:
+def parts_of(model: Record) -> RecordParts:
     return RecordParts(
         birth_date=model.birth_date, diagnosis=model.diagnosis,
         items={name: list(enumerate(getattr(model, name)))
@@ -88,7 +94,7 @@ def _dated(parts: RecordParts, prefix: str) -> Iterator[tuple[str, dt.date]]:
         for i, item in parts.section(section):
             yield f"{prefix}.{section}[{i}].date", item.date  # type: ignore[attr-defined]
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
         yield f"{prefix}.treatments[{i}].start", t.start
         if t.stop is not None:
             yield f"{prefix}.treatments[{i}].stop", t.stop
@@ -97,7 +103,7 @@ def _dated(parts: RecordParts, prefix: str) -> Iterator[tuple[str, dt.date]]:
 def _check_dates(parts: RecordParts, prefix: str, today: dt.date) -> Iterator[FieldError]:
     birth = parts.birth_date
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
         if t.stop is not None and t.stop < t.start:
             yield FieldError(path=f"{prefix}.treatments[{i}].stop", value=t.stop.isoformat(),
                              expected=f"a date on or after start ({t.start.isoformat()})")
@@ -125,7 +131,7 @@ def _implausible(path: str, written: float, quantity: str, converted: float,
 def _check_measurements(parts: RecordParts, prefix: str,
                         limits: Plausibility) -> Iterator[FieldError]:
     for i, m in parts.section("body_measurements"):
-        assert isinstance(m, BodyMeasurementModel)
+        assert isinstance(m, BodyMeasurementModel | BodyMeasurementStruct)
         where = f"{prefix}.body_measurements[{i}]"
         if m.weight_kg is not None and m.weight_lb is not None:
             yield FieldError(path=f"{where}.weight_lb", value=m.weight_lb,
@@ -152,7 +158,7 @@ def _check_measurements(parts: RecordParts, prefix: str,
 
 def _check_labs(parts: RecordParts, prefix: str, limits: Plausibility) -> Iterator[FieldError]:
     for i, lab in parts.section("labs"):
-        assert isinstance(lab, LabModel)
+        assert isinstance(lab, LabModel | LabStruct)
         where = f"{prefix}.labs[{i}]"
         canonical = canonical_lab(lab)
         if canonical is None:
@@ -172,7 +178,7 @@ def _check_labs(parts: RecordParts, prefix: str, limits: Plausibility) -> Iterat
 def _check_antibodies(parts: RecordParts, prefix: str,
                       limits: Plausibility) -> Iterator[FieldError]:
     for i, a in parts.section("antibodies"):
-        assert isinstance(a, AntibodyModel)
+        assert isinstance(a, AntibodyModel | AntibodyStruct)
         if a.titer is not None and canonical_antibody(a.target) in MI2_TARGETS:
             error = _implausible(f"{prefix}.antibodies[{i}].titer", a.titer, "mi2_titer", a.titer,
                                  limits)
@@ -182,7 +188,7 @@ def _check_antibodies(parts: RecordParts, prefix: str,
 
 def _check_visits(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
     for i, visit in parts.section("assessments"):
-        assert isinstance(visit, AssessmentModel)
+        assert isinstance(visit, AssessmentModel | AssessmentStruct)
         where = f"{prefix}.assessments[{i}]"
         total = mmt8_from_grades(visit)
         if total is not None:
@@ -206,7 +212,7 @@ def _check_visits(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
 
 def _check_treatments(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
         where = f"{prefix}.treatments[{i}]"
         drug = canonical_drug(t.drug)
         if drug is None:
