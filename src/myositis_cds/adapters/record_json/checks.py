@@ -83,21 +83,32 @@ def check_record(parts: RecordParts, prefix: str, today: dt.date,
             *_check_visits(parts, prefix), *_check_treatments(parts, prefix)]
 
 
-def _dated(parts: RecordParts, prefix: str) -> Iterator[tuple[str, dt.date]]:
+_DATED_SECTIONS = ("body_measurements", "antibodies", "findings", "labs", "assessments",
+                   "investigations")
+
+
+def _dated(parts: RecordParts) -> Iterator[tuple[str, int | None, str, dt.date]]:
+    """Every date of the record as (section, index, field, date); the JSON path of one is built
+    only when it is wrong (:func:`_date_path`): most records have none."""
     if parts.diagnosis is not None:
         for name in ("date", "symptom_onset_date"):
             value = getattr(parts.diagnosis, name)
             if value is not None:
-                yield f"{prefix}.diagnosis.{name}", value
-    for section in ("body_measurements", "antibodies", "findings", "labs", "assessments",
-                    "investigations"):
+                yield "diagnosis", None, name, value
+    for section in _DATED_SECTIONS:
         for i, item in parts.section(section):
-            yield f"{prefix}.{section}[{i}].date", item.date  # type: ignore[attr-defined]
+            yield section, i, "date", item.date  # type: ignore[attr-defined]
     for i, t in parts.section("treatments"):
         assert isinstance(t, TreatmentModel | TreatmentStruct)
-        yield f"{prefix}.treatments[{i}].start", t.start
+        yield "treatments", i, "start", t.start
         if t.stop is not None:
-            yield f"{prefix}.treatments[{i}].stop", t.stop
+            yield "treatments", i, "stop", t.stop
+
+
+def _date_path(prefix: str, section: str, index: int | None, name: str) -> str:
+    if not section:
+        return f"{prefix}.{name}"
+    return f"{prefix}.{section}.{name}" if index is None else f"{prefix}.{section}[{index}].{name}"
 
 
 def _check_dates(parts: RecordParts, prefix: str, today: dt.date) -> Iterator[FieldError]:
@@ -107,17 +118,18 @@ def _check_dates(parts: RecordParts, prefix: str, today: dt.date) -> Iterator[Fi
         if t.stop is not None and t.stop < t.start:
             yield FieldError(path=f"{prefix}.treatments[{i}].stop", value=t.stop.isoformat(),
                              expected=f"a date on or after start ({t.start.isoformat()})")
-    dated = list(_dated(parts, prefix))
+    dated = list(_dated(parts))
     if birth is not None:
-        dated.append((f"{prefix}.birth_date", birth))
-    for path, day in dated:
+        dated.append(("", None, "birth_date", birth))
+    for section, index, name, day in dated:
         if day > today:
-            yield FieldError(path=path, value=day.isoformat(),
+            yield FieldError(path=_date_path(prefix, section, index, name), value=day.isoformat(),
                              expected=f"a date on or before today ({today.isoformat()})")
     if birth is not None:
-        for path, day in dated:
-            if day < birth and not path.endswith(".birth_date"):
-                yield FieldError(path=path, value=day.isoformat(),
+        for section, index, name, day in dated:
+            if day < birth and section:
+                yield FieldError(path=_date_path(prefix, section, index, name),
+                                 value=day.isoformat(),
                                  expected=f"a date on or after birth_date ({birth.isoformat()})")
 
 
@@ -159,20 +171,19 @@ def _check_measurements(parts: RecordParts, prefix: str,
 def _check_labs(parts: RecordParts, prefix: str, limits: Plausibility) -> Iterator[FieldError]:
     for i, lab in parts.section("labs"):
         assert isinstance(lab, LabModel | LabStruct)
-        where = f"{prefix}.labs[{i}]"
         canonical = canonical_lab(lab)
         if canonical is None:
             _unit, factors = LAB_UNITS[lab.test]
-            yield FieldError(path=f"{where}.unit", value=lab.unit,
+            yield FieldError(path=f"{prefix}.labs[{i}].unit", value=lab.unit,
                              expected=f"a unit for {lab.test}: {', '.join(factors)}")
             continue
-        error = _implausible(f"{where}.value", lab.value, lab.test, canonical.value, limits)
-        if error is not None:
-            yield error
-        if lab.uln is not None and canonical.uln is not None and lab.test in ENZYME_LIKE_TESTS:
-            error = _implausible(f"{where}.uln", lab.uln, "enzyme_uln", canonical.uln, limits)
-            if error is not None:
-                yield error
+        if not limits.accepts(lab.test, canonical.value):
+            yield FieldError(path=f"{prefix}.labs[{i}].value", value=lab.value,
+                             expected=limits.describe(lab.test))
+        if (lab.uln is not None and canonical.uln is not None and lab.test in ENZYME_LIKE_TESTS
+                and not limits.accepts("enzyme_uln", canonical.uln)):
+            yield FieldError(path=f"{prefix}.labs[{i}].uln", value=lab.uln,
+                             expected=limits.describe("enzyme_uln"))
 
 
 def _check_antibodies(parts: RecordParts, prefix: str,
