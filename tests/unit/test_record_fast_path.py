@@ -208,6 +208,12 @@ def test_the_fuzzers_mutants_are_accepted_or_refused_alike() -> None:
     assert not all(outcomes)
 
 
+@pytest.mark.parametrize("raw", [b"", b"null", b"[]", b'{"id": "a"} x', '{"id": "\ud800"}',
+                                 b"[" * 5000 + b"]" * 5000])
+def test_what_is_not_a_record_is_left_to_the_models(raw: bytes | str) -> None:
+    assert fast.decode_record(raw) is None
+
+
 def test_a_record_the_fast_path_refuses_still_gets_every_error() -> None:
     document = json.loads(EXAMPLES[0].read_text("utf-8"))
     document["labs"][0]["value"] = "12"

@@ -199,7 +199,7 @@ def decode_record(raw: bytes | str) -> PatientRecordStruct | None:
     """The record as structs, or ``None`` when msgspec refuses it (the pydantic models then say why)."""
     try:
         return _DECODER.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):  # a str with a lone surrogate
         return None
 
 
