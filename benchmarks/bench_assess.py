@@ -4,10 +4,12 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_assess.py [--qui
 
 1. Stages: 10,000 generated patients (``--quick``: 1,000) as JSON bytes, taken through every step
    of JSON in → JSON out one stage at a time, all on one core in this process: decode (a bare
-   ``orjson.loads``, the yardstick), validation (pydantic ``model_validate_json`` and the record
-   checks), conversion to the domain record, ``parse_record`` of a decoded ``dict`` as the CLI and
-   the services call it (it re-encodes to JSON first), ``assess``, output building (``to_dict``)
-   and JSON encoding (``orjson.dumps``), then the whole chain per patient. Each figure is the
+   ``orjson.loads``, the yardstick), validation (msgspec structs and the record checks; the pydantic
+   models that name the errors of a refused record are timed apart), conversion to the domain
+   record, ``parse_record`` of the bytes and of a decoded ``dict`` as the CLI and the services call
+   it (it re-encodes to JSON first), ``assess``, the output written straight from
+   the result objects (``assessment_json``, what the CLI writes) and, for comparison, the same bytes
+   through a dict (``to_dict``, then ``orjson.dumps``), then the whole chain per patient. Each figure is the
    median CPU time of one patient (``thread_time``, so other processes on the machine count less
    than in wall time) and its ratio to the decode median of the same run: the absolute figures
    move with the machine and its load, the ratios much less.
@@ -44,9 +46,11 @@ from myositis_cds.adapters.record_file import iter_raw_records
 from myositis_cds.adapters.record_json import PatientRecordModel, _nul_errors, parse_record
 from myositis_cds.adapters.record_json.checks import check_record, parts_of
 from myositis_cds.adapters.record_json.convert import to_domain
+from myositis_cds.adapters.record_json.structs import PatientRecordStruct, decode_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.engine import assess, to_dict
 from myositis_cds.knowledge.plausibility import default_plausibility
+from myositis_cds.presentation import assessment_json
 from synthetic import TODAY, generate_patient
 
 LIMITS = default_plausibility()
@@ -68,7 +72,19 @@ def _timed(function: Callable[[Any], Any], inputs: Sequence[Any]) -> tuple[list[
     return results, times
 
 
-def _validated(raw: bytes) -> PatientRecordModel:
+def _validated(raw: bytes) -> PatientRecordStruct:
+    """The fast path of the record validator: msgspec structs, then the cross-field checks."""
+    structs = decode_record(raw)
+    if structs is None:
+        raise AssertionError(raw)
+    errors = _nul_errors(raw, None, "$") + check_record(parts_of(structs), "$", TODAY, LIMITS)
+    if errors:
+        raise AssertionError(errors)
+    return structs
+
+
+def _validated_by_models(raw: bytes) -> PatientRecordModel:
+    """The path of a refused record: the pydantic models, then the same checks."""
     model = PatientRecordModel.model_validate_json(raw)
     errors = _nul_errors(raw, None, "$") + check_record(parts_of(model), "$", TODAY, LIMITS)
     if errors:
@@ -98,8 +114,11 @@ def stages(n: int) -> dict[str, Any]:
     raws = [orjson.dumps(generate_patient(rng, i)) for i in range(n)]
     params = default_params()
 
-    def whole(raw: bytes) -> bytes:  # what the CLI does after reading a record (ijson aside)
-        return orjson.dumps(to_dict(assess(parse_record(orjson.loads(raw), today=TODAY), TODAY, params)))
+    def whole(raw: bytes) -> bytes:  # JSON in → JSON out through the library's API
+        return assessment_json(assess(parse_record(raw, today=TODAY), TODAY, params))
+
+    def as_cli(raw: bytes) -> bytes:  # what the CLI does after reading a record (ijson aside)
+        return assessment_json(assess(parse_record(orjson.loads(raw), today=TODAY), TODAY, params))
 
     gc.collect()
     gc.freeze()  # the generated input is not part of the measured work: keep it out of GC scans
@@ -107,35 +126,43 @@ def stages(n: int) -> dict[str, Any]:
     documents, timings["decode"] = _timed(orjson.loads, raws)
     models, timings["validation"] = _timed(_validated, raws)
     _, timings["conversion"] = _timed(to_domain, models)
-    records, timings["parse_record(dict)"] = _timed(lambda d: parse_record(d, today=TODAY), documents)
     del models
+    _, timings["validation (models)"] = _timed(_validated_by_models, raws)
+    _, timings["parse_record(bytes)"] = _timed(lambda b: parse_record(b, today=TODAY), raws)
+    records, timings["parse_record(dict)"] = _timed(lambda d: parse_record(d, today=TODAY), documents)
     assessments, timings["assess"] = _timed(lambda r: assess(r, TODAY, params), records)
     del records
+    _, timings["assessment_json"] = _timed(assessment_json, assessments)
     outputs, timings["to_dict"] = _timed(to_dict, assessments)
     del assessments
     _, timings["encode"] = _timed(orjson.dumps, outputs)
     del outputs, documents
     _, timings["total"] = _timed(whole, raws)
+    _, timings["total (as the CLI)"] = _timed(as_cli, raws)
     timings["read (CLI batch)"] = _batch_read(raws)
     gc.unfreeze()
     decode = statistics.median(timings["decode"])
     rows = {name: {"median_us": statistics.median(ns) / 1e3, "mean_us": statistics.fmean(ns) / 1e3,
                    "x_decode": statistics.median(ns) / decode}
             for name, ns in timings.items()}
-    total_s = sum(timings["total"]) / 1e9
     return {"patients": n, "mean_json_bytes": sum(map(len, raws)) / n, "stages": rows,
-            "patients_per_s_total": n / total_s}
+            "patients_per_s_total": n / (sum(timings["total"]) / 1e9),
+            "patients_per_s_cli": n / (sum(timings["total (as the CLI)"]) / 1e9)}
 
 
 STAGE_NOTES = {
     "decode": "orjson.loads of the record's bytes (the yardstick)",
-    "validation": "pydantic model_validate_json + date/item checks",
-    "conversion": "validated model → domain PatientRecord",
-    "parse_record(dict)": "as CLI/services call it: json.dumps, then the two above",
+    "validation": "msgspec structs (accepting path) + date/item checks",
+    "conversion": "validated structs → domain PatientRecord",
+    "validation (models)": "pydantic models + checks: the path of a record msgspec refuses",
+    "parse_record(bytes)": "the record validator on JSON bytes: validation + conversion",
+    "parse_record(dict)": "as CLI/services call it: json.dumps of the dict first",
     "assess": "the engine",
-    "to_dict": "output building (assessment@1 dict)",
-    "encode": "orjson.dumps of that dict",
-    "total": "bytes in → bytes out: decode, parse_record(dict), assess, to_dict, encode",
+    "assessment_json": "output: the result objects straight to JSON bytes (what the CLI writes)",
+    "to_dict": "the same output as a dict first (web API, reports)",
+    "encode": "orjson.dumps of that dict (to_dict + encode = assessment_json's bytes)",
+    "total": "bytes in → bytes out: parse_record(bytes), assess, assessment_json",
+    "total (as the CLI)": "decode, parse_record(dict), assess, assessment_json",
     "read (CLI batch)": "the CLI's streaming batch reader (ijson) instead of decode",
 }
 
@@ -152,6 +179,8 @@ def print_stages(result: dict[str, Any]) -> None:
           f"{rate / TARGET_PER_S:.0%} of the {TARGET_PER_S:,}/s target; at the target a patient has "
           f"{1e6 / TARGET_PER_S:.0f} µs = {1e6 / TARGET_PER_S / result['stages']['decode']['median_us']:.0f}"
           f" × decode")
+    print(f"  → {result['patients_per_s_cli']:,.0f}/s as the CLI takes a record (decoded dict; its "
+          f"ijson batch reader not counted)")
 
 
 def batch_memory(n: int, workdir: Path) -> dict[str, float]:

@@ -10,7 +10,7 @@ import orjson
 from myositis_cds.adapters.record_json import parse_record
 from myositis_cds.bootstrap import default_params
 from myositis_cds.domain.worklist import CachedResult, WorklistItem
-from myositis_cds.engine import assess
+from myositis_cds.engine import assess, plain
 from myositis_cds.services.population import WorklistEvaluator
 from myositis_cds.services.worklist import error_item, sort_key, worklist_items
 from tests.conftest import EXAMPLES, TODAY
@@ -179,6 +179,22 @@ def test_triggering_values_are_the_result_inputs() -> None:
     assert orjson.loads(overdue.values)["window"] == ["2026-04-11", "2026-10-08"]
     missing = rows[("ex-juvenile", "WORKUP-MSA-PANEL")]
     assert orjson.loads(missing.values) == {"missing": ["HMGCR"]}
+
+
+def test_the_values_are_the_bytes_of_the_inputs_json_document() -> None:
+    """The rows' values are written straight from the result objects: the same text as the inputs
+    in the assessment's JSON document."""
+    for path in EXAMPLES:
+        record = parse_record(json.loads(path.read_text("utf-8")), today=TODAY)
+        assessment = assess(record, TODAY, default_params())
+        rows = {(r.kind, r.item): r.values for r in worklist_items(record.id, assessment)}
+        for alert in assessment.alerts:
+            item = f"{alert.id} {alert.drug}" if alert.drug else alert.id
+            assert rows[("alert", item)] == orjson.dumps(plain(alert.inputs)).decode()
+        for check in assessment.safety:
+            item = f"{check.id} {check.drug}" if check.drug else check.id
+            if ("safety", item) in rows:
+                assert rows[("safety", item)] == orjson.dumps(plain(check.inputs)).decode()
 
 
 def test_an_invalid_record_is_a_row_not_a_gap() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from functools import lru_cache
 
 __all__ = ["add_months", "add_years", "completed_years"]
 
@@ -16,8 +17,12 @@ def completed_years(start: dt.date, end: dt.date) -> int:
     return years
 
 
+@lru_cache(maxsize=16_384)
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` calendar months later, clamped to the last day of a shorter month."""
+    """The same day ``months`` calendar months later, clamped to the last day of a shorter month.
+
+    Memoised (a pure function of two immutable values): the rules ask for the same windows and
+    schedules many times per assessment (about 60 calls per patient, a few distinct ones)."""
     month_index = day.month - 1 + months
     year = day.year + month_index // 12
     month = month_index % 12 + 1

@@ -103,15 +103,22 @@ def _cyclosporine_steps(anchor: dt.date, initial_end: dt.date, initial: int,
         yield offset
 
 
+_BLOODS = (*((test,) for test in MONITORING_BLOOD_TESTS), LIVER_ENZYMES)
+"""What an occasion needs: each monitoring blood, and one of the liver enzymes."""
+
+
 def occasions(ctx: PatientContext, params: EngineParams, drug: str,
               anchor: dt.date) -> list[Occasion]:
     """Every occasion up to the first after the assessment date, each met or not (§15)."""
     window = params.setting_int("bloods_window_days")
+    schedule = _schedule(drug, anchor, ctx.as_of, params)
+    if not all(any(ctx.labs_of(test) for test in tests) for tests in _BLOODS):
+        return [Occasion(due=due, met_by=()) for due in schedule]  # a test never done: none met
     used: set[int] = set()
     found = []
-    for due in _schedule(drug, anchor, ctx.as_of, params):
+    for due in schedule:
         chosen: list[LabResult] = []
-        for tests in [(test,) for test in MONITORING_BLOOD_TESTS] + [LIVER_ENZYMES]:
+        for tests in _BLOODS:
             best = _closest(ctx, tests, due, window, used)
             if best is None:
                 chosen = []

@@ -9,7 +9,7 @@ into the JSON shape of ``assessment-output.md``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any, Literal
 
@@ -57,6 +57,9 @@ __all__ = [
     "TisOutcome",
     "TreatmentPlan",
     "WorkupItem",
+    "assessment_shape",
+    "fields_of",
+    "passthrough",
     "plain",
     "to_dict",
 ]
@@ -293,58 +296,84 @@ def plain(value: object) -> Any:
     raise TypeError(msg)
 
 
-def _tis_dict(outcome: TisOutcome) -> dict[str, Any]:
+def fields_of(value: object, leaf: Callable[[object], Any]) -> dict[str, Any]:
+    """The fields of a result dataclass as a ``dict``, each value through ``leaf``."""
+    names = _FIELD_CACHE.get(type(value))
+    if names is None:
+        plain(value)  # fills the cache (and refuses a value that is not a dataclass)
+        names = _FIELD_CACHE[type(value)]
+    return {name: leaf(getattr(value, name)) for name in names}
+
+
+def passthrough(value: object) -> object:
+    """The ``leaf`` of an encoder that writes result dataclasses itself, field by field in
+    declaration order, tuples as arrays and dates as ``YYYY-MM-DD`` (orjson): the values are handed
+    over as they are (the encoder must write any other ``Mapping`` as an object)."""
+    return value
+
+
+def _tis_shape(outcome: TisOutcome, leaf: Callable[[object], Any]) -> dict[str, Any]:
     result = outcome.result
     return {
         "status": result.status,
         "score": result.score,
-        "range": plain(result.range),
+        "range": leaf(result.range),
         "category": result.category,
         "population": result.population,
-        "baseline_date": plain(outcome.baseline_date),
-        "followup_date": plain(outcome.followup_date),
+        "baseline_date": leaf(outcome.baseline_date),
+        "followup_date": leaf(outcome.followup_date),
         "enzyme": outcome.enzyme,
         "reason": result.reason,
-        "measures": plain(result.measures),
+        "measures": leaf(result.measures),
         "rule_id": outcome.rule_id,
         "knowledge_version": outcome.knowledge_version,
-        "citations": list(outcome.citations),
-        "inputs": plain(outcome.inputs),
-        "notes": plain(outcome.notes),
+        "citations": leaf(outcome.citations),
+        "inputs": leaf(outcome.inputs),
+        "notes": leaf(outcome.notes),
     }
 
 
-def to_dict(assessment: Assessment) -> dict[str, Any]:
-    """The ``myositis-cds/assessment@1`` JSON object of an assessment."""
+def assessment_shape(assessment: Assessment, leaf: Callable[[object], Any]) -> dict[str, Any]:
+    """The ``myositis-cds/assessment@1`` JSON object: the one place that defines its shape.
+
+    ``leaf`` makes each result value JSON-ready: :func:`plain` builds the dicts and lists
+    (:func:`to_dict`); :func:`passthrough` hands the dataclasses to an encoder that writes them
+    directly, without the intermediate dicts (``presentation.assessment_json``). Both give the same
+    JSON, byte for byte (tested on every example and the generated patients).
+    """
     response = assessment.response
-    doi = response.imacs_doi
     return {
         "format": ASSESSMENT_FORMAT,
         "patient_id": assessment.patient_id,
         "as_of": assessment.as_of.isoformat(),
         "knowledge": {"pack": assessment.pack, "version": assessment.version},
-        "scope": plain(assessment.scope),
-        "phenotype": plain(assessment.phenotype),
-        "workup": plain(assessment.workup),
-        "cancer_screening": plain(assessment.cancer_screening),
-        "severity": plain(assessment.severity),
-        "treatment_plan": plain(assessment.treatment_plan),
+        "scope": leaf(assessment.scope),
+        "phenotype": leaf(assessment.phenotype),
+        "workup": leaf(assessment.workup),
+        "cancer_screening": leaf(assessment.cancer_screening),
+        "severity": leaf(assessment.severity),
+        "treatment_plan": leaf(assessment.treatment_plan),
         "response": {
-            "tis": _tis_dict(response.tis),
+            "tis": _tis_shape(response.tis, leaf),
             "imacs_doi": {
-                **plain(doi),
+                **fields_of(response.imacs_doi, leaf),
                 "rule_id": "RESPONSE-IMACS-DOI",
                 "knowledge_version": assessment.version,
-                "citations": list(response.imacs_doi_citations),
+                "citations": leaf(response.imacs_doi_citations),
             },
-            "inadequate_response": plain(response.inadequate_response),
+            "inadequate_response": leaf(response.inadequate_response),
         },
-        "current_therapy": plain(assessment.current_therapy),
-        "safety": plain(assessment.safety),
-        "alerts": plain(assessment.alerts),
-        "alerts_not_evaluable": plain(assessment.alerts_not_evaluable),
+        "current_therapy": leaf(assessment.current_therapy),
+        "safety": leaf(assessment.safety),
+        "alerts": leaf(assessment.alerts),
+        "alerts_not_evaluable": leaf(assessment.alerts_not_evaluable),
         "settings": {
-            "values": plain(assessment.settings),
-            "overridden": list(assessment.settings_overridden),
+            "values": leaf(assessment.settings),
+            "overridden": leaf(assessment.settings_overridden),
         },
     }
+
+
+def to_dict(assessment: Assessment) -> dict[str, Any]:
+    """The ``myositis-cds/assessment@1`` JSON object of an assessment (dicts and lists)."""
+    return assessment_shape(assessment, plain)

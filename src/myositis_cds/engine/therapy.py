@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from myositis_cds.domain.dates import add_months
 from myositis_cds.domain.record import Treatment
@@ -43,8 +43,11 @@ ONE_DAY = dt.timedelta(days=1)
 _MG_PER_UNIT = {"mg": Fraction(1), "g": Fraction(1000)}
 
 
+@lru_cache(maxsize=16_384)
 def exact(value: float) -> Fraction:
-    """The fraction a float was written as (``0.1`` → 1/10)."""
+    """The fraction a float was written as (``0.1`` → 1/10).
+
+    Memoised (pure; a ``Fraction`` is immutable): most calls convert the same pack constants."""
     return Fraction(repr(value))
 
 

@@ -9,7 +9,11 @@ numbered in reading order and listed under References. Trend figures (:mod:`.plo
 cohort's Table 1 (:mod:`.table1_report`) and figure (:mod:`.cohort_figure`) live here too.
 """
 
-from myositis_cds.presentation.documents import assessment_document, timeline_document
+from myositis_cds.presentation.documents import (
+    assessment_document,
+    assessment_json,
+    timeline_document,
+)
 from myositis_cds.presentation.html import render_html, render_html_document
 from myositis_cds.presentation.markdown import render_markdown
 from myositis_cds.presentation.text import render_text
@@ -22,6 +26,7 @@ from myositis_cds.presentation.timeline_report import (
 
 __all__ = [
     "assessment_document",
+    "assessment_json",
     "render_html",
     "render_html_document",
     "render_markdown",

@@ -44,7 +44,7 @@ import orjson
 
 from myositis_cds.domain.worklist import SEVERITY_ORDER, WorklistItem
 from myositis_cds.engine import Assessment
-from myositis_cds.engine.results import InputRef, plain
+from myositis_cds.engine.results import InputRef
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -62,11 +62,13 @@ def sort_key(item: WorklistItem) -> tuple[int, str, str, str]:
 
 
 def _json(value: object) -> str:
+    """Compact JSON; orjson writes the result dataclasses (``InputRef``) itself, field by field,
+    as ``plain`` would (no intermediate dicts)."""
     return orjson.dumps(value).decode()
 
 
 def _inputs(inputs: Sequence[InputRef]) -> str:
-    return _json(plain(inputs))
+    return _json(inputs)
 
 
 def worklist_items(key: str, assessment: Assessment) -> list[WorklistItem]:
@@ -110,7 +112,7 @@ def worklist_items(key: str, assessment: Assessment) -> list[WorklistItem]:
         add(severity="warning" if inadequate else "info", rule_id=judgement.rule_id,
             item="inadequate_response", kind="response", status=judgement.status,
             due=judgement.judged_on if inadequate else None,
-            values=_json({"reason": judgement.reason, "inputs": plain(judgement.inputs)}))
+            values=_json({"reason": judgement.reason, "inputs": judgement.inputs}))
     severity = assessment.severity
     if severity.tier == "not_evaluable":
         add(severity="info", rule_id=severity.rule_id, item="tier", kind="severity",

@@ -1,7 +1,9 @@
 """``patient-record@1`` at the edge: strict parsing, unit conversion, and errors that name the field.
 
-Untrusted JSON (decoded, or raw bytes) is validated by pydantic models in strict mode (no "12" for
-12, no number for a date), then by cross-field checks (a stop before its start, a date after today
+Untrusted JSON (decoded, or raw bytes) is type-checked strictly (no "12" for 12, no number for a
+date) — first by msgspec structs (:mod:`.structs`, the fast path that only accepts), and when they
+refuse a record by the pydantic models (:mod:`.models`), which name every problem — then by
+cross-field checks (a stop before its start, a date after today
 or before birth, units, plausibility ranges, the drug vocabulary with its synonyms), and converted to
 the immutable domain record in canonical units. Every problem is collected and raised at once as a
 :class:`~myositis_cds.errors.RecordValidationError` whose entries give the JSON path, the value and
@@ -31,6 +33,7 @@ from myositis_cds.adapters.record_json.models import (
     DiagnosisModel,
     PatientRecordModel,
 )
+from myositis_cds.adapters.record_json.structs import decode_record
 from myositis_cds.domain import record as domain
 from myositis_cds.errors import MISSING_VALUE, FieldError, RecordValidationError
 from myositis_cds.knowledge.plausibility import Plausibility, default_plausibility
@@ -130,7 +133,7 @@ def _every_error(data: Mapping[str, Any], prefix: str, today: dt.date,
         items = data.get(section)
         if not isinstance(items, list):
             continue
-        valid: list[tuple[int, BaseModel]] = []
+        valid: list[tuple[int, object]] = []
         for index, item in enumerate(items):
             part, problems = _validate_part(MODEL_AT[section], item, f"{prefix}.{section}[{index}]")
             errors += problems
@@ -144,10 +147,11 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$", source: str
                  limits: Plausibility | None = None) -> domain.PatientRecord:
     """Validate one ``patient-record@1`` document (decoded, or raw JSON bytes) into the domain record.
 
-    Validation runs in pydantic's strict JSON mode (a decoded document is re-encoded first), so
-    dates must be ``YYYY-MM-DD`` strings and numbers must be JSON numbers. ``today`` bounds every
-    date (a date after today is refused); ``limits`` are the plausibility ranges (the embedded
-    pack's by default). Raises :class:`RecordValidationError` listing every problem.
+    Validation runs on JSON text in strict mode (a decoded document is re-encoded first), so dates
+    must be ``YYYY-MM-DD`` strings and numbers must be JSON numbers: msgspec accepts a valid record
+    in one pass; a record it refuses goes to the pydantic models, whose errors are reported.
+    ``today`` bounds every date (a date after today is refused); ``limits`` are the plausibility
+    ranges (the embedded pack's by default). Raises :class:`RecordValidationError` listing every problem.
     """
     limits = limits or default_plausibility()
     raw: bytes | str
@@ -170,6 +174,12 @@ def parse_record(data: object, *, today: dt.date, prefix: str = "$", source: str
             [FieldError(path=prefix, value=data, expected="a JSON object (patient-record@1)")],
             source=source)
     nul = _nul_errors(raw, data, prefix)
+    accepted = decode_record(raw)
+    if accepted is not None:
+        errors = nul + check_record(parts_of(accepted), prefix, today, limits)
+        if errors:
+            raise RecordValidationError(errors, source=source)
+        return to_domain(accepted)
     try:
         model = PatientRecordModel.model_validate_json(raw)
     except ValidationError as exc:

@@ -1,9 +1,10 @@
 """Cross-field checks of ``patient-record@1``: dates, units, plausibility and the drug vocabulary.
 
-They run on :class:`RecordParts`: the parts of a record that passed the type checks, each list item
-with its index in the source array. On a record that passed every type check the parts are the
-whole record; on one that did not, they are the items that did, so every problem of a record is
-reported in one go (no "waves" of errors, one fix at a time).
+They run on :class:`RecordParts`: the parts of a record that passed the type checks (msgspec structs
+or pydantic models, :mod:`.structs`), each list item with its index in the source array. On a
+record that passed every type check the parts are the whole record; on one that did not, they are
+the items that did, so every problem of a record is reported in one go (no "waves" of errors, one
+fix at a time).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from pydantic import BaseModel
 
 from myositis_cds.adapters.record_json.convert import (
     canonical_lab,
@@ -24,10 +23,17 @@ from myositis_cds.adapters.record_json.models import (
     AntibodyModel,
     AssessmentModel,
     BodyMeasurementModel,
-    DiagnosisModel,
     LabModel,
-    PatientRecordModel,
     TreatmentModel,
+)
+from myositis_cds.adapters.record_json.structs import (
+    AntibodyStruct,
+    AssessmentStruct,
+    BodyMeasurementStruct,
+    Diagnosis,
+    LabStruct,
+    Record,
+    TreatmentStruct,
 )
 from myositis_cds.domain.units import LAB_UNITS, inches_to_cm, pounds_to_kg
 from myositis_cds.domain.vocabulary import (
@@ -55,14 +61,14 @@ class RecordParts:
     """What passed the type checks: top-level values and ``(index, item)`` pairs per section."""
 
     birth_date: dt.date | None = None
-    diagnosis: DiagnosisModel | None = None
-    items: dict[str, list[tuple[int, BaseModel]]] = field(default_factory=dict)
+    diagnosis: Diagnosis | None = None
+    items: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
 
-    def section(self, name: str) -> list[tuple[int, BaseModel]]:
+    def section(self, name: str) -> list[tuple[int, object]]:
         return self.items.get(name, [])
 
 
-def parts_of(model: PatientRecordModel) -> RecordParts:
+def parts_of(model: Record) -> RecordParts:
     return RecordParts(
         birth_date=model.birth_date, diagnosis=model.diagnosis,
         items={name: list(enumerate(getattr(model, name)))
@@ -77,41 +83,53 @@ def check_record(parts: RecordParts, prefix: str, today: dt.date,
             *_check_visits(parts, prefix), *_check_treatments(parts, prefix)]
 
 
-def _dated(parts: RecordParts, prefix: str) -> Iterator[tuple[str, dt.date]]:
+_DATED_SECTIONS = ("body_measurements", "antibodies", "findings", "labs", "assessments",
+                   "investigations")
+
+
+def _dated(parts: RecordParts) -> Iterator[tuple[str, int | None, str, dt.date]]:
+    """Every date of the record as (section, index, field, date); the JSON path of one is built
+    only when it is wrong (:func:`_date_path`): most records have none."""
     if parts.diagnosis is not None:
         for name in ("date", "symptom_onset_date"):
             value = getattr(parts.diagnosis, name)
             if value is not None:
-                yield f"{prefix}.diagnosis.{name}", value
-    for section in ("body_measurements", "antibodies", "findings", "labs", "assessments",
-                    "investigations"):
+                yield "diagnosis", None, name, value
+    for section in _DATED_SECTIONS:
         for i, item in parts.section(section):
-            yield f"{prefix}.{section}[{i}].date", item.date  # type: ignore[attr-defined]
+            yield section, i, "date", item.date  # type: ignore[attr-defined]
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
-        yield f"{prefix}.treatments[{i}].start", t.start
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
+        yield "treatments", i, "start", t.start
         if t.stop is not None:
-            yield f"{prefix}.treatments[{i}].stop", t.stop
+            yield "treatments", i, "stop", t.stop
+
+
+def _date_path(prefix: str, section: str, index: int | None, name: str) -> str:
+    if not section:
+        return f"{prefix}.{name}"
+    return f"{prefix}.{section}.{name}" if index is None else f"{prefix}.{section}[{index}].{name}"
 
 
 def _check_dates(parts: RecordParts, prefix: str, today: dt.date) -> Iterator[FieldError]:
     birth = parts.birth_date
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
         if t.stop is not None and t.stop < t.start:
             yield FieldError(path=f"{prefix}.treatments[{i}].stop", value=t.stop.isoformat(),
                              expected=f"a date on or after start ({t.start.isoformat()})")
-    dated = list(_dated(parts, prefix))
+    dated = list(_dated(parts))
     if birth is not None:
-        dated.append((f"{prefix}.birth_date", birth))
-    for path, day in dated:
+        dated.append(("", None, "birth_date", birth))
+    for section, index, name, day in dated:
         if day > today:
-            yield FieldError(path=path, value=day.isoformat(),
+            yield FieldError(path=_date_path(prefix, section, index, name), value=day.isoformat(),
                              expected=f"a date on or before today ({today.isoformat()})")
     if birth is not None:
-        for path, day in dated:
-            if day < birth and not path.endswith(".birth_date"):
-                yield FieldError(path=path, value=day.isoformat(),
+        for section, index, name, day in dated:
+            if day < birth and section:
+                yield FieldError(path=_date_path(prefix, section, index, name),
+                                 value=day.isoformat(),
                                  expected=f"a date on or after birth_date ({birth.isoformat()})")
 
 
@@ -125,7 +143,7 @@ def _implausible(path: str, written: float, quantity: str, converted: float,
 def _check_measurements(parts: RecordParts, prefix: str,
                         limits: Plausibility) -> Iterator[FieldError]:
     for i, m in parts.section("body_measurements"):
-        assert isinstance(m, BodyMeasurementModel)
+        assert isinstance(m, BodyMeasurementModel | BodyMeasurementStruct)
         where = f"{prefix}.body_measurements[{i}]"
         if m.weight_kg is not None and m.weight_lb is not None:
             yield FieldError(path=f"{where}.weight_lb", value=m.weight_lb,
@@ -152,27 +170,26 @@ def _check_measurements(parts: RecordParts, prefix: str,
 
 def _check_labs(parts: RecordParts, prefix: str, limits: Plausibility) -> Iterator[FieldError]:
     for i, lab in parts.section("labs"):
-        assert isinstance(lab, LabModel)
-        where = f"{prefix}.labs[{i}]"
+        assert isinstance(lab, LabModel | LabStruct)
         canonical = canonical_lab(lab)
         if canonical is None:
             _unit, factors = LAB_UNITS[lab.test]
-            yield FieldError(path=f"{where}.unit", value=lab.unit,
+            yield FieldError(path=f"{prefix}.labs[{i}].unit", value=lab.unit,
                              expected=f"a unit for {lab.test}: {', '.join(factors)}")
             continue
-        error = _implausible(f"{where}.value", lab.value, lab.test, canonical.value, limits)
-        if error is not None:
-            yield error
-        if lab.uln is not None and canonical.uln is not None and lab.test in ENZYME_LIKE_TESTS:
-            error = _implausible(f"{where}.uln", lab.uln, "enzyme_uln", canonical.uln, limits)
-            if error is not None:
-                yield error
+        if not limits.accepts(lab.test, canonical.value):
+            yield FieldError(path=f"{prefix}.labs[{i}].value", value=lab.value,
+                             expected=limits.describe(lab.test))
+        if (lab.uln is not None and canonical.uln is not None and lab.test in ENZYME_LIKE_TESTS
+                and not limits.accepts("enzyme_uln", canonical.uln)):
+            yield FieldError(path=f"{prefix}.labs[{i}].uln", value=lab.uln,
+                             expected=limits.describe("enzyme_uln"))
 
 
 def _check_antibodies(parts: RecordParts, prefix: str,
                       limits: Plausibility) -> Iterator[FieldError]:
     for i, a in parts.section("antibodies"):
-        assert isinstance(a, AntibodyModel)
+        assert isinstance(a, AntibodyModel | AntibodyStruct)
         if a.titer is not None and canonical_antibody(a.target) in MI2_TARGETS:
             error = _implausible(f"{prefix}.antibodies[{i}].titer", a.titer, "mi2_titer", a.titer,
                                  limits)
@@ -182,7 +199,7 @@ def _check_antibodies(parts: RecordParts, prefix: str,
 
 def _check_visits(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
     for i, visit in parts.section("assessments"):
-        assert isinstance(visit, AssessmentModel)
+        assert isinstance(visit, AssessmentModel | AssessmentStruct)
         where = f"{prefix}.assessments[{i}]"
         total = mmt8_from_grades(visit)
         if total is not None:
@@ -206,7 +223,7 @@ def _check_visits(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
 
 def _check_treatments(parts: RecordParts, prefix: str) -> Iterator[FieldError]:
     for i, t in parts.section("treatments"):
-        assert isinstance(t, TreatmentModel)
+        assert isinstance(t, TreatmentModel | TreatmentStruct)
         where = f"{prefix}.treatments[{i}]"
         drug = canonical_drug(t.drug)
         if drug is None:

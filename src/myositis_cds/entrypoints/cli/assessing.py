@@ -24,7 +24,7 @@ from myositis_cds.entrypoints.cli.common import (
 from myositis_cds.entrypoints.cli.monitoring import trend_figures
 from myositis_cds.errors import UsageError
 from myositis_cds.presentation import (
-    assessment_document,
+    assessment_json,
     render_html,
     render_html_document,
     render_markdown,
@@ -46,7 +46,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         assert first.assessment is not None
         assessment = first.assessment
         renderers: dict[str, Callable[[], str]] = {
-            "json": lambda: to_json(assessment_document(assessment), indent=True),
+            "json": lambda: assessment_json(assessment, indent=True).decode(),
             "text": lambda: render_text(assessment, citations),
             "markdown": lambda: render_markdown(assessment, citations),
             "html": lambda: render_html_document([assessment], citations,
@@ -79,7 +79,7 @@ def _assess_batch(args: argparse.Namespace, head: list[Outcome], rest: Iterator[
             assessment = outcome.assessment
             assert assessment is not None
             if args.format == "json":
-                out.write(to_json(assessment_document(assessment)) + "\n")
+                out.write(assessment_json(assessment).decode() + "\n")
             elif args.format == "html":
                 fragments.append(render_html(assessment, citations, figures=shown))
             elif args.format == "markdown":
@@ -138,7 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             assert assessment is not None
             assessments.append(assessment)
             with AtomicOutput(str(out_dir / f"{name}.json")) as out:
-                out.write(to_json(assessment_document(assessment), indent=True) + "\n")
+                out.write(assessment_json(assessment, indent=True).decode() + "\n")
             with AtomicOutput(str(out_dir / f"{name}.html")) as out:
                 out.write(render_html_document([assessment], citations,
                                                title=f"myositis-cds — {name}", figures=figures))
