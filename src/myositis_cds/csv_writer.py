@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterable
 from typing import Final, TextIO
 
@@ -32,7 +33,9 @@ __all__ = ["FORMULA_PREFIXES", "Cell", "CsvWriter", "csv_text", "safe_text"]
 
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 """A text cell starting with one of these is neutralised (OWASP's list, plus LF)."""
-_BLANKS: Final = " \t\r\n\v\f\u00a0\u3000"
+_LEADING_BLANKS: Final = re.compile(r"\A[\s\u200b\u200c\u200d\u2060\ufeff]+")
+"""What an import may trim before reading a cell: every Unicode blank (``str.isspace``, which
+includes the C0 separators \\x1c–\\x1f) and the zero-width characters."""
 
 Cell = str | int | float | bool | dt.date | None
 """What a CSV cell may hold: text (checked), a number, a boolean, a date or nothing."""
@@ -41,7 +44,8 @@ Cell = str | int | float | bool | dt.date | None
 def safe_text(text: str) -> str:
     """``text`` with a leading apostrophe when a spreadsheet would run it as a formula: it starts
     with a formula prefix, also after leading blanks (an import that trims spaces)."""
-    if text.startswith(FORMULA_PREFIXES) or text.lstrip(_BLANKS).startswith(FORMULA_PREFIXES):
+    trimmed = _LEADING_BLANKS.sub("", text, count=1)
+    if text.startswith(FORMULA_PREFIXES) or trimmed.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
 
