@@ -52,6 +52,7 @@ from myositis_cds.engine import assess, to_dict
 from myositis_cds.knowledge.plausibility import default_plausibility
 from myositis_cds.presentation import assessment_json
 from synthetic import TODAY, generate_patient
+from targets import largest_part, verdict
 
 LIMITS = default_plausibility()
 """The plausibility ranges the record validator applies (the embedded pack's)."""
@@ -181,6 +182,12 @@ def print_stages(result: dict[str, Any]) -> None:
           f" × decode")
     print(f"  → {result['patients_per_s_cli']:,.0f}/s as the CLI takes a record (decoded dict; its "
           f"ijson batch reader not counted)")
+    stages = result["stages"]
+    print(verdict(f"≥ {TARGET_PER_S:,} validated assessments/s per core", measured=rate,
+                  goal=TARGET_PER_S, unit="assessments/s", higher_is_better=True,
+                  limit=largest_part({name: stages[name]["median_us"] for name in
+                                      ("parse_record(bytes)", "assess", "assessment_json")})
+                  + f"; the budget per patient is {1e6 / TARGET_PER_S:.0f} µs"))
 
 
 def batch_memory(n: int, workdir: Path) -> dict[str, float]:

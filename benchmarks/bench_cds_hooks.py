@@ -50,6 +50,7 @@ from bench_web import (
 from myositis_cds.adapters.fhir.exporting.record import record_to_bundle
 from myositis_cds.entrypoints.cli.common import examples_dir
 from synthetic import TODAY
+from targets import largest_part, verdict
 
 TARGET_P99_MS = 50.0
 ISS = "https://ehr.bench.invalid"
@@ -237,8 +238,12 @@ def main() -> None:
     split = breakdown(bodies, 50 if args.quick else 200)
     print("one call in-process (median ms): " + ", ".join(
         f"{name.removesuffix('_ms')} {ms:.2f}" for name, ms in split.items()))
-    verdict = "met" if results["sequential"]["meets_p99_target"] else "NOT met"
-    print(f"target p99 < {TARGET_P99_MS:.0f} ms (sequential): {verdict}")
+    print(verdict(f"p99 < {TARGET_P99_MS:.0f} ms (sequential calls)",
+                  measured=results["sequential"]["p99_ms"], goal=TARGET_P99_MS, unit="ms",
+                  higher_is_better=False,
+                  limit=largest_part({name.removesuffix("_ms"): ms for name, ms in split.items()
+                                      if name != "total_ms"}, unit="ms")
+                  + " of one call in-process; p99 above p50 is queueing on a shared machine"))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "bench_cds_hooks.json").write_text(json.dumps(

@@ -49,6 +49,7 @@ from myositis_cds.engine import assess
 from myositis_cds.services.recheck import content_hash, durations_of, params_fingerprint, recheck_on
 from myositis_cds.services.worklist import worklist_items
 from synthetic import TODAY, ULN
+from targets import largest_part, verdict
 
 TEMPLATES = 500
 PLACEHOLDER = "TEMPLATEPATIENT"
@@ -188,6 +189,10 @@ def run_engine(engine: str, folder: Path, workdir: Path) -> dict[str, Any]:
             "driver_peak_rss_mib": driver / 1024, "tree_peak_rss_mib": tree / 1024}
 
 
+TARGET_PER_S = 10_000
+"""Issue 15: worklist patients per second on 2 cores (generated 10-resource patients, DuckDB)."""
+
+
 def profile(n: int = 2_000) -> dict[str, float]:
     """CPU microseconds per patient of each step, on one core, in this process."""
     rng = random.Random(7)
@@ -276,6 +281,16 @@ def main() -> None:
                 Path(args.output).write_text(json.dumps(
                     {"machine": machine, "quick": args.quick, "profile": steps, "runs": runs},
                     indent=2) + "\n", encoding="utf-8")
+    per_patient = {name.removesuffix("_us"): us for name, us in steps.items()
+                   if name in ("decode_us", "import_us", "validate_us", "assess_us", "rows_us",
+                               "arrow_us")}
+    for row in runs:
+        if row["engine"] == "duckdb":
+            print(verdict(f"≥ {TARGET_PER_S:,} worklist patients/s on 2 cores (DuckDB, "
+                          f"{row['patients']:,} patients)", measured=row["patients_per_s"],
+                          goal=TARGET_PER_S, unit="patients/s", higher_is_better=True,
+                          limit=largest_part(per_patient) + " per patient on one core; the "
+                          f"budget is {2e6 / TARGET_PER_S:.0f} µs of one core per patient"))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ def test_quick_benchmark_runs_without_failures() -> None:
     assert lines[2].startswith("sequential: 200 calls, 1 client(s): p50 ")
     assert lines[2].endswith("; 0 failures; 487 cards")
     assert lines[3].startswith("concurrent: 200 calls, 4 client(s): p50 ")
+    verdicts = [line for line in lines if line.startswith("TARGET ")]
+    assert len(verdicts) == 1
+    assert verdicts[0].startswith("TARGET p99 < 50 ms (sequential calls): measured ")
+    assert verdicts[0].endswith(" — met") or "of one call in-process" in verdicts[0]
     saved = json.loads((BENCH.parent / "results" / "bench_cds_hooks.json").read_text("utf-8"))
     assert saved["results"]["sequential"]["failures"] == 0
     assert set(saved["call_breakdown_ms"]) == {

@@ -19,6 +19,8 @@ def test_quick_benchmark_runs(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=False, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "1,000 patients: 10,000 resources (10.0/patient)" in result.stdout
+    assert "TARGET ≥ 10,000 worklist patients/s on 2 cores (DuckDB, 1,000 patients): measured" \
+        in result.stdout
     document = json.loads(output.read_text("utf-8"))
     assert [(run["engine"], run["patients"]) for run in document["runs"]] == [
         ("local", 1000), ("duckdb", 1000)]

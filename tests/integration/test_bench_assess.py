@@ -22,3 +22,6 @@ def test_every_stage_is_timed_on_the_same_records_against_decode(capsys: pytest.
     out = capsys.readouterr().out
     assert "stages over 20 generated patients" in out
     assert "validated assessments/s (JSON in → JSON out) on one core" in out
+    assert "TARGET ≥ 10,000 validated assessments/s per core: measured " in out
+    assert "limited by " in out
+    assert "of the measured parts" in out  # the limit is named from this run's stages
