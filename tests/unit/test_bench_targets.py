@@ -3,6 +3,7 @@ the limit named from the run's own breakdown."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -53,3 +54,22 @@ def test_the_largest_part_is_named_with_its_share() -> None:
     assert largest_part({"read": 3.0, "skipped": 0.0}, unit="ms") == (
         "read (3.0 ms, 100% of the measured parts)")
     assert largest_part({}) == "nothing measured"
+
+
+def test_the_web_verdict_works_the_limit_out_from_the_measured_rate() -> None:
+    from bench_web import web_verdicts  # noqa: PLC0415 - imports the web benchmark's client
+
+    results = {"patient_page_random": {"p99_ms": 225.7, "requests_per_s": 138.0},
+               "assess_api": {"p99_ms": 60.0, "requests_per_s": 400.0}}
+    breakdown = {"read_with_stored_view_ms": 4.1, "decode_view_ms": 0.4, "render_parts_ms": 217.4,
+                 "figures_drawn_ms": 646.7, "figures_cached_ms": 0.0}
+    page, api = web_verdicts("sqlite", results, breakdown)
+    cores = os.cpu_count() or 1
+    per_request = 1000 * cores / 138.0
+    assert page.startswith("TARGET p99 < 100 ms, patient page (pre-rendered, random ids), sqlite: "
+                           "measured 225.7 ms — NOT met, 2.3× over; limited by CPU: "
+                           f"{per_request:.1f} ms of the machine per request")
+    assert f"≈ 20 × {per_request:.1f} ÷ {cores} = {20 * per_request / cores:.0f} ms" in page
+    assert page.endswith("the page's own work is read_with_stored_view (4.1 ms, 91% of the "
+                         "measured parts)")  # rendering and figures are not a pre-rendered view's
+    assert api == "TARGET p99 < 100 ms, POST /api/v1/assess, sqlite: measured 60.0 ms — met"
